@@ -1,0 +1,55 @@
+# Loanwatch developer commands. `make test` and `make demo` each do their own set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install lint typecheck test test-unit stack-up stack-down stack-status demo bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+stack-up: install
+	$(BIN)/loanwatch stack up
+
+stack-down: install
+	$(BIN)/loanwatch stack down
+
+stack-status: install
+	$(BIN)/loanwatch stack status
+
+# Lint, type-check, start the stack, run every test; stop the stack again unless
+# it was already running before (a developer's own stack is left as found).
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	@if $(BIN)/loanwatch stack status >/dev/null 2>&1; then was_up=1; else was_up=0; fi; \
+	$(BIN)/loanwatch stack up || exit $$?; \
+	$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$was_up = 0 ]; then $(BIN)/loanwatch stack down; fi; \
+	exit $$rc
+
+# Unit tests of the pure core only: no services needed.
+test-unit: install
+	$(BIN)/python -m pytest -m 'not integration' tests/unit
+
+demo: install
+	$(BIN)/loanwatch stack up
+	$(BIN)/loanwatch demo
+
+clean:
+	-$(BIN)/loanwatch stack down
+	rm -rf .state .pytest_cache .ruff_cache .mypy_cache

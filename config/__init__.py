@@ -1,0 +1,8 @@
+"""Settings, policy files and the local-stack tooling."""
+
+from __future__ import annotations
+
+from config.errors import ConfigError, LoanwatchError
+from config.settings import Settings, load_settings
+
+__all__ = ["ConfigError", "LoanwatchError", "Settings", "load_settings"]

@@ -1,0 +1,313 @@
+"""One frozen settings tree for every Loanwatch process.
+
+Values come, highest first, from keyword arguments, ``LOANWATCH_*`` environment
+variables (nested with ``__``, e.g. ``LOANWATCH_KAFKA__BOOTSTRAP_SERVERS``), a
+``.env`` file, and a YAML file named by ``LOANWATCH_CONFIG_FILE``. Defaults point
+at the local stack on loopback, so a developer needs no configuration at all.
+
+Each client's own keyword arguments are derived here, once, so TLS and
+credentials are spelled the same way for Kafka, Redis and ClickHouse.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from config.errors import ConfigError
+
+__all__ = [
+    "ClickHouseSettings",
+    "KafkaSettings",
+    "RedisSettings",
+    "Settings",
+    "StackSettings",
+    "TopicSettings",
+    "known_env_names",
+    "load_settings",
+]
+
+ENV_PREFIX = "LOANWATCH_"
+CONFIG_FILE_ENV = "LOANWATCH_CONFIG_FILE"
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """Where the brokers are and how to authenticate to them."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "loanwatch"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: SecretStr | None = None
+    ssl_check_hostname: bool = True
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _hosts_have_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected host:port[,host:port...], got {server.strip()!r}")
+        return value
+
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def confluent_config(self) -> dict[str, str]:
+        """Settings in librdkafka's own key names, for confluent-kafka clients."""
+        conf = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+            "security.protocol": self.security_protocol.lower(),
+        }
+        if self.uses_sasl():
+            conf["sasl.mechanism"] = self.sasl_mechanism or "PLAIN"
+            conf["sasl.username"] = self.sasl_username or ""
+            conf["sasl.password"] = _reveal(self.sasl_password)
+        if self.uses_tls():
+            if self.ssl_cafile:
+                conf["ssl.ca.location"] = str(self.ssl_cafile)
+            if self.ssl_certfile:
+                conf["ssl.certificate.location"] = str(self.ssl_certfile)
+            if self.ssl_keyfile:
+                conf["ssl.key.location"] = str(self.ssl_keyfile)
+            if self.ssl_key_password:
+                conf["ssl.key.password"] = _reveal(self.ssl_key_password)
+            conf["ssl.endpoint.identification.algorithm"] = (
+                "https" if self.ssl_check_hostname else "none"
+            )
+        return conf
+
+
+class RedisSettings(_Section):
+    """Redis for instant lookups; ACL user, password and TLS are all optional."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    username: str | None = None
+    password: SecretStr | None = None
+    ssl_ca_certs: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+    key_prefix: str = "lw:"
+    socket_timeout_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// (TLS) or unix://")
+        return value
+
+    def uses_tls(self) -> bool:
+        return self.url.startswith("rediss://")
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``redis.Redis.from_url(settings.url, **kwargs)``."""
+        kwargs: dict[str, Any] = {"socket_timeout": self.socket_timeout_s}
+        if self.username:
+            kwargs["username"] = self.username
+        if self.password:
+            kwargs["password"] = _reveal(self.password)
+        if self.uses_tls():
+            kwargs["ssl_check_hostname"] = self.ssl_check_hostname
+            if self.ssl_ca_certs:
+                kwargs["ssl_ca_certs"] = str(self.ssl_ca_certs)
+            if self.ssl_certfile:
+                kwargs["ssl_certfile"] = str(self.ssl_certfile)
+            if self.ssl_keyfile:
+                kwargs["ssl_keyfile"] = str(self.ssl_keyfile)
+        return kwargs
+
+
+class ClickHouseSettings(_Section):
+    """ClickHouse over the native protocol (clickhouse-driver)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9000, gt=0, lt=65536)
+    http_port: int = Field(default=8123, gt=0, lt=65536)
+    database: str = Field(default="loanwatch", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    user: str = "default"
+    password: SecretStr = SecretStr("")
+    secure: bool = False
+    ca_certs: Path | None = None
+    verify: bool = True
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+
+    def driver_kwargs(self, *, database: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``clickhouse_driver.Client(**kwargs)``."""
+        kwargs: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "database": database if database is not None else self.database,
+            "user": self.user,
+            "password": self.password.get_secret_value(),
+            "secure": self.secure,
+            "verify": self.verify,
+            "connect_timeout": self.connect_timeout_s,
+            "client_name": "loanwatch",
+        }
+        if self.ca_certs:
+            kwargs["ca_certs"] = str(self.ca_certs)
+        return kwargs
+
+
+class TopicSettings(_Section):
+    """Kafka topic names; every producer and consumer reads them from here."""
+
+    events: str = "postloan.events"
+    dlq: str = "postloan.events.dlq"
+    warnings: str = "risk.warnings"
+    transitions: str = "risk.transitions"
+    actions: str = "postloan.actions"
+    rules: str = "risk.rules"
+    partitions: int = Field(default=4, ge=1, le=1024)
+
+    @field_validator("events", "dlq", "warnings", "transitions", "actions", "rules")
+    @classmethod
+    def _legal_topic(cls, value: str) -> str:
+        if not _TOPIC_NAME.match(value) or value in (".", ".."):
+            raise ValueError("Kafka topic names are 1-249 of [A-Za-z0-9._-]")
+        return value
+
+
+class StackSettings(_Section):
+    """The local stack that `loanwatch stack up` runs on loopback."""
+
+    state_dir: Path = Path(".state")
+    kafka_port: int = Field(default=9092, gt=0, lt=65536)
+    kafka_controller_port: int = Field(default=9093, gt=0, lt=65536)
+    kafka_heap: str = Field(default="512m", pattern=r"^\d+[mMgG]$")
+    redis_port: int = Field(default=6379, gt=0, lt=65536)
+    clickhouse_port: int = Field(default=9000, gt=0, lt=65536)
+    clickhouse_http_port: int = Field(default=8123, gt=0, lt=65536)
+    start_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything a Loanwatch process is told from outside."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        frozen=True,
+    )
+
+    app_id: str = Field(default="loanwatch", pattern=r"^[A-Za-z0-9._-]+$")
+    time_zone: str = "Asia/Shanghai"
+    max_event_bytes: int = Field(default=512 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """Events larger than this are dead-lettered unread; keep it under the topics' max size."""
+    data_dir: Path = Path(".state/worker")
+    """Where a worker keeps its local table state (RocksDB); rebuilt from Kafka if lost."""
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    topics: TopicSettings = TopicSettings()
+    stack: StackSettings = StackSettings()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning any mistake into one `ConfigError` naming the setting.
+
+    >>> load_settings(topics={"events": "bad topic"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    config.errors.ConfigError: invalid setting LOANWATCH_TOPICS__EVENTS: ... topic names are ...
+    """
+    unknown = sorted(
+        name
+        for name in os.environ
+        if name.startswith(ENV_PREFIX) and name != CONFIG_FILE_ENV and name not in known_env_names()
+    )
+    if unknown:
+        hints = [_did_you_mean(name) for name in unknown]
+        raise ConfigError("unknown setting " + "; ".join(hints))
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"invalid setting {CONFIG_FILE_ENV}: no such file {config_file!r}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            f"{_env_name(err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        ]
+        raise ConfigError("invalid setting " + "; ".join(problems)) from None
+    except ValueError as exc:  # e.g. unparsable YAML or a non-JSON nested env value
+        raise ConfigError(f"invalid settings source: {exc}") from None
+
+
+def known_env_names() -> frozenset[str]:
+    """Every environment variable the settings tree reads, e.g. for docs and compose checks."""
+    names = {CONFIG_FILE_ENV}
+    for name, field in Settings.model_fields.items():
+        names.add(_env_name((name,)))  # a whole section may be given as JSON
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            names.update(_env_name((name, sub)) for sub in section.model_fields)
+    return frozenset(names)
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name, known_env_names(), n=1)
+    return f"{name} (did you mean {close[0]}?)" if close else name
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def _reveal(secret: SecretStr | None) -> str:
+    return secret.get_secret_value() if secret is not None else ""

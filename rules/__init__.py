@@ -1,0 +1,55 @@
+"""The pure domain core of Loanwatch: event contract, and later the rules that judge it.
+
+Nothing in this package performs I/O; adapters in ``streams`` and ``sinks`` feed
+it bytes and records and act on the values it returns.
+"""
+
+from __future__ import annotations
+
+from rules.decode import MAX_EVENT_BYTES, decode_event, encode_event
+from rules.events import (
+    EVENT_TYPES,
+    AccountBalance,
+    AccountTransaction,
+    BureauReport,
+    CollectionNote,
+    ContactChange,
+    Event,
+    EventBase,
+    Installment,
+    InstallmentDue,
+    LoanDisbursed,
+    PromiseToPay,
+    RepaymentReceived,
+    RepaymentReversed,
+    Restructure,
+    WriteOff,
+)
+from rules.exceptions import EventDecodeError, FieldError, RulesError
+from rules.fields import SCHEMA_VERSION
+
+__all__ = [
+    "EVENT_TYPES",
+    "MAX_EVENT_BYTES",
+    "SCHEMA_VERSION",
+    "AccountBalance",
+    "AccountTransaction",
+    "BureauReport",
+    "CollectionNote",
+    "ContactChange",
+    "Event",
+    "EventBase",
+    "EventDecodeError",
+    "FieldError",
+    "Installment",
+    "InstallmentDue",
+    "LoanDisbursed",
+    "PromiseToPay",
+    "RepaymentReceived",
+    "RepaymentReversed",
+    "Restructure",
+    "RulesError",
+    "WriteOff",
+    "decode_event",
+    "encode_event",
+]

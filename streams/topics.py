@@ -1,0 +1,45 @@
+"""Create the topics Loanwatch reads and writes, with the configured partitions.
+
+Run at worker start so a fresh cluster works at once; an existing topic is left
+as it is (partition counts are never changed behind an operator's back).
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from config import Settings
+
+__all__ = ["ensure_topics"]
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Create missing topics; return the names that were created."""
+    topics = settings.topics
+    wanted = {
+        topics.events: {},
+        topics.dlq: {"retention.ms": str(30 * 24 * 3600 * 1000)},
+        topics.warnings: {},
+        topics.transitions: {},
+        topics.actions: {},
+        topics.rules: {"cleanup.policy": "compact"},
+    }
+    admin = AdminClient(settings.kafka.confluent_config())
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    new = [
+        NewTopic(name, num_partitions=1 if name == topics.rules else topics.partitions, config=conf)
+        for name, conf in wanted.items()
+        if name not in existing
+    ]
+    if not new:
+        return []
+    created: list[str] = []
+    for name, future in admin.create_topics(new, request_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return created

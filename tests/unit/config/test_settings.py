@@ -1,0 +1,163 @@
+"""Settings: loopback defaults, clear errors naming the setting, secrets kept secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_settings
+from config.settings import KafkaSettings, known_env_names
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run each test in an empty folder (no stray .env) with no LOANWATCH_ variables."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("LOANWATCH_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_point_at_the_local_stack_on_loopback() -> None:
+    settings = load_settings()
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
+    assert settings.redis.url == "redis://127.0.0.1:6379/0"
+    assert settings.clickhouse.host == "127.0.0.1"
+    assert settings.topics.events == "postloan.events"
+    assert settings.topics.dlq == "postloan.events.dlq"
+
+
+def test_nested_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOANWATCH_KAFKA__BOOTSTRAP_SERVERS", "k1:9093,k2:9093")
+    monkeypatch.setenv("LOANWATCH_CLICKHOUSE__SECURE", "true")
+    settings = load_settings()
+    assert settings.kafka.bootstrap_servers == "k1:9093,k2:9093"
+    assert settings.clickhouse.secure is True
+
+
+def test_bad_port_fails_naming_the_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOANWATCH_CLICKHOUSE__PORT", "ninety")
+    with pytest.raises(ConfigError, match="LOANWATCH_CLICKHOUSE__PORT: Input should be a valid"):
+        load_settings()
+
+
+def test_bootstrap_server_without_port_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOANWATCH_KAFKA__BOOTSTRAP_SERVERS", "kafka")
+    with pytest.raises(ConfigError, match="LOANWATCH_KAFKA__BOOTSTRAP_SERVERS: .*host:port"):
+        load_settings()
+
+
+def test_misspelt_variable_is_rejected_with_a_suggestion(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOANWATCH_REDIS__PASSWRD", "x")
+    with pytest.raises(ConfigError, match="did you mean LOANWATCH_REDIS__PASSWORD"):
+        load_settings()
+
+
+def test_unknown_time_zone_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOANWATCH_TIME_ZONE", "Mars/Olympus")
+    with pytest.raises(ConfigError, match="LOANWATCH_TIME_ZONE: .*unknown IANA time zone"):
+        load_settings()
+
+
+def test_illegal_topic_name_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="LOANWATCH_TOPICS__WARNINGS"):
+        load_settings(topics={"warnings": "risk warnings"})
+
+
+def test_yaml_file_named_by_environment_is_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "loanwatch.yaml"
+    config.write_text("redis:\n  url: rediss://cache.internal:6380/2\n  username: lw\n")
+    monkeypatch.setenv("LOANWATCH_CONFIG_FILE", str(config))
+    settings = load_settings()
+    assert settings.redis.url == "rediss://cache.internal:6380/2"
+    assert settings.redis.uses_tls()
+
+
+def test_environment_wins_over_yaml_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "loanwatch.yaml"
+    config.write_text("app_id: from-yaml\n")
+    monkeypatch.setenv("LOANWATCH_CONFIG_FILE", str(config))
+    monkeypatch.setenv("LOANWATCH_APP_ID", "from-env")
+    assert load_settings().app_id == "from-env"
+
+
+def test_missing_yaml_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LOANWATCH_CONFIG_FILE", str(tmp_path / "nope.yaml"))
+    with pytest.raises(ConfigError, match="LOANWATCH_CONFIG_FILE: no such file"):
+        load_settings()
+
+
+def test_dotenv_file_in_the_working_folder_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("LOANWATCH_APP_ID=from-dotenv\n")
+    assert load_settings().app_id == "from-dotenv"
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings()
+    with pytest.raises(ValueError, match="frozen"):
+        settings.app_id = "changed"  # type: ignore[misc]
+
+
+def test_secrets_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOANWATCH_CLICKHOUSE__PASSWORD", "hunter2-very-secret")
+    monkeypatch.setenv("LOANWATCH_KAFKA__SASL_PASSWORD", "kafka-very-secret")
+    settings = load_settings()
+    assert "very-secret" not in repr(settings)
+    assert "very-secret" not in str(settings.model_dump())
+
+
+def test_kafka_sasl_ssl_becomes_librdkafka_keys() -> None:
+    kafka = KafkaSettings(
+        bootstrap_servers="b:9094",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="svc",
+        sasl_password="pw",  # type: ignore[arg-type]
+        ssl_cafile=Path("/etc/ca.pem"),
+    )
+    conf = kafka.confluent_config()
+    assert conf["security.protocol"] == "sasl_ssl"
+    assert conf["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert conf["sasl.username"] == "svc"
+    assert conf["sasl.password"] == "pw"
+    assert conf["ssl.ca.location"] == "/etc/ca.pem"
+
+
+def test_plaintext_kafka_sends_no_credentials() -> None:
+    conf = KafkaSettings().confluent_config()
+    assert not any(key.startswith(("sasl.", "ssl.")) for key in conf)
+
+
+def test_redis_tls_and_acl_become_client_arguments() -> None:
+    settings = load_settings(
+        redis={
+            "url": "rediss://r:6380/0",
+            "username": "lw",
+            "password": "pw",
+            "ssl_ca_certs": "/ca",
+        }
+    )
+    kwargs = settings.redis.client_kwargs()
+    assert kwargs["username"] == "lw"
+    assert kwargs["password"] == "pw"
+    assert kwargs["ssl_ca_certs"] == "/ca"
+
+
+def test_clickhouse_secure_flag_and_password_reach_the_driver() -> None:
+    settings = load_settings(clickhouse={"secure": True, "password": "pw", "ca_certs": "/ca"})
+    kwargs = settings.clickhouse.driver_kwargs()
+    assert kwargs["secure"] is True
+    assert kwargs["password"] == "pw"
+    assert kwargs["ca_certs"] == "/ca"
+
+
+def test_every_section_field_has_an_environment_name() -> None:
+    names = known_env_names()
+    assert "LOANWATCH_KAFKA__SASL_PASSWORD" in names
+    assert "LOANWATCH_STACK__STATE_DIR" in names
+    assert "LOANWATCH_TOPICS__DLQ" in names
