@@ -34,6 +34,7 @@ __all__ = [
     "Settings",
     "StackSettings",
     "TopicSettings",
+    "WorkerSettings",
     "known_env_names",
     "load_settings",
 ]
@@ -195,6 +196,22 @@ class TopicSettings(_Section):
         return value
 
 
+class WorkerSettings(_Section):
+    """How a stream worker judges: its clock, policies, rule pack and guarantees."""
+
+    clock: Literal["wall", "event"] = "wall"
+    """`wall`: ticks follow the real date. `event`: they follow the newest event time seen
+    on each partition, so a replay of months of history ages loans as it goes."""
+    clock_interval_s: float = Field(default=30.0, gt=0)
+    rules_file: Path | None = None
+    """A rule pack YAML watched for changes; `None` uses the built-in pack (and the
+    rules control topic, which always wins once it has a pack)."""
+    policy_file: Path | None = None
+    workflows_file: Path | None = None
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    web_port: int | None = Field(default=None, gt=0, lt=65536)
+
+
 class StackSettings(_Section):
     """The local stack that `loanwatch stack up` runs on loopback."""
 
@@ -230,6 +247,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     topics: TopicSettings = TopicSettings()
+    worker: WorkerSettings = WorkerSettings()
     stack: StackSettings = StackSettings()
 
     @field_validator("time_zone")
