@@ -48,6 +48,7 @@ __all__ = [
     "AccountBalance",
     "AccountTransaction",
     "BureauReport",
+    "CollateralValuation",
     "CollectionNote",
     "ContactChange",
     "Event",
@@ -249,6 +250,15 @@ class ContactChange(EventBase):
     new_value_ref: ContactRef
 
 
+class CollateralValuation(EventBase):
+    """A new valuation of collateral securing the loan (loan-to-value signals)."""
+
+    type: Literal["collateral_valuation"] = "collateral_valuation"
+    collateral_id: Ref
+    value: PositiveMoney
+    currency: Currency
+
+
 class PromiseToPay(_Record):
     """A borrower's promise: both the day and the amount, or no promise at all."""
 
@@ -291,6 +301,7 @@ Event = Annotated[
     | AccountBalance
     | BureauReport
     | ContactChange
+    | CollateralValuation
     | CollectionNote
     | Restructure
     | WriteOff,

@@ -25,18 +25,20 @@ _MAX_KEYS_PER_RULE = 8
 """Bound on remembered episode keys per rule, so a loan's state stays small."""
 
 
-def warning_id(loan_id: str, rule_id: str, key: str, episode: int) -> str:
+def warning_id(loan_id: str, rule_id: str, key: str, episode: int, opened: date) -> str:
     """Deterministic id of one episode of one rule on one loan.
 
-    >>> warning_id("L1", "dpd_30", "", 1) == warning_id("L1", "dpd_30", "", 1)
+    The day the episode opened is part of it, so an episode number that
+    restarts after its key was forgotten (see `EpisodeBook`) still gets a new id.
+
+    >>> day = date(2026, 3, 1)
+    >>> warning_id("L1", "dpd_30", "", 1, day) == warning_id("L1", "dpd_30", "", 1, day)
     True
-    >>> len(warning_id("L1", "dpd_30", "", 1))
-    24
+    >>> warning_id("L1", "dpd_30", "", 1, day) == warning_id("L1", "dpd_30", "", 2, day)
+    False
     """
-    digest = hashlib.blake2b(
-        f"{loan_id}\x1f{rule_id}\x1f{key}\x1f{episode}".encode(), digest_size=12
-    )
-    return digest.hexdigest()
+    text = "\x1f".join((loan_id, rule_id, key, str(episode), str(opened.toordinal())))
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

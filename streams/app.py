@@ -1,27 +1,57 @@
-"""The Faust application: topics and agents, thin adapters around the pure core.
+"""The Faust application: topics, the loan table, the judging agent and the clock.
 
-Today the agent is the stream's front door: every message on the events topic
-is decoded against the event contract, and a message that fails goes to the
-dead-letter topic with its original bytes and the reason, while the stream goes
-on. The risk core plugs in where an event is accepted.
+Thin adapters around the pure core (`rules.core.Engine`):
+
+- ``judge`` consumes the events topic and the worker's own ticks topic. An
+  event that fails the contract, or that the core rejects, goes to the
+  dead-letter topic with its original bytes and the reason; the stream goes
+  on. Otherwise the loan's record is read from the table, stepped, written
+  back, and the step's warnings, transitions and actions are sent, keyed by
+  loan_id.
+- ``clock`` (a timer) finds loans whose next wake-up day has come on this
+  worker's partitions (an index, not a scan) and sends each a tick to the
+  ticks topic, on the loan's own partition, so the tick is judged like an
+  event by whichever worker owns that partition.
+- The loan table lives in RocksDB with its changelog in Kafka: a restarted
+  or moved worker recovers it. Each value carries its partition and wake-up
+  day in a small header, so the clock index is rebuilt from headers alone.
+- The rule pack is swapped live from the control topic or a watched file.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import faust
 
 from config import Settings
-from rules import EventDecodeError, decode_event
+from rules import EventDecodeError, FieldError, decode_event
+from rules.clock import DueIndex
+from rules.core import Engine, LoanRecord, Tick
+from rules.pack import RulePack, default_pack, load_pack
+from rules.policy import load_policy
+from rules.workflows import load_workflow_policy
 from streams.dlq import Origin, dead_letter
+from streams.outputs import outputs_of
+from streams.rules_feed import FileWatcher, TopicFeed
+from streams.stored import frame, header_only, unframe
+from streams.topics import ticks_topic
 
-__all__ = ["create_app"]
+__all__ = ["Runtime", "build_engine", "create_app"]
 
 log = logging.getLogger("loanwatch.worker")
+
+_RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
 
 
 def broker_credentials(settings: Settings) -> Any:
@@ -51,56 +81,179 @@ def broker_credentials(settings: Settings) -> Any:
     return None
 
 
-def create_app(settings: Settings) -> faust.App:
-    """Build the app and its agents from settings (no module-level globals)."""
+def build_engine(settings: Settings) -> Engine:
+    """The engine from the configured (or built-in) pack and policies."""
+    worker = settings.worker
+    pack = load_pack(worker.rules_file) if worker.rules_file else default_pack()
+    return Engine(
+        pack, load_policy(worker.policy_file), load_workflow_policy(worker.workflows_file)
+    )
+
+
+@dataclass
+class Runtime:
+    """The worker's mutable, in-memory companions of the table."""
+
+    engine: Engine
+    zone: ZoneInfo
+    indexes: dict[int, DueIndex] = field(default_factory=dict)
+    stream_day: dict[int, date] = field(default_factory=dict)
+    indexed: bool = False
+    counts: dict[str, int] = field(default_factory=lambda: {"events": 0, "ticks": 0, "dead": 0})
+
+    def install(self, pack: RulePack) -> None:
+        if pack.digest != self.engine.pack.digest:
+            log.info(
+                "rule pack installed name=%s version=%s digest=%s",
+                pack.name,
+                pack.version,
+                pack.digest[:12],
+            )
+            self.engine = self.engine.with_pack(pack)
+
+    def index(self, partition: int) -> DueIndex:
+        found = self.indexes.get(partition)
+        if found is None:
+            found = self.indexes[partition] = DueIndex()
+        return found
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
+    """Build the app, its table, agents and timers from settings."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    worker = settings.worker
+    rt = runtime or Runtime(build_engine(settings), ZoneInfo(settings.time_zone))
     app = faust.App(
         settings.app_id,
-        broker=[
-            f"kafka://{server.strip()}" for server in settings.kafka.bootstrap_servers.split(",")
-        ],
+        broker=[f"kafka://{s.strip()}" for s in settings.kafka.bootstrap_servers.split(",")],
         broker_credentials=broker_credentials(settings),
         broker_client_id=settings.kafka.client_id,
         store="rocksdb://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.topics.partitions,
         topic_replication_factor=1,
-        processing_guarantee="at_least_once",
-        web_enabled=False,
+        processing_guarantee=worker.processing_guarantee,
+        web_enabled=worker.web_port is not None,
+        web_port=worker.web_port or 6066,
         timezone=UTC,
+        # Everything we store or send is bytes we encoded ourselves (orjson).
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_max_request_size=max(1 << 20, settings.max_event_bytes + (64 << 10)),
     )
-    raw = {
-        "key_type": bytes,
-        "value_type": bytes,
-        "key_serializer": "raw",
-        "value_serializer": "raw",
+    app.runtime = rt  # type: ignore[attr-defined]
+    ticks_name = ticks_topic(settings)
+    source = app.topic(settings.topics.events, ticks_name, **_RAW)
+    ticks = app.topic(ticks_name, partitions=settings.topics.partitions, internal=True, **_RAW)
+    dlq = app.topic(settings.topics.dlq, **_RAW)
+    sinks = {
+        name: app.topic(name, **_RAW)
+        for name in (settings.topics.warnings, settings.topics.transitions, settings.topics.actions)
     }
-    events_topic = app.topic(settings.topics.events, **raw)
-    dlq_topic = app.topic(settings.topics.dlq, **raw)
+    loans = app.Table(
+        "loans",
+        default=None,
+        partitions=settings.topics.partitions,
+        key_type=bytes,
+        value_type=bytes,
+    )
 
-    @app.agent(events_topic, name="judge")
+    async def reject(message: Any, error: EventDecodeError) -> None:
+        letter = dead_letter(
+            message.value,
+            message.key,
+            Origin(message.topic, message.partition, message.offset),
+            error,
+            datetime.now(UTC),
+        )
+        await dlq.send(key=letter.key, value=letter.value, headers=list(letter.headers))
+        rt.counts["dead"] += 1
+        log.warning(
+            "rejected topic=%s partition=%d offset=%d reason=%s",
+            message.topic,
+            message.partition,
+            message.offset,
+            error,
+        )
+
+    @app.agent(source, name="judge")
     async def judge(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
-            try:
-                decode_event(message.value or b"", max_bytes=settings.max_event_bytes)
-            except EventDecodeError as exc:
-                letter = dead_letter(
-                    message.value,
-                    message.key,
-                    Origin(message.topic, message.partition, message.offset),
-                    exc,
-                    datetime.now(UTC),
+            partition = message.partition
+            item: Any
+            if message.topic == ticks_name:
+                key = message.key or b""
+                item = Tick(key.decode(), date.fromisoformat((message.value or b"").decode()))
+                rt.counts["ticks"] += 1
+            else:
+                try:
+                    item = decode_event(message.value or b"", max_bytes=settings.max_event_bytes)
+                except EventDecodeError as exc:
+                    await reject(message, exc)
+                    continue
+                key = item.loan_id.encode()
+                rt.counts["events"] += 1
+                if worker.clock == "event":
+                    day = item.event_time.astimezone(rt.zone).date()
+                    if day > rt.stream_day.get(partition, date.min):
+                        rt.stream_day[partition] = day
+            stored = loans.get(key)
+            record = LoanRecord.from_bytes(unframe(stored).record) if stored else None
+            record, result = rt.engine.step(record, item, datetime.now(UTC))
+            if result.rejected and message.topic != ticks_name:
+                error = EventDecodeError(
+                    [FieldError("$", result.rejected)],
+                    event_id=getattr(item, "event_id", None),
+                    loan_id=getattr(item, "loan_id", None),
+                    event_type=getattr(item, "type", None),
                 )
-                await dlq_topic.send(
-                    key=letter.key, value=letter.value, headers=list(letter.headers)
+                await reject(message, error)
+                continue
+            if record is None or result.duplicate:
+                continue
+            loans[key] = frame(partition, result.wakeup, record.to_bytes())
+            rt.index(partition).set(key.decode(), result.wakeup)
+            for out in outputs_of(result, settings):
+                await sinks[out.topic].send(key=out.key, value=out.value)
+
+    def rebuild_indexes() -> None:
+        """After start or a rebalance: rebuild the clock index from stored headers."""
+        rt.indexes.clear()
+        for key, value in loans.items():
+            partition, wakeup = header_only(value)
+            rt.index(partition).set(key.decode(), wakeup)
+        rt.indexed = True
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        rt.indexed = False  # rebuilt on the next clock run, after table recovery
+
+    watcher = FileWatcher(worker.rules_file, rt.install) if worker.rules_file else None
+
+    @app.timer(interval=worker.clock_interval_s, name="clock")
+    async def clock() -> None:
+        if watcher is not None:
+            watcher.check()
+        if not rt.indexed:
+            rebuild_indexes()
+        mine = {
+            tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topics.events
+        }
+        wall_day = datetime.now(rt.zone).date()
+        for partition in sorted(mine):
+            today = rt.stream_day.get(partition) if worker.clock == "event" else wall_day
+            if today is None:
+                continue
+            for loan_id in rt.index(partition).pop_due(today):
+                await ticks.send(
+                    key=loan_id.encode(), value=today.isoformat().encode(), partition=partition
                 )
-                log.warning(
-                    "rejected topic=%s partition=%d offset=%d reason=%s",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    exc,
-                )
+
+    feed = TopicFeed(settings, rt.install)
+
+    @app.task
+    async def start_feed() -> None:
+        feed.start()
 
     return app

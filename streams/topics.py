@@ -11,19 +11,25 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from config import Settings
 
-__all__ = ["ensure_topics"]
+__all__ = ["ensure_topics", "ticks_topic"]
+
+
+def ticks_topic(settings: Settings) -> str:
+    """The worker's own clock topic: co-partitioned with the events topic."""
+    return f"{settings.app_id}-ticks"
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     """Create missing topics; return the names that were created."""
     topics = settings.topics
-    wanted = {
+    wanted: dict[str, dict[str, str]] = {
         topics.events: {},
         topics.dlq: {"retention.ms": str(30 * 24 * 3600 * 1000)},
         topics.warnings: {},
         topics.transitions: {},
         topics.actions: {},
         topics.rules: {"cleanup.policy": "compact"},
+        ticks_topic(settings): {"retention.ms": str(7 * 24 * 3600 * 1000)},
     }
     admin = AdminClient(settings.kafka.confluent_config())
     existing = set(admin.list_topics(timeout=timeout_s).topics)

@@ -7,8 +7,13 @@ so tests never see each other's data and a second run starts clean.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -82,3 +87,48 @@ def clickhouse(stack: object, settings: Settings, unique: str) -> Iterator[Clien
     client.disconnect()
     admin.execute(f"DROP DATABASE IF EXISTS {database}")
     admin.disconnect()
+
+
+@pytest.fixture
+def worker_env(tmp_path: Path, unique: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOANWATCH_")}
+    env.update(
+        {
+            "LOANWATCH_APP_ID": f"test-{unique}",
+            "LOANWATCH_TOPICS__EVENTS": f"test.{unique}.events",
+            "LOANWATCH_TOPICS__DLQ": f"test.{unique}.dlq",
+            "LOANWATCH_TOPICS__WARNINGS": f"test.{unique}.warnings",
+            "LOANWATCH_TOPICS__TRANSITIONS": f"test.{unique}.transitions",
+            "LOANWATCH_TOPICS__ACTIONS": f"test.{unique}.actions",
+            "LOANWATCH_TOPICS__RULES": f"test.{unique}.rules",
+            "LOANWATCH_DATA_DIR": str(tmp_path / "worker"),
+            # Replays age loans by event time; a short interval keeps tests quick.
+            "LOANWATCH_WORKER__CLOCK": "event",
+            "LOANWATCH_WORKER__CLOCK_INTERVAL_S": "0.5",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def worker(
+    stack: list[local_stack.ServiceStatus], worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=worker_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    yield proc
+    if proc.poll() is not None:
+        print((tmp_path / "worker.log").read_text(errors="replace")[-5000:])
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()

@@ -2,64 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
-import pytest
 from confluent_kafka import Consumer, Producer
 
 from config import Settings
-from config import stack as local_stack
 from rules import encode_event
 from streams.smoke import sample_book
-
-
-@pytest.fixture
-def worker_env(tmp_path: Path, unique: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOANWATCH_")}
-    env.update(
-        {
-            "LOANWATCH_APP_ID": f"test-{unique}",
-            "LOANWATCH_TOPICS__EVENTS": f"test.{unique}.events",
-            "LOANWATCH_TOPICS__DLQ": f"test.{unique}.dlq",
-            "LOANWATCH_TOPICS__WARNINGS": f"test.{unique}.warnings",
-            "LOANWATCH_TOPICS__TRANSITIONS": f"test.{unique}.transitions",
-            "LOANWATCH_TOPICS__ACTIONS": f"test.{unique}.actions",
-            "LOANWATCH_TOPICS__RULES": f"test.{unique}.rules",
-            "LOANWATCH_DATA_DIR": str(tmp_path / "worker"),
-        }
-    )
-    return env
-
-
-@pytest.fixture
-def worker(
-    stack: list[local_stack.ServiceStatus], worker_env: dict[str, str], tmp_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    log = (tmp_path / "worker.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=worker_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
-
 
 POISON = {
     "bad_json": b'{"type": "loan_disbursed", ',

@@ -84,6 +84,7 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "restructure": {"schedule": SCHEDULE, "reason": "hardship plan", "observation_months": 6},
     "write_off": {"amount": 1250000, "reason": "unrecoverable after legal action"},
+    "collateral_valuation": {"collateral_id": "prop-ref-3301", "value": 450000, "currency": "CNY"},
 }
 
 

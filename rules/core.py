@@ -1,0 +1,317 @@
+"""The risk core: one deterministic step per event or clock tick.
+
+``Engine.step(record, item, now)`` takes a loan's record (state, open episodes,
+workflow memory), one input (an `Event` or a `Tick`) and the processing time,
+and returns the new record and a `StepResult`: warnings, bucket/class
+transitions and actions. It performs no I/O, so the same (events, ticks)
+replayed give the same outputs, and the Faust agents that call it stay thin.
+
+The record is owned by the caller and updated in place (copying a loan per
+event would cost more than judging it); the caller persists the returned
+record. Swapping the rule pack (`Engine.with_pack`) keeps every record and
+every open episode: episodes are keyed by rule id, so a new version of a rule
+continues its predecessor's episode instead of alerting again.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from rules.events import Event, LoanDisbursed
+from rules.vocabulary import VOCABULARY, RuleContext
+from rules.warnings import EpisodeBook, EpisodeState, Reason, RiskWarning, warning_id
+from rules.workflows import Action, WorkflowPolicy, WorkflowState, action_id
+
+if TYPE_CHECKING:
+    from rules.loan import LoanState
+    from rules.pack import Rule, RulePack
+    from rules.policy import Policy
+
+__all__ = ["Engine", "LoanRecord", "StepResult", "Tick"]
+
+_RECORD_FORMAT = 1
+_HEADER = struct.Struct(">BI")  # format version, length of the loan's own bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The clock: time has reached the start of ``on`` (in the policy's time zone)."""
+
+    loan_id: str
+    on: date
+
+
+@dataclass(slots=True)
+class LoanRecord:
+    """Everything persisted per loan: state, rule episodes and workflow memory."""
+
+    loan: LoanState
+    episodes: EpisodeBook
+    workflow: WorkflowState
+
+    def to_bytes(self) -> bytes:
+        loan = self.loan.to_bytes()
+        rest = orjson.dumps([self.episodes.to_obj(), self.workflow.to_obj()])
+        return _HEADER.pack(_RECORD_FORMAT, len(loan)) + loan + rest
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LoanRecord:
+        from rules.loan import LoanState
+
+        version, size = _HEADER.unpack_from(data)
+        if version != _RECORD_FORMAT:
+            raise ValueError(f"unknown loan record format {version}")
+        start = _HEADER.size
+        loan = LoanState.from_bytes(data[start : start + size])
+        episodes, workflow = orjson.loads(data[start + size :])
+        return cls(loan, EpisodeBook.from_obj(episodes), WorkflowState.from_obj(workflow))
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What one step produced. ``wakeup`` is the next day time alone matters to the loan."""
+
+    warnings: tuple[RiskWarning, ...] = ()
+    transitions: tuple[Any, ...] = ()
+    actions: tuple[Action, ...] = ()
+    rejected: str | None = None
+    duplicate: bool = False
+    wakeup: date | None = None
+
+
+_EMPTY_SCORES: Mapping[str, float] = {}
+_Planned = tuple[Any, str, Any, Any, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """The rule pack and policies a worker judges with; immutable, swapped whole."""
+
+    pack: RulePack
+    policy: Policy
+    workflows: WorkflowPolicy
+    _plan: tuple[_Planned, ...] = field(init=False, repr=False, compare=False)
+    _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Looked up once per pack instead of once per rule per step: the hot loop
+        # in `_judge` then reads plain tuple items.
+        plan = tuple(
+            (rule, rule.id, rule.condition, rule.episode_key, rule.kind == "event")
+            for rule in self.pack.rules
+        )
+        object.__setattr__(self, "_plan", plan)
+        object.__setattr__(self, "_zone", ZoneInfo(self.policy.time_zone))
+
+    def with_pack(self, pack: RulePack) -> Engine:
+        """Hot reload: the same engine with a new rule pack; records are untouched."""
+        return Engine(pack, self.policy, self.workflows)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self._zone
+
+    def local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self._zone).date()
+
+    def step(
+        self,
+        record: LoanRecord | None,
+        item: Event | Tick,
+        now: datetime,
+        scores: Mapping[str, float] = _EMPTY_SCORES,
+    ) -> tuple[LoanRecord | None, StepResult]:
+        """Apply one event or tick to one loan's record."""
+        from rules.clock import next_wakeup
+        from rules.loan import LoanState, advance, apply
+
+        policy = self.policy
+        if isinstance(item, Tick):
+            if record is None:
+                return None, StepResult(rejected=f"tick for unknown loan {item.loan_id}")
+            event: Event | None = None
+            today = item.on
+            when = datetime.combine(item.on, time(0), tzinfo=self.zone)
+            record.loan.begin_step()
+        else:
+            event = item
+            today = self.local_day(item.event_time)
+            when = item.event_time
+            if record is None:
+                if not isinstance(item, LoanDisbursed):
+                    reason = f"no loan_disbursed seen for loan {item.loan_id}"
+                    return None, StepResult(rejected=reason)
+                loan = LoanState.from_disbursement(item, policy)
+                record = LoanRecord(loan, EpisodeBook(), WorkflowState())
+                record.workflow.start(today, self.workflows)
+                loan.begin_step()
+            else:
+                record.loan.begin_step()
+                applied = apply(record.loan, item, policy)
+                if applied.duplicate:
+                    return record, StepResult(duplicate=True)
+                if applied.rejected:
+                    return record, StepResult(rejected=applied.rejected)
+        loan = record.loan
+        advance(loan, today, policy)
+
+        ctx = RuleContext(loan, loan.features, event, scores, today, now)
+        warnings = self._judge(record, ctx, event, when, today)
+        actions = self._act(record, ctx, warnings, event, today, now)
+        wakeups = [
+            d
+            for d in (
+                next_wakeup(loan, policy),
+                record.workflow.next_wakeup(loan.next_due_date, self.workflows),
+            )
+            if d is not None
+        ]
+        return record, StepResult(
+            warnings=tuple(warnings),
+            transitions=tuple(loan.drain_transitions()),
+            actions=tuple(actions),
+            wakeup=min(wakeups) if wakeups and loan.status == "active" else None,
+        )
+
+    def _judge(
+        self,
+        record: LoanRecord,
+        ctx: RuleContext,
+        event: Event | None,
+        when: datetime,
+        today: date,
+    ) -> list[RiskWarning]:
+        out: list[RiskWarning] = []
+        by_rule = record.episodes.by_rule
+        for rule, rule_id, condition, episode_key, is_event_rule in self._plan:
+            if is_event_rule and event is None:
+                continue
+            fired = condition(ctx)
+            keys = by_rule.get(rule_id)
+            if not fired and not keys:
+                continue
+            key = "" if episode_key is None else str(episode_key(ctx))
+            if not is_event_rule and keys:
+                for other, episode in list(keys.items()):
+                    if episode.open and (other != key or self._resolves(rule, ctx, fired)):
+                        episode.open = False
+                        out.append(
+                            self._warning(
+                                record, rule, ctx, other, episode, "resolved", event, when
+                            )
+                        )
+            if not fired:
+                continue
+            state = keys.get(key) if keys else None
+            if state is not None and state.open:
+                continue  # the episode is already known: stay quiet
+            if (
+                state is not None
+                and state.last_opened is not None
+                and (today - state.last_opened).days < rule.cooldown_days
+            ):
+                continue
+            state = record.episodes.ensure(rule_id, key)
+            state.seq += 1
+            state.last_opened = today
+            state.open = not is_event_rule
+            out.append(self._warning(record, rule, ctx, key, state, "open", event, when))
+        return out
+
+    @staticmethod
+    def _resolves(rule: Rule, ctx: RuleContext, fired: bool) -> bool:
+        if rule.resolve_when is not None:
+            return bool(rule.resolve_when(ctx))
+        return not fired
+
+    def _warning(
+        self,
+        record: LoanRecord,
+        rule: Rule,
+        ctx: RuleContext,
+        key: str,
+        state: EpisodeState,
+        status: str,
+        event: Event | None,
+        when: datetime,
+    ) -> RiskWarning:
+        loan = record.loan
+        names = rule.condition.names
+        reasons = tuple(Reason(name, VOCABULARY[name].getter(ctx)) for name in sorted(names))
+        uses_model = any(name.startswith("model.") for name in names)
+        opened = state.last_opened or ctx.today
+        return RiskWarning(
+            warning_id=warning_id(loan.loan_id, rule.id, key, state.seq, opened),
+            status="open" if status == "open" else "resolved",
+            loan_id=loan.loan_id,
+            borrower_id=loan.borrower_id,
+            rule_id=rule.id,
+            rule_version=rule.version,
+            pack_digest=self.pack.digest,
+            severity=rule.severity,
+            owner_team=rule.owner_team,
+            message=rule.render_message(ctx),
+            episode=state.seq,
+            episode_key=key,
+            reasons=reasons,
+            score=ctx.scores.get("pd") if uses_model else None,
+            dpd=loan.dpd,
+            bucket=loan.bucket,
+            klass=loan.klass,
+            event_id=event.event_id if event is not None else None,
+            event_time=when.astimezone(UTC),
+            produced_at=ctx.now,
+        )
+
+    def _act(
+        self,
+        record: LoanRecord,
+        ctx: RuleContext,
+        warnings: list[RiskWarning],
+        event: Event | None,
+        today: date,
+        now: datetime,
+    ) -> list[Action]:
+        loan = record.loan
+        due: list[tuple[str, str, dict[str, Any], str]] = [
+            (kind, name, params, "workflow")
+            for kind, name, params in record.workflow.step(
+                today=today,
+                dpd=loan.dpd,
+                klass=loan.klass,
+                klass_downgraded=loan.klass_downgraded,
+                next_due=loan.next_due_date,
+                active=loan.status == "active",
+                policy=self.workflows,
+            )
+        ]
+        if warnings:
+            rules = self.pack.by_id
+            for warning in warnings:
+                rule = rules[warning.rule_id]
+                if warning.status == "open" and rule.action is not None:
+                    params = dict(rule.action.params)
+                    due.append((rule.action.kind, rule.action.name, params, rule.id))
+        event_id = event.event_id if event is not None else None
+        return [
+            Action(
+                action_id=action_id(loan.loan_id, kind, name, today),
+                kind=kind,  # type: ignore[arg-type]
+                name=name,
+                loan_id=loan.loan_id,
+                borrower_id=loan.borrower_id,
+                due_on=today,
+                reason=reason,
+                params=tuple(sorted(params.items())),
+                event_id=event_id,
+                produced_at=now,
+            )
+            for kind, name, params, reason in due
+        ]

@@ -1,0 +1,177 @@
+"""The whole step: events and ticks in, warnings, transitions and actions out.
+
+Hand-worked: a 3-installment loan (due the 10th of Feb, Mar, Apr; grace 3 days,
+Asia/Shanghai cut-off) whose first installment is missed, then cured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_loan_builders import Book, at, monthly
+
+from rules.core import Engine, LoanRecord, StepResult, Tick
+from rules.events import Event
+from rules.pack import default_pack, load_pack_text
+from rules.policy import load_policy
+from rules.workflows import load_workflow_policy
+
+ENGINE = Engine(default_pack(), load_policy(), load_workflow_policy())
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+DUE = date(2026, 2, 10)
+
+
+def book_events() -> tuple[Book, list[Event]]:
+    book = Book("L-7", "bw-7")
+    return book, [book.disbursed(at(date(2026, 1, 10)), monthly(DUE, 3, 100_000, 1_500))]
+
+
+def run(
+    items: list[Event | Tick], engine: Engine = ENGINE
+) -> tuple[LoanRecord | None, list[tuple[object, StepResult]]]:
+    record: LoanRecord | None = None
+    out = []
+    for item in items:
+        record, result = engine.step(record, item, NOW)
+        out.append((item, result))
+    return record, out
+
+
+def daily_ticks(loan_id: str, first: date, last: date) -> list[Tick]:
+    return [Tick(loan_id, first + timedelta(days=n)) for n in range((last - first).days + 1)]
+
+
+def opened(results: list[tuple[object, StepResult]]) -> list[tuple[date, str]]:
+    return [
+        (w.event_time.astimezone(ENGINE.zone).date(), w.rule_id)
+        for _, r in results
+        for w in r.warnings
+        if w.status == "open"
+    ]
+
+
+def test_missed_installment_fires_dpd_1_at_the_cut_off_and_dpd_30_a_month_later() -> None:
+    _, events = book_events()
+    _, results = run([*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 3, 12))])
+    fired = opened(results)
+    # Due 10 Feb, grace 3 days: 11th-13th in grace; the 14th is DPD 4 (from the due date).
+    assert (date(2026, 2, 14), "dpd_1") in fired
+    assert (date(2026, 2, 14), "installment_missed") in fired
+    assert (date(2026, 2, 14), "class_downgrade") in fired
+    assert not [rule for day, rule in fired if day < date(2026, 2, 14)]
+    assert (date(2026, 3, 12), "dpd_30") in fired
+    assert [rule for _, rule in fired].count("dpd_1") == 1  # the episode stays open and quiet
+
+
+def test_on_time_loan_raises_no_warning_and_only_routine_actions() -> None:
+    book, events = book_events()
+    items: list[Event | Tick] = list(events)
+    for n in range(3):
+        due = date(2026, 2 + n, 10)
+        items += daily_ticks("L-7", due - timedelta(days=9), due - timedelta(days=3))
+        items.append(book.repay(at(due - timedelta(days=2), 9), 101_500))
+    record, results = run(items)
+    assert opened(results) == []
+    names = {a.name for _, r in results for a in r.actions}
+    assert names <= {"pre_due_reminder", "periodic_review"}
+    assert record is not None and record.loan.status == "closed"
+    assert results[-1][1].wakeup is None  # a closed loan never needs the clock
+
+
+def test_cure_resolves_the_open_dpd_episode_with_the_same_warning_id() -> None:
+    book, events = book_events()
+    items: list[Event | Tick] = [*events, *daily_ticks("L-7", date(2026, 2, 11), date(2026, 2, 20))]
+    items.append(book.repay(at(date(2026, 2, 21)), 101_500))
+    _, results = run(items)
+    warnings = [w for _, r in results for w in r.warnings if w.rule_id == "dpd_1"]
+    assert [w.status for w in warnings] == ["open", "resolved"]
+    assert warnings[0].warning_id == warnings[1].warning_id
+
+
+def test_a_duplicate_event_changes_nothing_and_outputs_nothing() -> None:
+    book, events = book_events()
+    pay = book.repay(at(date(2026, 2, 9)), 101_500)
+    record, _ = run([*events, pay])
+    assert record is not None
+    before = record.to_bytes()
+    record, result = ENGINE.step(record, pay, NOW)
+    assert result.duplicate and result.warnings == () and result.actions == ()
+    assert record is not None and record.to_bytes() == before
+
+
+def test_event_for_an_unknown_loan_is_rejected_with_a_reason() -> None:
+    book, _ = book_events()
+    record, result = ENGINE.step(None, book.repay(at(DUE), 1_000), NOW)
+    assert record is None
+    assert result.rejected == "no loan_disbursed seen for loan L-7"
+
+
+def test_replaying_the_same_inputs_gives_identical_outputs() -> None:
+    book, events = book_events()
+    items: list[Event | Tick] = [*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 4, 30))]
+    items.insert(30, book.repay(at(date(2026, 2, 25)), 50_000))
+    first = run(items)[1]
+    second = run(items)[1]
+    assert [r for _, r in first] == [r for _, r in second]
+
+
+def test_hot_reload_keeps_state_and_open_episodes_and_records_the_new_version() -> None:
+    _, events = book_events()
+    ticks = daily_ticks("L-7", date(2026, 2, 1), date(2026, 3, 20))
+    record, _ = run([*events, *ticks[:20]])  # up to 20 Feb: dpd_1 open
+    from importlib import resources
+
+    text = (resources.files("rules") / "packs" / "default.yaml").read_text("utf-8")
+    bumped = load_pack_text(text.replace("version: 1", "version: 2", 1), source="bumped.yaml")
+    assert bumped.digest != ENGINE.pack.digest
+    engine = ENGINE.with_pack(bumped)
+    results = []
+    for tick in ticks[20:]:
+        record, result = engine.step(record, tick, NOW)
+        results.append((tick, result))
+    fired = opened(results)
+    assert "dpd_1" not in [rule for _, rule in fired]  # still the same open episode
+    dpd_30 = [w for _, r in results for w in r.warnings if w.rule_id == "dpd_30"]
+    assert dpd_30 and dpd_30[0].pack_digest == bumped.digest
+
+
+def test_record_round_trips_through_bytes_mid_episode() -> None:
+    _, events = book_events()
+    record, _ = run([*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 2, 20))])
+    assert record is not None
+    again = LoanRecord.from_bytes(record.to_bytes())
+    assert again == record
+    assert len(record.to_bytes()) <= 4096
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pays=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=100), st.integers(min_value=1, max_value=120_000)
+        ),
+        max_size=6,
+    ),
+    dupes=st.lists(st.integers(min_value=0, max_value=10), max_size=3),
+)
+def test_duplicated_inputs_never_change_the_outputs(
+    pays: list[tuple[int, int]], dupes: list[int]
+) -> None:
+    book, events = book_events()
+    items: list[Event | Tick] = list(events)
+    for offset, amount in sorted(pays):
+        day = date(2026, 1, 20) + timedelta(days=offset)
+        items.append(Tick("L-7", day))
+        items.append(book.repay(at(day, 12), amount))
+    clean = [r for _, r in run(items)[1]]
+    noisy_items: list[Event | Tick] = []
+    for index, item in enumerate(items):
+        noisy_items.append(item)
+        if not isinstance(item, Tick):
+            noisy_items.extend([item] * dupes.count(index))  # redelivered right after itself
+    noisy = [r for _, r in run(noisy_items)[1] if not r.duplicate]
+    strip = [replace(r, wakeup=None) for r in clean]
+    assert [replace(r, wakeup=None) for r in noisy] == strip
