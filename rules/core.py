@@ -24,13 +24,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from rules.clock import next_wakeup
 from rules.events import Event, LoanDisbursed
+from rules.loan import LoanState, advance, apply
 from rules.vocabulary import VOCABULARY, RuleContext
 from rules.warnings import EpisodeBook, EpisodeState, Reason, RiskWarning, warning_id
 from rules.workflows import Action, WorkflowPolicy, WorkflowState, action_id
 
 if TYPE_CHECKING:
-    from rules.loan import LoanState
     from rules.pack import Rule, RulePack
     from rules.policy import Policy
 
@@ -63,8 +64,6 @@ class LoanRecord:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LoanRecord:
-        from rules.loan import LoanState
-
         version, size = _HEADER.unpack_from(data)
         if version != _RECORD_FORMAT:
             raise ValueError(f"unknown loan record format {version}")
@@ -129,9 +128,6 @@ class Engine:
         scores: Mapping[str, float] = _EMPTY_SCORES,
     ) -> tuple[LoanRecord | None, StepResult]:
         """Apply one event or tick to one loan's record."""
-        from rules.clock import next_wakeup
-        from rules.loan import LoanState, advance, apply
-
         policy = self.policy
         if isinstance(item, Tick):
             if record is None:
@@ -164,20 +160,21 @@ class Engine:
 
         ctx = RuleContext(loan, loan.features, event, scores, today, now)
         warnings = self._judge(record, ctx, event, when, today)
-        actions = self._act(record, ctx, warnings, event, today, now)
-        wakeups = [
-            d
-            for d in (
-                next_wakeup(loan, policy),
-                record.workflow.next_wakeup(loan.next_due_date, self.workflows),
-            )
-            if d is not None
-        ]
+        next_due = loan.next_due_date
+        actions = self._act(record, warnings, event, today, now, next_due)
+        wakeup = None
+        if loan.status == "active":
+            loan_day = next_wakeup(loan, policy)
+            work_day = record.workflow.next_wakeup(next_due, self.workflows)
+            if loan_day is None or (work_day is not None and work_day < loan_day):
+                wakeup = work_day
+            else:
+                wakeup = loan_day
         return record, StepResult(
             warnings=tuple(warnings),
             transitions=tuple(loan.drain_transitions()),
             actions=tuple(actions),
-            wakeup=min(wakeups) if wakeups and loan.status == "active" else None,
+            wakeup=wakeup,
         )
 
     def _judge(
@@ -273,11 +270,11 @@ class Engine:
     def _act(
         self,
         record: LoanRecord,
-        ctx: RuleContext,
         warnings: list[RiskWarning],
         event: Event | None,
         today: date,
         now: datetime,
+        next_due: date | None,
     ) -> list[Action]:
         loan = record.loan
         due: list[tuple[str, str, dict[str, Any], str]] = [
@@ -287,7 +284,7 @@ class Engine:
                 dpd=loan.dpd,
                 klass=loan.klass,
                 klass_downgraded=loan.klass_downgraded,
-                next_due=loan.next_due_date,
+                next_due=next_due,
                 active=loan.status == "active",
                 policy=self.workflows,
             )
