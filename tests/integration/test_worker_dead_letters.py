@@ -111,3 +111,21 @@ def _read(
     finally:
         consumer.close()
     return out
+
+
+def test_worker_reads_batches_compressed_with_every_kafka_codec(
+    settings: Settings, worker_env: dict[str, str], worker: subprocess.Popen[bytes]
+) -> None:
+    """Producers choose their codec; a worker that cannot decompress one would crash."""
+    events_topic = worker_env["LOANWATCH_TOPICS__EVENTS"]
+    _wait_for_topic(settings, events_topic)
+    codecs = ("gzip", "snappy", "lz4", "zstd")
+    for codec in codecs:
+        producer = Producer({**settings.kafka.confluent_config(), "compression.type": codec})
+        producer.produce(events_topic, key=f"L-{codec}".encode(), value=b'{"not": "an event"}')
+        assert producer.flush(30) == 0
+    letters = _read(
+        settings, worker_env["LOANWATCH_TOPICS__DLQ"], expect=len(codecs), timeout_s=60, proc=worker
+    )
+    assert {key for key, _, _ in letters} == {f"L-{codec}".encode() for codec in codecs}
+    assert worker.poll() is None
