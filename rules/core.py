@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -170,6 +170,9 @@ class Engine:
                 wakeup = work_day
             else:
                 wakeup = loan_day
+            if wakeup is not None and wakeup <= today:
+                # Never ask the clock for a day already judged: that would tick forever.
+                wakeup = today + timedelta(days=1)
         return record, StepResult(
             warnings=tuple(warnings),
             transitions=tuple(loan.drain_transitions()),

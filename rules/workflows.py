@@ -202,14 +202,18 @@ class WorkflowState:
             out.append(("review", "periodic_review", {"klass": klass}))
             self.next_review = today + timedelta(days=cadence[klass])
 
-        if dpd == 0:
-            self.ladder_index = -1
-            reminder = self._reminder_day(next_due, policy)
-            if reminder is not None and next_due is not None and reminder <= today < next_due:
+        reminder = self._reminder_day(next_due, policy)
+        if reminder is not None and next_due is not None and reminder <= today:
+            # Sent once per due date, and only to a current loan before the day itself;
+            # a window that passed unsent (late loan, short first period) is closed all the
+            # same, or the clock would keep waking the loan for a day already gone.
+            if dpd == 0 and today < next_due:
                 out.append(
                     ("collection_step", "pre_due_reminder", {"due_date": next_due.isoformat()})
                 )
-                self.reminded_for = next_due
+            self.reminded_for = next_due
+        if dpd == 0:
+            self.ladder_index = -1
         else:
             reached = -1
             for index, step in enumerate(policy.collection.ladder):

@@ -1,4 +1,4 @@
-"""The `loanwatch` command: the local stack, the demo and (later) the worker.
+"""The `loanwatch` command: the local stack, the worker, the simulator and the demo.
 
 Typer gives us help text, argument parsing and shell completion for free; rich
 prints the tables. Every command reads the same settings tree, so a bad
@@ -8,6 +8,7 @@ prints the tables. Every command reads the same settings tree, so a bad
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -76,11 +77,27 @@ def stack_status() -> None:
         raise typer.Exit(code=3)
 
 
+_FAUST_LEVELS = {
+    "debug": "debug",
+    "info": "info",
+    "warning": "warn",
+    "warn": "warn",
+    "error": "error",
+}
+
+
 @app.command()
 def worker(
-    loglevel: Annotated[str, typer.Option(help="Log level: debug, info, warning.")] = "info",
+    loglevel: Annotated[
+        str, typer.Option(help="Log level: debug, info, warning, error.", case_sensitive=False)
+    ] = "info",
 ) -> None:
     """Run the stream worker: consume events, dead-letter bad ones, judge the rest."""
+    level = _FAUST_LEVELS.get(loglevel.lower())
+    if level is None:
+        raise typer.BadParameter(
+            f"expected one of {sorted(_FAUST_LEVELS)}", param_hint="--loglevel"
+        )
     from streams.app import create_app
     from streams.topics import ensure_topics
 
@@ -88,12 +105,158 @@ def worker(
     ensure_topics(settings)
     faust_app = create_app(settings)
     # Faust's own command line reads sys.argv; hand it exactly the worker command.
-    sys.argv = ["loanwatch", "worker", "--loglevel", loglevel, "--without-web"]
+    sys.argv = ["loanwatch", "worker", "--loglevel", level, "--without-web"]
     faust_app.main()
 
 
 @app.command()
+def simulate(
+    loans: Annotated[int, typer.Option(min=1, max=1_000_000, help="Loans in the book.")] = 1_000,
+    months: Annotated[int, typer.Option(min=1, max=120, help="Months the book covers.")] = 12,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same book.")] = 7,
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Target events/s to Kafka; omit to send as fast as possible."),
+    ] = None,
+    labels: Annotated[
+        Path, typer.Option(help="Where the ground-truth labels go (JSON lines).")
+    ] = Path(".state/demo/labels.jsonl"),
+    to_file: Annotated[
+        Path | None,
+        typer.Option(help="Write the events to this JSON-lines file instead of Kafka."),
+    ] = None,
+) -> None:
+    """Generate a seeded synthetic loan book and send it to the events topic (or a file)."""
+    from streams.simulate import simulate_command
+
+    settings = _settings()
+    where = str(to_file) if to_file is not None else f"Kafka topic {settings.topics.events}"
+    with console.status(f"simulating {loans} loans over {months} months to {where}..."):
+        summary = simulate_command(
+            settings,
+            loans=loans,
+            months=months,
+            seed=seed,
+            rate=rate,
+            labels_path=labels,
+            to_file=to_file,
+        )
+    by_type = Table("event type", "events", title="events by type", title_justify="left")
+    for name, count in summary.by_type.items():
+        by_type.add_row(name, f"{count:,}")
+    by_type.add_row("[bold]total[/]", f"[bold]{summary.events:,}[/]")
+    by_profile = Table("profile", "loans", title="loans by profile", title_justify="left")
+    for name, count in summary.by_profile.items():
+        by_profile.add_row(name, f"{count:,}")
+    by_profile.add_row("[bold]defaulted[/]", f"{summary.defaulted:,}")
+    delivery = Table("", "", title="delivery", title_justify="left", show_header=False)
+    delivery.add_row("destination", where)
+    if summary.produce is not None:
+        report = summary.produce
+        delivery.add_row("produced", f"{report.produced:,}")
+        delivery.add_row("delivered", f"{report.delivered:,}")
+        delivery.add_row("failed", f"{report.failed:,}")
+        delivery.add_row(
+            "target rate", "max" if report.target_rate is None else f"{report.target_rate:,.0f}/s"
+        )
+        delivery.add_row("achieved rate", f"{report.rate:,.0f} events/s (delivered)")
+    delivery.add_row("generated", f"{summary.events_per_s:,.0f} events/s end to end")
+    delivery.add_row("elapsed", f"{summary.elapsed_s:.2f}s")
+    delivery.add_row("labels", str(summary.labels_path))
+    if console.width >= 110:
+        grid = Table.grid(padding=(0, 4))
+        grid.add_row(by_type, by_profile, delivery)
+        console.print(grid)
+    else:  # a narrow terminal or a pipe: one table under the other
+        for table in (by_type, by_profile, delivery):
+            console.print(table)
+    if not summary.ok:
+        errors = summary.produce.errors if summary.produce is not None else ()
+        for reason in errors:
+            console.print(f"produce error: {reason}", highlight=False, soft_wrap=True)
+        console.print("[bold red]simulation FAILED[/]: not every event was delivered")
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def demo(
+    loans: Annotated[int, typer.Option(min=1, max=100_000, help="Loans in the book.")] = 300,
+    months: Annotated[int, typer.Option(min=1, max=60, help="Months the book covers.")] = 6,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated book.")] = 7,
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Target events/s of the simulator (--max-rate: no limit)."),
+    ] = 2_000.0,
+    max_rate: Annotated[
+        bool, typer.Option("--max-rate", help="Send the book as fast as possible.")
+    ] = False,
+    max_seconds: Annotated[
+        float, typer.Option(min=1, help="Stop after this long even if warnings still arrive.")
+    ] = 600.0,
+    quiet: Annotated[
+        float, typer.Option(min=0.5, help="Seconds without a warning that end the run.")
+    ] = 5.0,
+    keep: Annotated[
+        bool, typer.Option(help="Keep the run's Kafka topics and worker data afterwards.")
+    ] = False,
+) -> None:
+    """Run a seeded book through a real worker, watch the warnings live, score them."""
+    from streams.demo import run_demo, scores_table
+
+    settings = _settings()
+    # Without a terminal rich would wrap at 80 columns: give the tables room.
+    view = console if console.is_terminal else Console(width=max(console.width, 140))
+    try:
+        result = run_demo(
+            settings,
+            loans=loans,
+            months=months,
+            seed=seed,
+            rate=None if max_rate else rate,
+            max_seconds=max_seconds,
+            quiet_s=quiet,
+            keep=keep,
+            console=view,
+        )
+    except KeyboardInterrupt:
+        err_console.print("interrupted: the worker was stopped")
+        raise typer.Exit(code=130) from None
+    view.print(
+        scores_table(
+            result.scores,
+            title="detected vs ground truth (loans; lag d = median days from label to warning)",
+        )
+    )
+    if result.unscored:
+        view.print(
+            "labelled but no rule in the pack watches them: "
+            + ", ".join(f"{name} {count}" for name, count in result.unscored.items()),
+            highlight=False,
+        )
+    sim = result.simulation
+    if sim is not None:
+        view.print(
+            f"events {sim.events:,} ({sim.events_per_s:,.0f}/s), warnings received "
+            f"{result.tally.received:,}; summary written to {result.summary_path}",
+            highlight=False,
+        )
+    if result.error:
+        view.print(f"[bold red]demo FAILED[/]: {result.error}", highlight=False)
+        if sim is not None and sim.produce is not None:
+            for reason in sim.produce.errors:
+                view.print(f"produce error: {reason}", highlight=False)
+        raise typer.Exit(code=1)
+    if sim is not None and not sim.ok:
+        view.print("[bold red]demo FAILED[/]: not every event was delivered")
+        raise typer.Exit(code=1)
+    if result.stopped == "time limit":
+        view.print(f"[yellow]stopped at the --max-seconds limit ({max_seconds:g}s)[/]")
+    else:
+        view.print(f"[bold green]demo OK[/] in {result.elapsed_s:.1f}s")
+
+
+@app.command()
+def smoke(
     loans: Annotated[int, typer.Option(min=1, max=10_000, help="Loans in the sample book.")] = 5,
 ) -> None:
     """Bring the stack up and round-trip a sample loan book through Kafka, Redis, ClickHouse."""

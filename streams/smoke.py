@@ -1,6 +1,6 @@
 """A round trip of real events through Kafka, Redis and ClickHouse.
 
-This is what `loanwatch demo` runs until the streaming topology lands: it
+This is what `loanwatch smoke` runs: it
 proves, on the local stack or any configured one, that the contract, the
 clients, TLS/credential settings and the three servers fit together. It
 produces a small loan book to the events topic (plus one malformed message),

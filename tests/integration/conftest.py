@@ -11,10 +11,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 import redis
 from clickhouse_driver import Client
@@ -132,3 +136,351 @@ def worker(
         proc.kill()
         proc.wait()
     log.close()
+
+
+# -- Reliability harness: real worker processes, killed, restarted and joined -----------
+#
+# Shared by test_worker_recovery.py, test_worker_rebalance.py and
+# test_worker_exactly_once.py. The book is the seeded simulator's (every profile:
+# good payers, late payers, defaults, diversion, ...); the expected warnings come
+# from replaying the same events, in the same per-loan order, through the pure
+# `rules.core.Engine` in this process.
+
+
+def reliability_book(loans: int = 30, months: int = 4, seed: int = 7) -> list[Any]:
+    """A small seeded book (about 1,300 events for 30 loans over 4 months)."""
+    from streams.simulate.book import BookSpec, LoanBook
+
+    return list(LoanBook(BookSpec(loans, months, seed)))
+
+
+def expected_warnings(
+    settings: Settings, events: list[Any]
+) -> list[dict[tuple[str, str], dict[str, Any]]]:
+    """Offline expectation: per event, its warnings as {(warning_id, status): body}.
+
+    Bodies are what the worker sends (orjson round trip) without `produced_at`, the
+    only field that depends on when the step ran. Only event-driven steps: the
+    reliability tests run the worker with its clock effectively off (see
+    `reliability_env`), because a tick and an event on the same day race, and which
+    of them opens an episode decides the warning's day and body.
+    """
+    from streams.app import build_engine
+
+    engine = build_engine(settings)
+    records: dict[str, Any] = {}
+    now = datetime.now(UTC)
+    per_event: list[dict[tuple[str, str], dict[str, Any]]] = []
+    seen: set[tuple[str, str]] = set()
+    for event in events:
+        record, result = engine.step(records.get(event.loan_id), event, now)
+        assert not result.rejected, (event, result.rejected)
+        if record is not None:
+            records[event.loan_id] = record
+        bodies: dict[tuple[str, str], dict[str, Any]] = {}
+        for warning in result.warnings:
+            body = orjson.loads(orjson.dumps(warning.to_dict()))
+            body.pop("produced_at")
+            key = (body["warning_id"], body["status"])
+            assert key not in seen, f"offline replay repeats {key}"
+            seen.add(key)
+            bodies[key] = body
+        per_event.append(bodies)
+    return per_event
+
+
+def merged(per_event: list[dict[tuple[str, str], dict[str, Any]]]) -> dict[Any, Any]:
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for bodies in per_event:
+        out.update(bodies)
+    return out
+
+
+@pytest.fixture
+def reliability_env(worker_env: dict[str, str]) -> dict[str, str]:
+    """`worker_env`, tuned for killing and restarting workers within a test's time.
+
+    - The clock interval is an hour, so no tick is sent while the test runs: the
+      outputs are then a pure function of each loan's events, which the offline
+      engine reproduces exactly (ids and bodies).
+    - Faust reads its broker settings from the environment: a short session
+      timeout lets the group drop a SIGKILLed member in seconds instead of the
+      default 60 s, and a short commit interval keeps at-least-once replays small.
+    """
+    env = dict(worker_env)
+    env.update(
+        {
+            "LOANWATCH_WORKER__CLOCK_INTERVAL_S": "3600",
+            "BROKER_SESSION_TIMEOUT": "10",
+            "BROKER_HEARTBEAT_INTERVAL": "1",
+            "BROKER_REBALANCE_TIMEOUT": "20",
+        }
+    )
+    return env
+
+
+class Collector:
+    """Reads output topics from the beginning (assigned partitions, no group) and keeps all."""
+
+    def __init__(
+        self, settings: Settings, topics: list[str], partitions: int, *, committed: bool = False
+    ) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+        conf = {
+            **settings.kafka.confluent_config(),
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed" if committed else "read_uncommitted",
+        }
+        self.consumer = Consumer(conf)
+        self.consumer.assign(
+            [TopicPartition(t, p, OFFSET_BEGINNING) for t in topics for p in range(partitions)]
+        )
+        self.seen: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
+        self.raw: dict[str, list[bytes]] = {t: [] for t in topics}
+
+    def drain(self, seconds: float = 0.2) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            msg = self.consumer.poll(0.1)
+            if msg is None or msg.error() is not None:
+                continue
+            self.raw[msg.topic()].append(msg.value())
+            try:
+                self.seen[msg.topic()].append(orjson.loads(msg.value()))
+            except orjson.JSONDecodeError:
+                self.seen[msg.topic()].append({"undecodable": msg.value()[:200].decode("latin-1")})
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class WorkerHarness:
+    """Starts, kills and stops real `streams.cli worker` processes for one test."""
+
+    def __init__(self, settings: Settings, env: dict[str, str], tmp_path: Path) -> None:
+        self.env = env
+        self.tmp_path = tmp_path
+        self.local = settings.model_copy(
+            update={
+                "app_id": env["LOANWATCH_APP_ID"],
+                "topics": settings.topics.model_copy(
+                    update={
+                        name: env[f"LOANWATCH_TOPICS__{name.upper()}"]
+                        for name in ("events", "dlq", "warnings", "transitions", "actions", "rules")
+                    }
+                ),
+            }
+        )
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, Any] = {}
+        self.collectors: list[Collector] = []
+        from streams.topics import ensure_topics
+
+        ensure_topics(self.local)
+
+    @property
+    def partitions(self) -> int:
+        return self.local.topics.partitions
+
+    def start(self, name: str, data_dir: Path | None = None, **extra: str) -> Any:
+        env = dict(self.env)
+        if data_dir is not None:
+            env["LOANWATCH_DATA_DIR"] = str(data_dir)
+        env.update(extra)
+        log = self._logs.get(name)
+        if log is None:
+            log = self._logs[name] = (self.tmp_path / f"{name}.log").open("ab")
+        log.write(f"\n===== start {name} at {time.strftime('%H:%M:%S')} =====\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.tmp_path,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def kill9(self, name: str) -> None:
+        proc = self.procs[name]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    def stop(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def alive(self, *names: str) -> None:
+        for name in names or tuple(self.procs):
+            code = self.procs[name].poll()
+            assert code is None, f"worker {name} exited with {code}\n{self.logs()}"
+
+    def log_text(self, name: str) -> str:
+        path = self.tmp_path / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def logs(self, tail: int = 6000) -> str:
+        return "\n".join(
+            f"----- {name}.log (last {tail} chars) -----\n{self.log_text(name)[-tail:]}"
+            for name in self.procs
+        )
+
+    def produce(self, events: list[Any], *, per_second: float | None = None) -> None:
+        from confluent_kafka import Producer
+
+        from rules import encode_event
+
+        producer = Producer(self.local.kafka.confluent_config())
+        failed: list[Any] = []
+        started = time.monotonic()
+        for n, event in enumerate(events):
+            if per_second is not None:
+                ahead = started + n / per_second - time.monotonic()
+                if ahead > 0:
+                    producer.poll(0)
+                    time.sleep(ahead)
+            producer.produce(
+                self.local.topics.events,
+                key=event.loan_id.encode(),
+                value=encode_event(event),
+                on_delivery=lambda err, _msg: failed.append(err) if err else None,
+            )
+            producer.poll(0)
+        assert producer.flush(30) == 0
+        assert failed == []
+
+    def collector(self, *, committed: bool = False) -> Collector:
+        collector = Collector(
+            self.local,
+            [self.local.topics.warnings, self.local.topics.dlq],
+            self.partitions,
+            committed=committed,
+        )
+        self.collectors.append(collector)
+        return collector
+
+    def wait(
+        self,
+        what: str,
+        condition: Any,
+        collector: Collector,
+        *,
+        timeout_s: float = 90,
+        alive: tuple[str, ...] = (),
+    ) -> None:
+        """Poll the collector until `condition(collector)` holds; fail with the logs."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            collector.drain(0.3)
+            if condition(collector):
+                return
+            self.alive(*alive)
+        raise AssertionError(f"timed out after {timeout_s}s waiting for {what}\n{self.logs()}")
+
+    def committed(self, topic: str | None = None) -> int:
+        """Offsets the workers' consumer group (the app id) committed on a topic, summed."""
+        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+        from confluent_kafka.admin import AdminClient
+
+        topic = topic or self.local.topics.events
+        admin = AdminClient(self.local.kafka.confluent_config())
+        request = ConsumerGroupTopicPartitions(
+            self.local.app_id, [TopicPartition(topic, p) for p in range(self.partitions)]
+        )
+        future = admin.list_consumer_group_offsets([request])[self.local.app_id]
+        return sum(max(tp.offset, 0) for tp in future.result(timeout=10).topic_partitions)
+
+    def wait_committed(
+        self, at_least: int, *, timeout_s: float = 60, alive: tuple[str, ...] = ()
+    ) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.committed() >= at_least:
+                return
+            self.alive(*alive)
+            time.sleep(0.5)
+        raise AssertionError(
+            f"the group committed {self.committed()} < {at_least} offsets\n{self.logs()}"
+        )
+
+    # The shared helpers, reachable from tests through the fixture.
+    def book(self, **spec: int) -> list[Any]:
+        return reliability_book(**spec)
+
+    def expected(self, events: list[Any]) -> list[dict[tuple[str, str], dict[str, Any]]]:
+        return expected_warnings(self.local, events)
+
+    def check(self, collector: Collector, expected: dict[Any, Any], **kw: bool) -> None:
+        check_warnings(self, collector, expected, **kw)
+
+    def has_all(self, expected: dict[Any, Any]) -> Any:
+        return has_all(self, expected)
+
+    def close(self) -> None:
+        for collector in self.collectors:
+            collector.close()
+        for name in self.procs:
+            self.stop(name)
+        for log in self._logs.values():
+            log.close()
+
+
+def check_warnings(
+    harness: WorkerHarness,
+    collector: Collector,
+    expected: dict[tuple[str, str], dict[str, Any]],
+    *,
+    exactly_once: bool = False,
+) -> None:
+    """Every expected warning arrived with the expected body; repeats are identical; DLQ empty."""
+    topics = harness.local.topics
+    got: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for body in collector.seen[topics.warnings]:
+        body = dict(body)
+        body.pop("produced_at", None)
+        got.setdefault((body.get("warning_id", "?"), body.get("status", "?")), []).append(body)
+    assert collector.seen[topics.dlq] == [], (
+        f"dead letters: {collector.raw[topics.dlq][:5]}\n{harness.logs()}"
+    )
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing and not extra, (
+        f"missing {len(missing)}: {missing[:10]}\nextra {len(extra)}: {extra[:10]}"
+    )
+    for key, bodies in got.items():
+        assert bodies[0] == expected[key], (key, bodies[0], expected[key])
+        # At-least-once repeats collapse by id: the same body every time.
+        assert all(b == bodies[0] for b in bodies), (key, bodies)
+        if exactly_once:
+            assert len(bodies) == 1, f"{key} appeared {len(bodies)} times"
+
+
+def has_all(harness: WorkerHarness, expected: dict[tuple[str, str], dict[str, Any]]) -> Any:
+    topic = harness.local.topics.warnings
+
+    def condition(collector: Collector) -> bool:
+        got = {(w.get("warning_id"), w.get("status")) for w in collector.seen[topic]}
+        return set(expected) <= got
+
+    return condition
+
+
+@pytest.fixture
+def harness(
+    stack: list[local_stack.ServiceStatus],
+    settings: Settings,
+    reliability_env: dict[str, str],
+    tmp_path: Path,
+) -> Iterator[WorkerHarness]:
+    running = WorkerHarness(settings, reliability_env, tmp_path)
+    yield running
+    running.close()

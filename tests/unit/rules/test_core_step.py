@@ -175,3 +175,12 @@ def test_duplicated_inputs_never_change_the_outputs(
     noisy = [r for _, r in run(noisy_items)[1] if not r.duplicate]
     strip = [replace(r, wakeup=None) for r in clean]
     assert [replace(r, wakeup=None) for r in noisy] == strip
+
+
+def test_the_next_wakeup_is_always_after_the_day_just_judged() -> None:
+    book, events = book_events()
+    items: list[Event | Tick] = [*events, *daily_ticks("L-7", date(2026, 1, 11), date(2026, 5, 30))]
+    items.insert(40, book.repay(at(date(2026, 2, 25)), 60_000))
+    for item, result in run(items)[1]:
+        day = item.on if isinstance(item, Tick) else ENGINE.local_day(item.event_time)
+        assert result.wakeup is None or result.wakeup > day, (item, result.wakeup)

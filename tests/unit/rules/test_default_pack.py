@@ -73,14 +73,22 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
         set(),
     ),
     "salary stopped": (
-        {"features": {"salary_prev_60d": 900_000, "inflow_30d": 1000}},
+        {"features": {"salary_prev_60d": 900_000, "days_since_salary": 41, "inflow_30d": 1000}},
         {"salary_stopped"},
     ),
     "salary stopped for a good payer": (
-        {"features": {"salary_prev_60d": 900_000, "inflow_30d": 1}, "loan": {"on_time_streak": 9}},
+        {
+            "features": {"salary_prev_60d": 900_000, "days_since_salary": 45, "inflow_30d": 1},
+            "loan": {"on_time_streak": 9},
+        },
         {"salary_stopped", "care_salary_stopped"},
     ),
     "all inflow stopped": ({"features": {"inflow_90d": 50_000}}, {"inflow_stopped"}),
+    # A monthly salary 31 days after the last one: the 30-day window is empty for a day.
+    "salary one day later than a 30-day window": (
+        {"features": {"salary_prev_60d": 900_000, "days_since_salary": 31, "inflow_90d": 900_000}},
+        set(),
+    ),
     "fund diversion": (
         {"features": {"diverted_share": 0.6}, "loan": {"days_since_disbursement": 20}},
         {"fund_diversion"},

@@ -110,3 +110,15 @@ def test_missing_class_cadence_is_rejected(tmp_path: Path) -> None:
     )
     with pytest.raises(RulesError, match="missing \\['special_mention'"):
         load_workflow_policy(bad)
+
+
+def test_a_reminder_window_that_passed_unsent_does_not_keep_waking_the_loan() -> None:
+    state = WorkflowState(next_review=date(2030, 1, 1))
+    due = date(2026, 2, 10)
+    # The loan is late on another installment when this one's reminder day comes.
+    assert run(state, date(2026, 2, 8), next_due=due, dpd=20) == [("collection_step", "phone_call")]
+    assert state.next_wakeup(due, POLICY) == date(2030, 1, 1)
+    # First judged on the due date itself: no reminder, and the window is closed.
+    late = WorkflowState(next_review=date(2030, 1, 1))
+    assert run(late, due, next_due=due) == []
+    assert late.next_wakeup(due, POLICY) == date(2030, 1, 1)
