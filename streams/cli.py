@@ -30,6 +30,12 @@ stack_app = typer.Typer(
     help="Run real Kafka, Redis and ClickHouse on loopback.", no_args_is_help=True
 )
 app.add_typer(stack_app, name="stack")
+db_app = typer.Typer(help="The analysts' ClickHouse database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+sink_app = typer.Typer(
+    help="Writers that copy outputs from Kafka into stores.", no_args_is_help=True
+)
+app.add_typer(sink_app, name="sink")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -290,6 +296,41 @@ def smoke(
         console.print("[bold red]round trip FAILED[/]: counts differ (see table)")
         raise typer.Exit(code=1)
     console.print("[bold green]round trip OK[/]: Kafka, Redis and ClickHouse all answered in full")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create the database and apply pending migrations (safe to repeat)."""
+    from sinks.clickhouse import migrate
+
+    applied = migrate(_settings())
+    for migration in applied:
+        console.print(f"applied {migration.version}: {migration.name}")
+    if not applied:
+        console.print("database already up to date")
+
+
+@sink_app.command("clickhouse")
+def sink_clickhouse(
+    max_rows: Annotated[int, typer.Option(min=1, help="Rows per insert at most.")] = 10_000,
+    max_wait_s: Annotated[float, typer.Option(min=0.01, help="Seconds a batch may wait.")] = 1.0,
+) -> None:
+    """Copy warnings, transitions and actions into ClickHouse until stopped (SIGTERM/Ctrl-C).
+
+    Its own consumer group; offsets are committed only after ClickHouse accepted a batch.
+    """
+    import signal
+    import threading
+
+    from sinks.clickhouse import migrate, run
+
+    settings = _settings()
+    migrate(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    console.print("writing to ClickHouse; stop with Ctrl-C")
+    run(settings, stop, max_rows=max_rows, max_wait_s=max_wait_s)
 
 
 def main() -> None:

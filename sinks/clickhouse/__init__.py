@@ -1,7 +1,46 @@
-"""ClickHouse for analysts: DDL that works on old and current servers alike."""
+"""ClickHouse for analysts: DDL that works on old and current servers alike.
+
+`migrate` (``loanwatch db migrate``) creates and upgrades the tables;
+`ClickHouseWriter` / `run` (``loanwatch sink clickhouse``) fills them from Kafka.
+Importing this package loads neither client library: the writer and `migrate`
+import confluent-kafka and clickhouse-driver when they connect.
+"""
 
 from __future__ import annotations
 
 from sinks.clickhouse.dialect import Column, Kind, ServerFeatures, Table, create_table_sql
+from sinks.clickhouse.migrations import MIGRATIONS, Migration, apply_migrations, migrate
+from sinks.clickhouse.tables import (
+    ACTIONS,
+    DEAD_LETTERS,
+    SCHEMA_MIGRATIONS,
+    TABLES,
+    TRANSITIONS,
+    WARNINGS,
+    BadMessage,
+    row_of,
+)
+from sinks.clickhouse.writer import ClickHouseWriter, DrainResult, run
 
-__all__ = ["Column", "Kind", "ServerFeatures", "Table", "create_table_sql"]
+__all__ = [
+    "ACTIONS",
+    "DEAD_LETTERS",
+    "MIGRATIONS",
+    "SCHEMA_MIGRATIONS",
+    "TABLES",
+    "TRANSITIONS",
+    "WARNINGS",
+    "BadMessage",
+    "ClickHouseWriter",
+    "Column",
+    "DrainResult",
+    "Kind",
+    "Migration",
+    "ServerFeatures",
+    "Table",
+    "apply_migrations",
+    "create_table_sql",
+    "migrate",
+    "row_of",
+    "run",
+]

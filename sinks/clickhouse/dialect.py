@@ -89,7 +89,10 @@ class Column:
 
     def render(self, features: ServerFeatures) -> str:
         sql = _type_sql(self.kind, features)
-        if self.nullable:
+        if self.nullable and sql.startswith("LowCardinality("):
+            # Current servers refuse Nullable(LowCardinality(...)); the wrapper goes inside.
+            sql = f"LowCardinality(Nullable({sql[len('LowCardinality(') : -1]}))"
+        elif self.nullable:
             sql = f"Nullable({sql})"
         return f"{_checked(self.name)} {sql}"
 
@@ -105,10 +108,12 @@ class Table:
     partition_by: str | None = None
     ttl_column: str | None = None
     ttl_days: int | None = None
+    version_column: str | None = None
+    """ReplacingMergeTree's version: of rows sharing the order key, the highest survives."""
 
     def __post_init__(self) -> None:
         names = [column.name for column in self.columns]
-        for key in (*self.order_by, self.ttl_column):
+        for key in (*self.order_by, self.ttl_column, self.version_column):
             if key is not None and key not in names:
                 raise ValueError(f"table {self.name}: {key!r} is not one of its columns")
 
@@ -120,6 +125,8 @@ def create_table_sql(table: Table, features: ServerFeatures, database: str) -> s
         f"CREATE TABLE IF NOT EXISTS {_checked(database)}.{_checked(table.name)} ({columns}) "
         f"ENGINE = {table.engine}"
     )
+    if table.version_column:
+        sql += f"({_checked(table.version_column)})"
     if table.partition_by:
         sql += f" PARTITION BY {table.partition_by}"
     sql += f" ORDER BY ({', '.join(table.order_by)})"

@@ -1,0 +1,306 @@
+"""The analysts' tables, and the pure conversion of one Kafka message into one row.
+
+Every output Loanwatch writes (docs/warnings.md) may arrive more than once, always
+with the same id and body, so the tables that hold them are ReplacingMergeTrees:
+rows sharing an order key collapse on merge, and ``FINAL`` collapses them at read
+time. The order key is therefore chosen twice over: its trailing columns are the
+record's identity, and its leading columns are functions of that identity which
+analysts filter on (a warning id hashes its loan and rule, an action id its kind,
+name and day), so putting them first speeds the common filters without ever
+splitting two copies of one record.
+
+- ``warnings``: identity (warning_id, status), so a warning's ``open`` and
+  ``resolved`` rows both persist; version ``produced_at`` (the latest judgement
+  of a redelivered record wins). Partitioned by month of ``event_time``, which
+  is part of the body, so copies always land in one partition.
+- ``transitions``: no id on the wire; identity is the whole change (loan, kind,
+  day, from, to), which is what a redelivery repeats.
+- ``actions``: identity ``action_id``; version ``produced_at``.
+- ``dead_letters``: what the writer could not store, with the reason; identity is
+  the Kafka position, so a batch replayed after a crash does not list a row twice.
+
+Bodies are parsed strictly here (types, required fields, UTC offsets) so a bad
+message becomes a `BadMessage` with a reason instead of an exception mid-insert.
+Ranges are left to ClickHouse: the writer isolates rows it rejects. Loanwatch's
+outputs carry no money today; a money field would be an ``Kind.INT64`` column in
+minor units, never a float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from sinks.clickhouse.dialect import Column, Kind, Table
+
+__all__ = [
+    "ACTIONS",
+    "DEAD_LETTERS",
+    "SCHEMA_MIGRATIONS",
+    "TABLES",
+    "TRANSITIONS",
+    "WARNINGS",
+    "BadMessage",
+    "columnar",
+    "row_of",
+]
+
+WARNINGS = Table(
+    "warnings",
+    (
+        Column("warning_id", Kind.STRING),
+        Column("status", Kind.LABEL),
+        Column("loan_id", Kind.STRING),
+        Column("borrower_id", Kind.STRING),
+        Column("rule_id", Kind.LABEL),
+        Column("rule_version", Kind.UINT32),
+        Column("pack_digest", Kind.LABEL),
+        Column("severity", Kind.LABEL),
+        Column("owner_team", Kind.LABEL),
+        Column("message", Kind.STRING),
+        Column("episode", Kind.UINT32),
+        Column("episode_key", Kind.STRING),
+        Column("reasons", Kind.STRING),  # the JSON list of {name, value}, as sent
+        Column("score", Kind.FLOAT64, nullable=True),
+        Column("dpd", Kind.UINT32),
+        Column("bucket", Kind.LABEL),
+        Column("klass", Kind.LABEL),
+        Column("event_id", Kind.STRING, nullable=True),
+        Column("event_time", Kind.TIME),
+        Column("produced_at", Kind.TIME),
+        Column("schema_version", Kind.UINT8),
+    ),
+    order_by=("rule_id", "loan_id", "warning_id", "status"),
+    engine="ReplacingMergeTree",
+    version_column="produced_at",
+    partition_by="toYYYYMM(event_time)",
+)
+
+TRANSITIONS = Table(
+    "transitions",
+    (
+        Column("loan_id", Kind.STRING),
+        Column("kind", Kind.LABEL),
+        Column("from_label", Kind.LABEL),  # `from` on the wire: a keyword in SQL
+        Column("to_label", Kind.LABEL),
+        Column("effective_on", Kind.DAY),  # `on` on the wire
+        Column("event_id", Kind.STRING, nullable=True),
+        Column("schema_version", Kind.UINT8),
+    ),
+    order_by=("kind", "effective_on", "loan_id", "from_label", "to_label"),
+    engine="ReplacingMergeTree",
+    partition_by="toYYYYMM(effective_on)",
+)
+
+ACTIONS = Table(
+    "actions",
+    (
+        Column("action_id", Kind.STRING),
+        Column("kind", Kind.LABEL),
+        Column("name", Kind.LABEL),
+        Column("loan_id", Kind.STRING),
+        Column("borrower_id", Kind.STRING),
+        Column("due_on", Kind.DAY),
+        Column("reason", Kind.LABEL),
+        Column("params", Kind.STRING),  # the JSON object, as sent
+        Column("event_id", Kind.STRING, nullable=True),
+        Column("produced_at", Kind.TIME),
+        Column("schema_version", Kind.UINT8),
+    ),
+    order_by=("kind", "name", "due_on", "action_id"),
+    engine="ReplacingMergeTree",
+    version_column="produced_at",
+    partition_by="toYYYYMM(due_on)",
+)
+
+DEAD_LETTERS = Table(
+    "dead_letters",
+    (
+        Column("topic", Kind.LABEL),
+        Column("kafka_partition", Kind.UINT32),
+        Column("kafka_offset", Kind.INT64),
+        Column("target", Kind.LABEL),  # the table the row was meant for
+        Column("raw", Kind.STRING),  # the message value, undecoded
+        Column("reason", Kind.STRING),
+        Column("failed_at", Kind.TIME),
+    ),
+    order_by=("topic", "kafka_partition", "kafka_offset"),
+    engine="ReplacingMergeTree",
+    version_column="failed_at",
+    partition_by="toYYYYMM(failed_at)",
+)
+
+SCHEMA_MIGRATIONS = Table(
+    "schema_migrations",
+    (
+        Column("version", Kind.UINT32),
+        Column("name", Kind.STRING),
+        Column("applied_at", Kind.TIME),
+        Column("checksum", Kind.STRING),
+    ),
+    order_by=("version",),
+)
+
+TABLES: Mapping[str, Table] = {t.name: t for t in (WARNINGS, TRANSITIONS, ACTIONS, DEAD_LETTERS)}
+"""The tables the writer fills, by name (what a topic maps to)."""
+
+
+class BadMessage(ValueError):
+    """A message that cannot become a row; ``str()`` is the reason stored with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    key: str  # the wire name
+    parse: Callable[[Any], Any]
+    optional: bool = False  # may be null (never absent: the contract always sends it)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise BadMessage(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _integer(value: Any) -> int:
+    # bool is an int in Python but never one on the wire.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadMessage(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _number(value: Any) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise BadMessage(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _instant(value: Any) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(_string(value))
+    except ValueError:
+        raise BadMessage(f"not an ISO-8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise BadMessage(f"time without a UTC offset: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def _day(value: Any) -> date:
+    try:
+        return date.fromisoformat(_string(value))
+    except ValueError:
+        raise BadMessage(f"not an ISO date: {value!r}") from None
+
+
+def _json_text(kind: type) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if not isinstance(value, kind):
+            raise BadMessage(f"expected a JSON {kind.__name__}, got {type(value).__name__}")
+        return orjson.dumps(value).decode()
+
+    return parse
+
+
+def _schema_version(value: Any) -> int:
+    version = _integer(value)
+    if version != 1:
+        # A future version may change a field's meaning; storing it as v1 would lie.
+        raise BadMessage(f"unsupported schema_version {version}")
+    return version
+
+
+_WIRE: dict[str, tuple[_Field, ...]] = {
+    "warnings": (
+        _Field("warning_id", _string),
+        _Field("status", _string),
+        _Field("loan_id", _string),
+        _Field("borrower_id", _string),
+        _Field("rule_id", _string),
+        _Field("rule_version", _integer),
+        _Field("pack_digest", _string),
+        _Field("severity", _string),
+        _Field("owner_team", _string),
+        _Field("message", _string),
+        _Field("episode", _integer),
+        _Field("episode_key", _string),
+        _Field("reasons", _json_text(list)),
+        _Field("score", _number, optional=True),
+        _Field("dpd", _integer),
+        _Field("bucket", _string),
+        _Field("klass", _string),
+        _Field("event_id", _string, optional=True),
+        _Field("event_time", _instant),
+        _Field("produced_at", _instant),
+        _Field("schema_version", _schema_version),
+    ),
+    "transitions": (
+        _Field("loan_id", _string),
+        _Field("kind", _string),
+        _Field("from", _string),
+        _Field("to", _string),
+        _Field("on", _day),
+        _Field("event_id", _string, optional=True),
+        _Field("schema_version", _schema_version),
+    ),
+    "actions": (
+        _Field("action_id", _string),
+        _Field("kind", _string),
+        _Field("name", _string),
+        _Field("loan_id", _string),
+        _Field("borrower_id", _string),
+        _Field("due_on", _day),
+        _Field("reason", _string),
+        _Field("params", _json_text(dict)),
+        _Field("event_id", _string, optional=True),
+        _Field("produced_at", _instant),
+        _Field("schema_version", _schema_version),
+    ),
+}
+
+
+def row_of(table: str, value: bytes | None) -> tuple[Any, ...]:
+    """One message value as a row of ``table``'s columns, in column order.
+
+    Raises `BadMessage` (never anything else) for a value that is not JSON, not an
+    object, lacks a field, or has a field of the wrong type. Fields the contract
+    does not know are ignored, as docs/warnings.md asks of every consumer.
+    """
+    fields = _WIRE.get(table)
+    if fields is None:
+        raise ValueError(f"no wire format for table {table!r}")
+    if value is None:
+        raise BadMessage("empty message (tombstone)")
+    try:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessage(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadMessage(f"expected a JSON object, got {type(body).__name__}")
+    row: list[Any] = []
+    for field in fields:
+        if field.key not in body:
+            raise BadMessage(f"missing field {field.key!r}")
+        raw = body[field.key]
+        if raw is None and field.optional:
+            row.append(None)
+            continue
+        if raw is None:
+            raise BadMessage(f"field {field.key!r} is null")
+        try:
+            row.append(field.parse(raw))
+        except BadMessage as exc:
+            raise BadMessage(f"field {field.key!r}: {exc}") from None
+    return tuple(row)
+
+
+def columnar(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows turned into one list per column: the shape of a native columnar insert."""
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns

@@ -1,0 +1,351 @@
+"""Kafka outputs into ClickHouse, with offsets committed only after ClickHouse has the rows.
+
+The writer is its own consumer group (``<app_id>-clickhouse``), outside the risk
+agents' path: ClickHouse being slow or down delays analysts, never judging.
+
+One batch is at most ``max_rows`` messages or ``max_wait_s`` of polling, whichever
+comes first. Its rows go in with one native columnar insert per table; only when
+every insert (including the batch's dead letters) succeeded are the batch's
+offsets committed, synchronously. So:
+
+- ClickHouse down (network errors, or server errors that say "later", such as too
+  many parts or a table not yet migrated): the batch is kept and retried with
+  capped exponential backoff, and nothing is committed. A writer stopped or killed
+  meanwhile loses only memory; the group redelivers the batch.
+- ClickHouse refusing data: the rows are split in halves, recursively, until the
+  refused rows are alone; the rest is inserted and each refused row goes to
+  ``dead_letters`` with ClickHouse's reason. A message that is not valid JSON or
+  lacks a field goes there too, without troubling the server.
+- A redelivered batch (crash between insert and commit, rebalance) inserts rows
+  that exist already; the ReplacingMergeTree tables collapse them, and readers
+  using ``FINAL`` see every record once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from config import Settings
+from sinks.clickhouse.tables import DEAD_LETTERS, TABLES, BadMessage, columnar, row_of
+
+__all__ = ["ClickHouseWriter", "DrainResult", "default_topics", "run"]
+
+log = logging.getLogger(__name__)
+
+# Server error codes that mean "not now" rather than "not this data": retry, never
+# dead-letter. Anything else the server or the driver raises for an insert is
+# taken as a verdict on the rows.
+_TRANSIENT_CODES = frozenset(
+    {
+        60,  # UNKNOWN_TABLE: not migrated yet
+        81,  # UNKNOWN_DATABASE
+        159,  # TIMEOUT_EXCEEDED
+        164,  # READONLY
+        192,  # UNKNOWN_USER
+        193,  # WRONG_PASSWORD
+        194,  # REQUIRED_PASSWORD
+        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+        203,  # NO_FREE_CONNECTION
+        209,  # SOCKET_TIMEOUT
+        210,  # NETWORK_ERROR
+        241,  # MEMORY_LIMIT_EXCEEDED
+        242,  # TABLE_IS_READ_ONLY
+        252,  # TOO_MANY_PARTS
+        497,  # ACCESS_DENIED
+        516,  # AUTHENTICATION_FAILED
+    }
+)
+
+
+class _Unavailable(Exception):
+    """ClickHouse cannot take rows right now; the batch must be retried as a whole."""
+
+
+class _Stopped(Exception):
+    """The stop event was set while waiting to retry; the batch stays uncommitted."""
+
+
+def default_topics(settings: Settings) -> dict[str, str]:
+    """Topic name -> table name, for the topics Loanwatch writes."""
+    topics = settings.topics
+    return {
+        topics.warnings: "warnings",
+        topics.transitions: "transitions",
+        topics.actions: "actions",
+    }
+
+
+@dataclass
+class DrainResult:
+    """What one `ClickHouseWriter.drain_once` did."""
+
+    consumed: int = 0
+    inserted: dict[str, int] = field(default_factory=dict)  # rows per table
+    dead_letters: int = 0
+    committed: bool = False  # offsets committed (False when nothing came, stopped, or refused)
+    retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+class ClickHouseWriter:
+    """One consumer and one ClickHouse connection; call `drain_once` in a loop, or `run`.
+
+    ``topics`` maps topic -> table (``warnings``, ``transitions``, ``actions``), by
+    default `default_topics`. ``client`` and ``consumer`` may be given for tests;
+    otherwise they are built from ``settings``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        topics: Mapping[str, str] | None = None,
+        group_id: str | None = None,
+        max_rows: int = 10_000,
+        max_wait_s: float = 1.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        stop_event: threading.Event | None = None,
+        client: Any | None = None,
+        consumer: Any | None = None,
+    ) -> None:
+        if max_rows < 1 or max_wait_s <= 0 or not 0 < backoff_initial_s <= backoff_max_s:
+            raise ValueError("max_rows >= 1, max_wait_s > 0, 0 < backoff_initial <= max")
+        self.topics = dict(topics if topics is not None else default_topics(settings))
+        unknown = sorted(set(self.topics.values()) - (set(TABLES) - {DEAD_LETTERS.name}))
+        if unknown:
+            raise ValueError(f"no such output table: {unknown}")
+        self.database = settings.clickhouse.database
+        self.max_rows = max_rows
+        self.max_wait_s = max_wait_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.stop_event = stop_event or threading.Event()
+        if client is None:
+            from clickhouse_driver import Client
+
+            client = Client(**settings.clickhouse.driver_kwargs())
+        self.client = client
+        if consumer is None:
+            from confluent_kafka import Consumer
+
+            consumer = Consumer(
+                {
+                    **settings.kafka.confluent_config(),
+                    "group.id": group_id or f"{settings.app_id}-clickhouse",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    "auto.offset.reset": "earliest",
+                    # A long ClickHouse outage keeps us retrying without polling; stay in
+                    # the group for a while (a later eviction only means a redelivery).
+                    "max.poll.interval.ms": 900_000,
+                }
+            )
+            consumer.subscribe(sorted(self.topics))
+        self.consumer = consumer
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def drain_once(self) -> DrainResult:
+        """Poll one batch, store it in ClickHouse, then commit its offsets.
+
+        Blocks, retrying, while ClickHouse is unavailable; returns uncommitted if the
+        stop event is set meanwhile.
+        """
+        result = DrainResult()
+        messages = self._poll_batch()
+        result.consumed = len(messages)
+        if not messages:
+            return result
+        by_table: dict[str, list[tuple[_Message, tuple[Any, ...]]]] = {}
+        dead: list[tuple[_Message, str, str]] = []  # message, target table, reason
+        for message in messages:
+            table = self.topics[message.topic]
+            try:
+                by_table.setdefault(table, []).append((message, row_of(table, message.value)))
+            except BadMessage as exc:
+                dead.append((message, table, str(exc)))
+        try:
+            for table, pairs in by_table.items():
+                refused = self._with_retry(result, partial(self._insert_all, table, pairs))
+                result.inserted[table] = len(pairs) - len(refused)
+                dead.extend((message, table, reason) for message, reason in refused)
+            if dead:
+                self._with_retry(result, lambda: self._insert_dead(dead))
+                result.dead_letters = len(dead)
+        except _Stopped:
+            log.warning("stopped before ClickHouse took the batch; %d offsets left", len(messages))
+            return result
+        result.committed = self._commit(messages)
+        return result
+
+    def run(self) -> None:
+        """Drain until the stop event is set, then close the consumer (leaving the group)."""
+        try:
+            while not self.stop_event.is_set():
+                self.drain_once()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.client.disconnect()
+
+    # -- Kafka --------------------------------------------------------------------------
+
+    def _poll_batch(self) -> list[_Message]:
+        from confluent_kafka import KafkaError
+
+        batch: list[_Message] = []
+        deadline = time.monotonic() + self.max_wait_s
+        while len(batch) < self.max_rows and not self.stop_event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for msg in self.consumer.consume(self.max_rows - len(batch), timeout=min(left, 0.5)):
+                error = msg.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.warning("kafka: %s", error)
+                    continue
+                topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+                if topic is None or partition is None or offset is None:
+                    continue  # never so for a consumed message; keeps the types honest
+                batch.append(_Message(topic, partition, offset, msg.value()))
+        return batch
+
+    def _commit(self, messages: Sequence[_Message]) -> bool:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        ends: dict[tuple[str, int], int] = {}
+        for m in messages:
+            ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), -1), m.offset + 1)
+        offsets = [TopicPartition(t, p, end) for (t, p), end in sorted(ends.items())]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # Typically a rebalance took the partitions: the new owner redelivers and
+            # the ReplacingMergeTrees collapse the repeats. Nothing is lost.
+            log.warning("offset commit failed (rows will be redelivered): %s", exc)
+            return False
+        return True
+
+    # -- ClickHouse ---------------------------------------------------------------------
+
+    def _with_retry(self, result: DrainResult, action: Callable[[], Any]) -> Any:
+        delay = self.backoff_initial_s
+        while True:
+            try:
+                return action()
+            except _Unavailable as exc:
+                result.retries += 1
+                log.warning("ClickHouse unavailable (%s); retrying in %.1fs", exc, delay)
+                if self.stop_event.wait(delay):
+                    raise _Stopped from exc
+                delay = min(delay * 2, self.backoff_max_s)
+
+    def _insert_all(
+        self, table: str, pairs: Sequence[tuple[_Message, tuple[Any, ...]]]
+    ) -> list[tuple[_Message, str]]:
+        """Insert what ClickHouse accepts; return the refused messages with reasons.
+
+        Halving finds k bad rows among n in about 2k·log2(n) inserts, and a clean
+        batch (the usual case) costs exactly one.
+        """
+        if not pairs:
+            return []
+        reason = self._insert(TABLES[table].name, [row for _, row in pairs])
+        if reason is None:
+            return []
+        if len(pairs) == 1:
+            return [(pairs[0][0], reason)]
+        half = len(pairs) // 2
+        return self._insert_all(table, pairs[:half]) + self._insert_all(table, pairs[half:])
+
+    def _insert_dead(self, dead: Sequence[tuple[_Message, str, str]]) -> None:
+        now = datetime.now(UTC)
+        rows = [
+            (
+                m.topic,
+                m.partition,
+                m.offset,
+                target,
+                (m.value or b"").decode("utf-8", errors="replace"),
+                reason,
+                now,
+            )
+            for m, target, reason in dead
+        ]
+        reason = self._insert(DEAD_LETTERS.name, rows)
+        if reason is not None:  # our own rows, plain strings: a refusal is a bug, not data
+            raise RuntimeError(f"ClickHouse refused dead letters: {reason}")
+
+    def _insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> str | None:
+        """One columnar insert: None when accepted, the reason when the data was refused.
+
+        Raises `_Unavailable` when the failure says nothing about the data.
+        """
+        from clickhouse_driver import errors
+
+        columns = TABLES[table].columns
+        names = ", ".join(c.name for c in columns)
+        try:
+            self.client.execute(
+                f"INSERT INTO {self.database}.{table} ({names}) VALUES",  # noqa: S608 - our names
+                columnar(rows, len(columns)),
+                columnar=True,
+            )
+        except (
+            errors.NetworkError,
+            errors.SocketTimeoutError,
+            errors.UnexpectedPacketFromServerError,
+            errors.UnknownPacketFromServerError,
+            OSError,
+            EOFError,
+        ) as exc:
+            raise _Unavailable(str(exc)) from exc
+        except errors.ServerException as exc:
+            if exc.code in _TRANSIENT_CODES:
+                raise _Unavailable(f"code {exc.code}") from exc
+            # str() of a server exception is "Code: N." alone on its first line.
+            return _first_line(f"Code: {exc.code}. {exc.message}")
+        except (errors.Error, TypeError, ValueError, OverflowError) as exc:
+            # Client-side serialization refused a value (wrong type, out of range).
+            return _first_line(f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def run(
+    settings: Settings,
+    stop_event: threading.Event,
+    *,
+    max_rows: int = 10_000,
+    max_wait_s: float = 1.0,
+) -> None:
+    """`loanwatch sink clickhouse`: write Loanwatch's outputs to ClickHouse until stopped.
+
+    Run `sinks.clickhouse.migrate` first: until the tables exist, the writer waits
+    (an unknown table is a "not now" error) rather than dead-lettering anything.
+    """
+    ClickHouseWriter(
+        settings, max_rows=max_rows, max_wait_s=max_wait_s, stop_event=stop_event
+    ).run()
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "refused"
+    return line[:1000]

@@ -1,0 +1,465 @@
+"""The ClickHouse writer against the real stack: Kafka in, ClickHouse 18.16 out.
+
+Each test has its own topic, consumer group and database, produces warnings in the
+docs/warnings.md format, and drains a real writer until every message is handled.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from clickhouse_driver import Client
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from config import Settings
+from sinks.clickhouse import (
+    MIGRATIONS,
+    TRANSITIONS,
+    ClickHouseWriter,
+    DrainResult,
+    migrate,
+    row_of,
+    run,
+)
+
+PARTITIONS = 2  # the `topic` fixture's
+
+
+def warning(n: int, status: str = "open", **changes: Any) -> dict[str, Any]:
+    body = {
+        "schema_version": 1,
+        "warning_id": f"w{n:04d}",
+        "status": status,
+        "loan_id": f"L-{n % 7:06d}",
+        "borrower_id": f"bw-{n % 7}",
+        "rule_id": "dpd_30" if n % 2 else "bounced_debit",
+        "rule_version": 1,
+        "pack_digest": "9b1f",
+        "severity": "high",
+        "owner_team": "collections",
+        "message": f"warning {n}",
+        "episode": 1,
+        "episode_key": "",
+        "reasons": [{"name": "loan.dpd", "value": 30}],
+        "score": 0.25 if n % 3 else None,
+        "dpd": 30,
+        "bucket": "M1",
+        "klass": "special_mention",
+        "event_id": None if n % 4 else f"e{n}",
+        "event_time": f"2026-0{1 + n % 3}-04T16:00:00+00:00",
+        "produced_at": "2026-03-05T00:00:02.113+00:00"
+        if status == "open"
+        else "2026-04-01T00:00:00+00:00",
+    }
+    body.update(changes)
+    return body
+
+
+def produce(settings: Settings, topic: str, values: list[bytes]) -> None:
+    producer = Producer(settings.kafka.confluent_config())
+    for n, value in enumerate(values):
+        producer.produce(topic, key=f"L-{n % 7}".encode(), value=value)
+    assert producer.flush(30) == 0
+
+
+def local(settings: Settings, clickhouse: Client, **changes: Any) -> Settings:
+    database = clickhouse.execute("SELECT currentDatabase()")[0][0]
+    return settings.model_copy(
+        update={
+            "clickhouse": settings.clickhouse.model_copy(update={"database": database, **changes})
+        }
+    )
+
+
+def writer(settings: Settings, topic: str, group: str, **kw: Any) -> ClickHouseWriter:
+    return ClickHouseWriter(
+        settings,
+        topics={topic: "warnings"},
+        group_id=group,
+        max_wait_s=0.5,
+        backoff_initial_s=0.1,
+        backoff_max_s=0.5,
+        **kw,
+    )
+
+
+def drain(w: ClickHouseWriter, expected: int, timeout_s: float = 60) -> list[DrainResult]:
+    """Drain until ``expected`` messages were consumed, then one more (empty) round."""
+    results: list[DrainResult] = []
+    deadline = time.monotonic() + timeout_s
+    while sum(r.consumed for r in results) < expected:
+        assert time.monotonic() < deadline, f"drained {results} of {expected}"
+        results.append(w.drain_once())
+    assert w.drain_once().consumed == 0  # nothing more: each message came once
+    return results
+
+
+def committed(settings: Settings, topic: str, group: str) -> int:
+    """The group's committed offsets on the topic, summed (0 when none)."""
+    consumer = Consumer({**settings.kafka.confluent_config(), "group.id": group})
+    try:
+        offsets = consumer.committed(
+            [TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10
+        )
+    finally:
+        consumer.close()
+    return sum(max(tp.offset, 0) for tp in offsets)
+
+
+def test_migrate_on_the_stack_server_applies_once(settings: Settings, clickhouse: Client) -> None:
+    target = local(settings, clickhouse)
+    assert migrate(target) == list(MIGRATIONS)
+    assert migrate(target) == []
+    recorded = clickhouse.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+    assert recorded == [(m.version, m.name) for m in MIGRATIONS]
+    tables = {row[0] for row in clickhouse.execute("SHOW TABLES")}
+    assert {"warnings", "transitions", "actions", "dead_letters"} <= tables
+
+
+def test_redelivered_warnings_collapse_and_open_and_resolved_both_persist(
+    settings: Settings, clickhouse: Client, topic: str, unique: str
+) -> None:
+    target = local(settings, clickhouse)
+    migrate(target)
+    bodies = [warning(n) for n in range(40)] + [warning(n, "resolved") for n in range(0, 40, 3)]
+    copies = [warning(n) for n in range(0, 40, 4)]  # at-least-once repeats, same id and body
+    values = [orjson.dumps(b) for b in bodies + copies]
+    produce(target, topic, values)
+    group = f"test-{unique}"
+    w = writer(target, topic, group, max_rows=17)  # several batches
+    try:
+        results = drain(w, len(values))
+    finally:
+        w.close()
+    assert all(r.committed for r in results if r.consumed)
+    assert sum(r.inserted.get("warnings", 0) for r in results) == len(values)
+    distinct = {(b["warning_id"], b["status"]) for b in bodies}
+    assert clickhouse.execute("SELECT count() FROM warnings FINAL")[0][0] == len(distinct)
+    assert clickhouse.execute(
+        "SELECT countIf(status = 'open'), countIf(status = 'resolved') FROM warnings FINAL"
+    ) == [(40, 14)]
+    assert committed(target, topic, group) == len(values)
+    assert clickhouse.execute("SELECT count() FROM dead_letters")[0][0] == 0
+
+
+def test_bad_rows_go_to_dead_letters_with_a_reason_and_the_rest_is_inserted(
+    settings: Settings, clickhouse: Client, topic: str, unique: str
+) -> None:
+    target = local(settings, clickhouse)
+    migrate(target)
+    good = [orjson.dumps(warning(n)) for n in range(30)]
+    refused_by_clickhouse = orjson.dumps(warning(900, dpd=-5))  # UInt32 cannot hold it
+    not_json = b"{this is not json"
+    incomplete = orjson.dumps({k: v for k, v in warning(901).items() if k != "rule_id"})
+    values = good[:10] + [refused_by_clickhouse] + good[10:20] + [not_json, incomplete] + good[20:]
+    produce(target, topic, values)
+    group = f"test-{unique}"
+    w = writer(target, topic, group, max_rows=1000)
+    try:
+        results = drain(w, len(values))
+    finally:
+        w.close()
+    assert sum(r.dead_letters for r in results) == 3
+    assert clickhouse.execute("SELECT count() FROM warnings FINAL")[0][0] == 30
+    assert clickhouse.execute("SELECT count() FROM warnings WHERE warning_id = 'w0900'") == [(0,)]
+    letters = {
+        raw: (reason, target_table)
+        for raw, reason, target_table in clickhouse.execute(
+            "SELECT raw, reason, target FROM dead_letters FINAL"
+        )
+    }
+    assert set(letters) == {v.decode() for v in (refused_by_clickhouse, not_json, incomplete)}
+    assert "out of range" in letters[refused_by_clickhouse.decode()][0]
+    assert letters[not_json.decode()][0].startswith("not JSON")
+    assert letters[incomplete.decode()][0] == "missing field 'rule_id'"
+    assert {t for _, t in letters.values()} == {"warnings"}
+    assert committed(target, topic, group) == len(values)
+
+
+class CountingClient(Client):  # type: ignore[misc]
+    """A driver client that counts insert attempts, to see a writer retrying."""
+
+    attempts = 0
+
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query.startswith("INSERT"):
+            self.attempts += 1
+        return super().execute(query, *args, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.timeout(180)
+def test_offsets_are_committed_only_after_clickhouse_took_the_batch(
+    settings: Settings, clickhouse: Client, topic: str, unique: str
+) -> None:
+    target = local(settings, clickhouse)
+    migrate(target)
+    values = [orjson.dumps(warning(n)) for n in range(25)]
+    produce(target, topic, values)
+    group = f"test-{unique}"
+
+    # A writer whose ClickHouse is unreachable consumes the batch, retries, and is
+    # stopped: it must commit nothing.
+    down = target.clickhouse.model_copy(update={"port": free_port(), "connect_timeout_s": 1.0})
+    stop = threading.Event()
+    client = CountingClient(**down.driver_kwargs())
+    broken = writer(target, topic, group, max_rows=1000, stop_event=stop, client=client)
+    outcome: list[DrainResult] = []
+
+    def attempt() -> None:
+        while not stop.is_set():
+            result = broken.drain_once()
+            if result.consumed:
+                outcome.append(result)
+                return
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while client.attempts < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    thread.join(30)
+    broken.close()
+    assert client.attempts >= 3, "the writer never tried to insert"
+    assert len(outcome) == 1 and outcome[0].consumed == len(values)
+    assert not outcome[0].committed and outcome[0].retries >= 2
+    assert committed(target, topic, group) == 0
+    assert clickhouse.execute("SELECT count() FROM warnings")[0][0] == 0
+
+    # The same group with ClickHouse reachable gets everything, once.
+    healthy = writer(target, topic, group, max_rows=1000)
+    try:
+        drain(healthy, len(values))
+    finally:
+        healthy.close()
+    assert clickhouse.execute("SELECT count() FROM warnings")[0][0] == len(values)
+    assert committed(target, topic, group) == len(values)
+
+
+class Proxy:
+    """A TCP forwarder to the stack's ClickHouse that a test can open late.
+
+    Until `open` is called the port refuses connections, as a stopped server's would;
+    the stack's own server is shared and must never be stopped.
+    """
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.port = free_port()
+        self.sockets: list[socket.socket] = []
+
+    def open(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))
+        self.sockets.append(listener)
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                near, _ = listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(self.upstream)
+            self.sockets += [near, far]
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        for s in self.sockets:
+            s.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_writer_keeps_its_batch_while_clickhouse_is_away_and_catches_up(
+    settings: Settings, clickhouse: Client, topic: str, unique: str
+) -> None:
+    target = local(settings, clickhouse)
+    migrate(target)
+    values = [orjson.dumps(warning(n)) for n in range(20)]
+    produce(target, topic, values)
+    group = f"test-{unique}"
+    proxy = Proxy((settings.clickhouse.host, settings.clickhouse.port))
+    away = target.clickhouse.model_copy(update={"port": proxy.port, "connect_timeout_s": 1.0})
+    client = CountingClient(**away.driver_kwargs())
+    w = writer(target, topic, group, max_rows=1000, client=client)
+    outcome: list[DrainResult] = []
+
+    def attempt() -> None:
+        while not outcome:
+            result = w.drain_once()
+            if result.consumed:
+                outcome.append(result)
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while client.attempts < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.attempts >= 3, "the writer never tried to insert"
+        assert committed(target, topic, group) == 0  # nothing while ClickHouse is away
+        proxy.open()  # ClickHouse is back
+        thread.join(60)
+        assert outcome and outcome[0].committed and outcome[0].retries >= 2
+        assert outcome[0].inserted == {"warnings": len(values)}
+        assert clickhouse.execute("SELECT count() FROM warnings")[0][0] == len(values)
+        assert committed(target, topic, group) == len(values)
+    finally:
+        w.stop_event.set()
+        thread.join(30)
+        w.close()
+        proxy.close()
+
+
+def doc_queries() -> list[str]:
+    text = (Path(__file__).parents[2] / "docs" / "analytics.md").read_text()
+    return re.findall(r"```sql\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_the_documented_queries_run_on_the_stack_server_and_answer_right(
+    settings: Settings, clickhouse: Client, topic: str, unique: str
+) -> None:
+    queries = doc_queries()
+    assert len(queries) == 4
+    target = local(settings, clickhouse)
+    migrate(target)
+    bodies = [warning(n) for n in range(10)] + [warning(n, "resolved") for n in (0, 3, 6, 9)]
+    values = [orjson.dumps(b) for b in bodies + bodies[:3]] + [b"not json"]
+    produce(target, topic, values)
+    w = writer(target, topic, f"test-{unique}", max_rows=1000)
+    try:
+        drain(w, len(values))
+    finally:
+        w.close()
+    moves = [
+        {
+            "schema_version": 1,
+            "loan_id": loan,
+            "kind": "bucket",
+            "from": a,
+            "to": b,
+            "on": on,
+            "event_id": None,
+        }
+        for loan, a, b, on in [
+            ("L1", "C", "M1", "2026-02-03"),
+            ("L2", "C", "M1", "2026-02-09"),
+            ("L1", "M1", "M2", "2026-03-05"),
+            ("L1", "M1", "M2", "2026-03-05"),  # a redelivery
+        ]
+    ]
+    columns = ", ".join(c.name for c in TRANSITIONS.columns)
+    clickhouse.execute(
+        f"INSERT INTO transitions ({columns}) VALUES",  # noqa: S608 - our names
+        [row_of("transitions", orjson.dumps(m)) for m in moves],
+    )
+    open_by_rule, per_team_day, bucket_moves, dead = (clickhouse.execute(q) for q in queries)
+    # Opened 0..9, resolved 0, 3, 6, 9: still open 1, 5, 7 (dpd_30) and 2, 4, 8 (bounced_debit).
+    assert open_by_rule == [("bounced_debit", "high", 3), ("dpd_30", "high", 3)]
+    assert sum(n for _, team, n in per_team_day if team == "collections") == 10
+    assert [(str(m), a, b, n) for m, a, b, n in bucket_moves] == [
+        ("2026-02-01", "C", "M1", 2),
+        ("2026-03-01", "M1", "M2", 1),
+    ]
+    assert len(dead) == 1 and dead[0][0] == "warnings" and dead[0][2] == 1
+
+
+@pytest.mark.timeout(120)
+def test_run_writes_all_three_output_topics_until_stopped(
+    settings: Settings, clickhouse: Client, topic: str, unique: str, kafka_admin: AdminClient
+) -> None:
+    names = {"warnings": topic, "transitions": f"{topic}.t", "actions": f"{topic}.a"}
+    created = kafka_admin.create_topics(
+        [
+            NewTopic(names[n], num_partitions=1, replication_factor=1)
+            for n in ("transitions", "actions")
+        ]
+    )
+    for future in created.values():
+        future.result(timeout=30)
+    try:
+        target = local(settings, clickhouse).model_copy(
+            update={
+                "app_id": f"test-{unique}",
+                "topics": settings.topics.model_copy(update=names),
+            }
+        )
+        migrate(target)
+        produce(target, names["warnings"], [orjson.dumps(warning(1))])
+        transition = {
+            "schema_version": 1,
+            "loan_id": "L1",
+            "kind": "klass",
+            "from": "normal",
+            "to": "special_mention",
+            "on": "2026-03-05",
+            "event_id": "e1",
+        }
+        produce(target, names["transitions"], [orjson.dumps(transition)])
+        action = {
+            "schema_version": 1,
+            "action_id": "a1",
+            "kind": "review",
+            "name": "periodic",
+            "loan_id": "L1",
+            "borrower_id": "b1",
+            "due_on": "2026-03-05",
+            "reason": "workflow",
+            "params": {},
+            "event_id": None,
+            "produced_at": "2026-03-05T00:00:00+00:00",
+        }
+        produce(target, names["actions"], [orjson.dumps(action)])
+        stop = threading.Event()
+        thread = threading.Thread(target=run, args=(target, stop), kwargs={"max_wait_s": 0.2})
+        thread.start()
+        try:
+            deadline = time.monotonic() + 60
+            counts: list[Any] = []
+            while time.monotonic() < deadline:
+                counts = clickhouse.execute(
+                    "SELECT (SELECT count() FROM warnings), (SELECT count() FROM transitions), "
+                    "(SELECT count() FROM actions)"
+                )
+                if counts == [(1, 1, 1)]:
+                    break
+                time.sleep(0.2)
+            assert counts == [(1, 1, 1)]
+        finally:
+            stop.set()
+            thread.join(30)
+        assert not thread.is_alive(), "run() did not return after the stop event"
+        assert clickhouse.execute("SELECT from_label, to_label FROM transitions") == [
+            ("normal", "special_mention")
+        ]
+        assert committed(target, names["warnings"], f"test-{unique}-clickhouse") == 1
+    finally:
+        kafka_admin.delete_topics([names["transitions"], names["actions"]])

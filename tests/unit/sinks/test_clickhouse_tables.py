@@ -1,0 +1,403 @@
+"""Messages become rows; the tables and migrations run on current ClickHouse (chdb)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from sinks.clickhouse import (
+    MIGRATIONS,
+    TABLES,
+    WARNINGS,
+    BadMessage,
+    Column,
+    Kind,
+    Migration,
+    ServerFeatures,
+    Table,
+    apply_migrations,
+    create_table_sql,
+    row_of,
+)
+from sinks.clickhouse.migrations import pending
+from sinks.clickhouse.tables import DEAD_LETTERS, columnar
+from sinks.errors import MigrationError, SinkError
+
+# The example in docs/warnings.md, verbatim.
+WARNING = {
+    "schema_version": 1,
+    "warning_id": "5f0c1e2d3a4b5c6d7e8f9a0b",
+    "status": "open",
+    "loan_id": "L-000123",
+    "borrower_id": "bw-7f3a9c",
+    "rule_id": "dpd_30",
+    "rule_version": 1,
+    "pack_digest": "9b1f...",
+    "severity": "high",
+    "owner_team": "collections",
+    "message": "L-000123 is 30 days past due (M1 -> M2)",
+    "episode": 1,
+    "episode_key": "",
+    "reasons": [{"name": "loan.dpd", "value": 30}],
+    "score": None,
+    "dpd": 30,
+    "bucket": "M1",
+    "klass": "special_mention",
+    "event_id": None,
+    "event_time": "2026-03-04T16:00:00+00:00",
+    "produced_at": "2026-03-05T00:00:02.113+00:00",
+}
+TRANSITION = {
+    "schema_version": 1,
+    "loan_id": "L-000123",
+    "kind": "bucket",
+    "from": "M1",
+    "to": "M2",
+    "on": "2026-03-05",
+    "event_id": None,
+}
+ACTION = {
+    "schema_version": 1,
+    "action_id": "a1b2c3",
+    "kind": "collection_step",
+    "name": "phone_call",
+    "loan_id": "L-000123",
+    "borrower_id": "bw-7f3a9c",
+    "due_on": "2026-03-05",
+    "reason": "workflow",
+    "params": {"channel": "phone", "dpd": 30},
+    "event_id": "e-9",
+    "produced_at": "2026-03-05T00:00:02+00:00",
+}
+
+
+def as_dict(table: str, body: dict[str, Any]) -> dict[str, Any]:
+    row = row_of(table, orjson.dumps(body))
+    return dict(zip((c.name for c in TABLES[table].columns), row, strict=True))
+
+
+def test_the_documented_warning_becomes_a_typed_row() -> None:
+    row = as_dict("warnings", WARNING)
+    assert row["warning_id"] == "5f0c1e2d3a4b5c6d7e8f9a0b"
+    assert row["status"] == "open"
+    assert row["event_time"] == datetime(2026, 3, 4, 16, tzinfo=UTC)
+    assert row["produced_at"] == datetime(2026, 3, 5, 0, 0, 2, 113000, tzinfo=UTC)
+    assert row["score"] is None and row["event_id"] is None
+    assert orjson.loads(row["reasons"]) == [{"name": "loan.dpd", "value": 30}]
+    assert (row["dpd"], row["rule_version"], row["episode"]) == (30, 1, 1)
+
+
+def test_times_with_another_offset_are_stored_in_utc() -> None:
+    row = as_dict("warnings", {**WARNING, "event_time": "2026-03-05T00:00:00+08:00"})
+    assert row["event_time"] == datetime(2026, 3, 4, 16, tzinfo=UTC)
+
+
+def test_transition_renames_keyword_fields_and_parses_the_day() -> None:
+    row = as_dict("transitions", TRANSITION)
+    assert (row["from_label"], row["to_label"], row["effective_on"]) == (
+        "M1",
+        "M2",
+        date(2026, 3, 5),
+    )
+
+
+def test_action_keeps_params_as_json_text() -> None:
+    row = as_dict("actions", ACTION)
+    assert orjson.loads(row["params"]) == {"channel": "phone", "dpd": 30}
+    assert row["due_on"] == date(2026, 3, 5)
+    assert row["event_id"] == "e-9"
+
+
+def test_unknown_fields_are_ignored_as_the_contract_asks() -> None:
+    assert row_of("warnings", orjson.dumps({**WARNING, "new_field": 7})) == row_of(
+        "warnings", orjson.dumps(WARNING)
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (None, "tombstone"),
+        (orjson.dumps({k: v for k, v in WARNING.items() if k != "loan_id"}), "missing field"),
+        (orjson.dumps({**WARNING, "dpd": "30"}), "field 'dpd': expected an integer"),
+        (orjson.dumps({**WARNING, "dpd": True}), "field 'dpd': expected an integer"),
+        (orjson.dumps({**WARNING, "status": None}), "field 'status' is null"),
+        (orjson.dumps({**WARNING, "event_time": "yesterday"}), "not an ISO-8601 time"),
+        (orjson.dumps({**WARNING, "event_time": "2026-03-04T16:00:00"}), "without a UTC offset"),
+        (orjson.dumps({**WARNING, "reasons": "dpd"}), "expected a JSON list"),
+        (orjson.dumps({**WARNING, "schema_version": 2}), "unsupported schema_version 2"),
+    ],
+)
+def test_bad_messages_are_refused_with_a_reason(value: bytes | None, reason: str) -> None:
+    with pytest.raises(BadMessage, match=reason):
+        row_of("warnings", value)
+
+
+def test_every_table_has_a_wire_field_per_column() -> None:
+    samples = {"warnings": WARNING, "transitions": TRANSITION, "actions": ACTION}
+    for table, body in samples.items():
+        assert len(row_of(table, orjson.dumps(body))) == len(TABLES[table].columns)
+
+
+def test_columnar_transposes_rows() -> None:
+    assert columnar([(1, "a"), (2, "b")], 2) == [[1, 2], ["a", "b"]]
+    assert columnar([], 3) == [[], [], []]
+
+
+def test_old_ddl_uses_a_datetime_version_column_18_16_accepts() -> None:
+    sql = create_table_sql(WARNINGS, ServerFeatures.from_version("18.16.1"), "lw")
+    assert "ENGINE = ReplacingMergeTree(produced_at) PARTITION BY toYYYYMM(event_time)" in sql
+    assert "ORDER BY (rule_id, loan_id, warning_id, status)" in sql
+    assert "LowCardinality" not in sql
+
+
+# -- migrations -------------------------------------------------------------------------
+
+
+def test_pending_skips_applied_and_refuses_edited_or_unknown_migrations() -> None:
+    first, second = MIGRATIONS[:2]
+    assert pending({}) == list(MIGRATIONS)
+    assert pending({first.version: first.checksum}) == list(MIGRATIONS[1:])
+    with pytest.raises(MigrationError, match="was edited"):
+        pending({first.version: "0" * 64})
+    with pytest.raises(MigrationError, match="does not know"):
+        pending({99: "x"})
+    assert issubclass(MigrationError, SinkError)
+
+
+def test_checksum_depends_on_the_description_not_the_server() -> None:
+    edited = Migration(MIGRATIONS[1].version, MIGRATIONS[1].name, (WARNINGS,))
+    assert edited.checksum != MIGRATIONS[1].checksum
+    assert Migration(2, "dead_letters", (DEAD_LETTERS,)).checksum == MIGRATIONS[1].checksum
+
+
+chdb_session = pytest.importorskip("chdb.session")
+
+
+class ChdbClient:
+    """chdb's Session behind the one method migrations use (rows as string tuples)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.statements: list[str] = []
+
+    def execute(self, query: str) -> list[tuple[str, ...]]:
+        self.statements.append(query)
+        text = str(self.session.query(query, "TSV"))
+        return [tuple(line.split("\t")) for line in text.splitlines() if line]
+
+
+@pytest.fixture
+def chdb() -> Iterator[ChdbClient]:
+    session = chdb_session.Session()
+    yield ChdbClient(session)
+    session.close()
+
+
+def test_modern_migrations_run_on_current_clickhouse_once(chdb: ChdbClient) -> None:
+    features = ServerFeatures.from_version(chdb.execute("SELECT version()")[0][0])
+    assert features.datetime64 and features.low_cardinality
+    applied = apply_migrations(chdb, features, "lw_mig")
+    assert [m.version for m in applied] == [m.version for m in MIGRATIONS]
+    assert apply_migrations(chdb, features, "lw_mig") == []
+    recorded = chdb.execute(
+        "SELECT version, name, checksum FROM lw_mig.schema_migrations ORDER BY version"
+    )
+    assert recorded == [(str(m.version), m.name, m.checksum) for m in MIGRATIONS]
+    ddl = chdb.execute("SHOW CREATE TABLE lw_mig.warnings")[0][0]
+    assert "ReplacingMergeTree(produced_at)" in ddl
+    assert "`event_time` DateTime64(3, \\'UTC\\')" in ddl  # TSV escapes the quotes
+    assert "LowCardinality(String)" in ddl
+
+
+def test_modern_warnings_table_collapses_copies_but_keeps_open_and_resolved(
+    chdb: ChdbClient,
+) -> None:
+    features = ServerFeatures.from_version(chdb.execute("SELECT version()")[0][0])
+    apply_migrations(chdb, features, "lw_rows")
+    insert = (
+        "INSERT INTO lw_rows.warnings (warning_id, status, loan_id, borrower_id, rule_id, "
+        "rule_version, pack_digest, severity, owner_team, message, episode, episode_key, "
+        "reasons, score, dpd, bucket, klass, event_id, event_time, produced_at, schema_version) "
+        "VALUES ('w1', '{status}', 'L1', 'b1', 'dpd_30', 1, 'd', 'high', 'collections', 'm', 1, "
+        "'', '[]', NULL, 30, 'M1', 'special_mention', NULL, '2026-03-04 16:00:00', "
+        "'{produced}', 1)"
+    )
+    chdb.execute(insert.format(status="open", produced="2026-03-05 00:00:02.113"))
+    chdb.execute(insert.format(status="open", produced="2026-03-05 00:00:09.500"))  # redelivery
+    chdb.execute(insert.format(status="resolved", produced="2026-04-01 00:00:00"))
+    rows = chdb.execute(
+        "SELECT status, toString(produced_at) FROM lw_rows.warnings FINAL ORDER BY status"
+    )
+    assert rows == [("open", "2026-03-05 00:00:09.500"), ("resolved", "2026-04-01 00:00:00.000")]
+
+
+def test_nullable_label_renders_the_form_each_server_accepts(chdb: ChdbClient) -> None:
+    table = Table(
+        "labels",
+        (Column("id", Kind.STRING), Column("team", Kind.LABEL, nullable=True)),
+        order_by=("id",),
+    )
+    modern = ServerFeatures.from_version(chdb.execute("SELECT version()")[0][0])
+    assert "team LowCardinality(Nullable(String))" in create_table_sql(table, modern, "lw_n")
+    old = create_table_sql(table, ServerFeatures.from_version("18.16.1"), "lw_n")
+    assert "team Nullable(String)" in old
+    chdb.execute("CREATE DATABASE IF NOT EXISTS lw_n")
+    chdb.execute(create_table_sql(table, modern, "lw_n"))
+    chdb.execute("INSERT INTO lw_n.labels VALUES ('a', NULL), ('b', 'care')")
+    assert chdb.execute("SELECT countIf(team IS NULL), count() FROM lw_n.labels") == [("1", "2")]
+
+
+def test_version_column_must_be_a_column() -> None:
+    with pytest.raises(ValueError, match="'nope' is not one of its columns"):
+        Table("t", (Column("a", Kind.STRING),), order_by=("a",), version_column="nope")
+
+
+# -- the writer's batch logic, with fake Kafka and ClickHouse clients ----------------------
+
+
+class FakeMessage:
+    def __init__(self, topic: str, offset: int, value: bytes) -> None:
+        self._topic, self._offset, self._value = topic, offset, value
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def value(self) -> bytes:
+        return self._value
+
+
+class FakeConsumer:
+    def __init__(self, values: list[bytes]) -> None:
+        self.pending = [FakeMessage("w", n, v) for n, v in enumerate(values)]
+        self.commits: list[list[tuple[str, int, int]]] = []
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        taken, self.pending = self.pending[:num_messages], self.pending[num_messages:]
+        return taken
+
+    def commit(self, offsets: list[Any], asynchronous: bool) -> None:
+        assert asynchronous is False
+        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+
+    def close(self) -> None:
+        pass
+
+
+class FakeClickHouse:
+    """Refuses any warnings insert holding a dpd above 1000; can be 'down' for N attempts."""
+
+    def __init__(self, down_for: int = 0) -> None:
+        self.down_for = down_for
+        self.inserts: list[tuple[str, int]] = []  # (table, rows) per attempt
+        self.stored: dict[str, list[list[Any]]] = {}
+
+    def execute(self, query: str, columns: list[list[Any]], columnar: bool) -> None:
+        from clickhouse_driver import errors
+
+        table = query.split()[2].split(".")[1]
+        self.inserts.append((table, len(columns[0])))
+        if self.down_for:
+            self.down_for -= 1
+            raise errors.NetworkError("connection refused")
+        if table == "warnings":
+            dpd = columns[[c.name for c in WARNINGS.columns].index("dpd")]
+            if any(d > 1000 for d in dpd):
+                raise errors.ServerException("Code: 69. DB::Exception: dpd out of bound", 69)
+        stored = self.stored.setdefault(table, [[] for _ in columns])
+        for column, values in zip(stored, columns, strict=True):
+            column.extend(values)
+
+    def disconnect(self) -> None:
+        pass
+
+
+def fake_writer(values: list[bytes], clickhouse: FakeClickHouse) -> tuple[Any, FakeConsumer]:
+    from config import Settings
+    from sinks.clickhouse import ClickHouseWriter
+
+    consumer = FakeConsumer(values)
+    writer = ClickHouseWriter(
+        Settings(),
+        topics={"w": "warnings"},
+        max_rows=100,
+        max_wait_s=0.05,
+        backoff_initial_s=0.001,
+        backoff_max_s=0.004,
+        client=clickhouse,
+        consumer=consumer,
+    )
+    return writer, consumer
+
+
+def test_halving_isolates_refused_rows_and_commits_after_dead_lettering_them() -> None:
+    values = [orjson.dumps({**WARNING, "warning_id": f"w{n}"}) for n in range(16)]
+    values[5] = orjson.dumps({**WARNING, "warning_id": "bad5", "dpd": 5000})
+    values[12] = orjson.dumps({**WARNING, "warning_id": "bad12", "dpd": 5000})
+    clickhouse = FakeClickHouse()
+    writer, consumer = fake_writer(values, clickhouse)
+    result = writer.drain_once()
+    assert result.consumed == 16 and result.inserted == {"warnings": 14}
+    assert result.dead_letters == 2 and result.committed
+    stored = clickhouse.stored["warnings"][0]
+    assert len(stored) == 14 and not {"bad5", "bad12"} & set(stored)
+    letters = clickhouse.stored["dead_letters"]
+    assert letters[2] == [5, 12]  # kafka offsets
+    assert all("dpd out of bound" in reason for reason in letters[5])
+    # One try of 16, then halves: far fewer inserts than one per row.
+    assert len([t for t, _ in clickhouse.inserts if t == "warnings"]) <= 2 * 2 * 4 + 1
+    assert consumer.commits == [[("w", 0, 16)]]
+
+
+def test_an_unavailable_server_is_retried_with_backoff_and_nothing_committed_until_it_answers() -> (
+    None
+):
+    values = [orjson.dumps({**WARNING, "warning_id": f"w{n}"}) for n in range(3)]
+    clickhouse = FakeClickHouse(down_for=5)
+    writer, consumer = fake_writer(values, clickhouse)
+    result = writer.drain_once()
+    assert result.retries == 5 and result.committed
+    assert clickhouse.inserts == [("warnings", 3)] * 6  # the whole batch each time
+    assert consumer.commits == [[("w", 0, 3)]]
+
+
+def test_a_stopped_writer_leaves_the_batch_uncommitted() -> None:
+    clickhouse = FakeClickHouse(down_for=10**6)
+    writer, consumer = fake_writer([orjson.dumps(WARNING)], clickhouse)
+    stopper = threading.Timer(0.2, writer.stop_event.set)
+    stopper.start()
+    result = writer.drain_once()
+    stopper.join()
+    assert result.consumed == 1 and not result.committed and result.retries >= 1
+    assert consumer.commits == []
+
+
+def test_a_refused_commit_is_reported_not_raised() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    class Rebalanced(FakeConsumer):
+        def commit(self, offsets: list[Any], asynchronous: bool) -> None:
+            raise KafkaException(KafkaError(KafkaError.ILLEGAL_GENERATION))
+
+    clickhouse = FakeClickHouse()
+    writer, _ = fake_writer([orjson.dumps(WARNING)], clickhouse)
+    writer.consumer = Rebalanced([orjson.dumps(WARNING)])
+    result = writer.drain_once()
+    # Stored, but not committed: the partition's next owner redelivers, FINAL collapses it.
+    assert result.inserted == {"warnings": 1} and not result.committed
