@@ -142,6 +142,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         producer_max_request_size=max(1 << 20, settings.max_event_bytes + (64 << 10)),
     )
     app.runtime = rt  # type: ignore[attr-defined]
+    exactly_once = worker.processing_guarantee == "exactly_once"
     ticks_name = ticks_topic(settings)
     source = app.topic(settings.topics.events, ticks_name, **_RAW)
     ticks = app.topic(ticks_name, partitions=settings.topics.partitions, internal=True, **_RAW)
@@ -158,6 +159,27 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         value_type=bytes,
     )
 
+    async def send(message: Any, topic: Any, key: bytes, value: bytes, headers: Any = None) -> None:
+        """Send an output; under exactly_once, inside the source partition's transaction.
+
+        Faust picks a transaction by the *destination* partition of a topic the app
+        consumes; our outputs are topics it does not consume, so Faust would send them
+        outside any transaction and a crash would repeat them to read_committed readers.
+        """
+        if not exactly_once:
+            await topic.send(key=key, value=value, headers=headers)
+            return
+        group = app.assignor.group_for_topic(message.topic)
+        await app.consumer.transactions.producer.send(
+            topic.get_topic_name(),
+            key,
+            value,
+            None,
+            None,
+            headers,
+            transactional_id=f"{app.conf.id}-{group}-{message.partition}",
+        )
+
     async def reject(message: Any, error: EventDecodeError) -> None:
         letter = dead_letter(
             message.value,
@@ -166,7 +188,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             error,
             datetime.now(UTC),
         )
-        await dlq.send(key=letter.key, value=letter.value, headers=list(letter.headers))
+        await send(message, dlq, letter.key, letter.value, list(letter.headers))
         rt.counts["dead"] += 1
         log.warning(
             "rejected topic=%s partition=%d offset=%d reason=%s",
@@ -212,10 +234,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
                 continue
             if record is None or result.duplicate:
                 continue
+            # Outputs before the table row: if the process dies between the two, the
+            # event is judged again on restart and its outputs repeat with the same ids
+            # (sinks collapse them); the other order could lose them for good, since a
+            # replayed event the table already holds is skipped as a duplicate.
+            for out in outputs_of(result, settings):
+                await send(message, sinks[out.topic], out.key, out.value)
             loans[key] = frame(partition, result.wakeup, record.to_bytes())
             rt.index(partition).set(key.decode(), result.wakeup)
-            for out in outputs_of(result, settings):
-                await sinks[out.topic].send(key=out.key, value=out.value)
 
     def rebuild_indexes() -> None:
         """After start or a rebalance: rebuild the clock index from stored headers."""

@@ -189,15 +189,8 @@ def expected_warnings(
     return per_event
 
 
-def merged(per_event: list[dict[tuple[str, str], dict[str, Any]]]) -> dict[Any, Any]:
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for bodies in per_event:
-        out.update(bodies)
-    return out
-
-
 @pytest.fixture
-def reliability_env(worker_env: dict[str, str]) -> dict[str, str]:
+def reliability_env(worker_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """`worker_env`, tuned for killing and restarting workers within a test's time.
 
     - The clock interval is an hour, so no tick is sent while the test runs: the
@@ -205,9 +198,24 @@ def reliability_env(worker_env: dict[str, str]) -> dict[str, str]:
       engine reproduces exactly (ids and bodies).
     - Faust reads its broker settings from the environment: a short session
       timeout lets the group drop a SIGKILLed member in seconds instead of the
-      default 60 s, and a short commit interval keeps at-least-once replays small.
+      default 60 s.
+    - The rule pack, policy and workflow policy are snapshots taken when the test
+      starts, given to the workers as files and read by the offline engine too, so
+      an edit to the shipped defaults during a run cannot make them disagree.
     """
+    from importlib import resources
+
     env = dict(worker_env)
+    pinned = tmp_path / "pinned"
+    pinned.mkdir(exist_ok=True)
+    for setting, package, parts in (
+        ("RULES_FILE", "rules", ("packs", "default.yaml")),
+        ("POLICY_FILE", "config", ("policies", "default.yaml")),
+        ("WORKFLOWS_FILE", "config", ("policies", "workflows.yaml")),
+    ):
+        target = pinned / f"{setting.lower()}.yaml"
+        target.write_text(resources.files(package).joinpath(*parts).read_text(encoding="utf-8"))
+        env[f"LOANWATCH_WORKER__{setting}"] = str(target)
     env.update(
         {
             "LOANWATCH_WORKER__CLOCK_INTERVAL_S": "3600",
@@ -265,6 +273,13 @@ class WorkerHarness:
         self.local = settings.model_copy(
             update={
                 "app_id": env["LOANWATCH_APP_ID"],
+                "worker": settings.worker.model_copy(
+                    update={
+                        name: Path(env[f"LOANWATCH_WORKER__{name.upper()}"])
+                        for name in ("rules_file", "policy_file", "workflows_file")
+                        if f"LOANWATCH_WORKER__{name.upper()}" in env
+                    }
+                ),
                 "topics": settings.topics.model_copy(
                     update={
                         name: env[f"LOANWATCH_TOPICS__{name.upper()}"]
@@ -384,7 +399,11 @@ class WorkerHarness:
             if condition(collector):
                 return
             self.alive(*alive)
-        raise AssertionError(f"timed out after {timeout_s}s waiting for {what}\n{self.logs()}")
+        missing = getattr(condition, "missing", None)
+        detail = f" (missing {len(missing)}: {sorted(missing)[:8]})" if missing else ""
+        raise AssertionError(
+            f"timed out after {timeout_s}s waiting for {what}{detail}\n{self.logs()}"
+        )
 
     def committed(self, topic: str | None = None) -> int:
         """Offsets the workers' consumer group (the app id) committed on a topic, summed."""
@@ -467,11 +486,15 @@ def check_warnings(
 def has_all(harness: WorkerHarness, expected: dict[tuple[str, str], dict[str, Any]]) -> Any:
     topic = harness.local.topics.warnings
 
-    def condition(collector: Collector) -> bool:
-        got = {(w.get("warning_id"), w.get("status")) for w in collector.seen[topic]}
-        return set(expected) <= got
+    class Condition:
+        missing: set[tuple[str, str]] = set(expected)
 
-    return condition
+        def __call__(self, collector: Collector) -> bool:
+            got = {(w.get("warning_id"), w.get("status")) for w in collector.seen[topic]}
+            self.missing = set(expected) - got
+            return not self.missing
+
+    return Condition()
 
 
 @pytest.fixture
