@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -56,16 +56,7 @@ from rich.table import Table
 from rich.text import Text
 
 from config import Settings
-from rules import Event
-from streams.simulate import (
-    BookSpec,
-    BookStats,
-    LoanBook,
-    LoanLabel,
-    SimulationSummary,
-    produce_book,
-    write_labels,
-)
+from streams.simulate import SimulationSummary, simulate_command
 from streams.topics import ensure_topics, ticks_topic
 
 __all__ = [
@@ -533,50 +524,6 @@ class _Meter:
         return names
 
 
-def _simulate(
-    demo: Settings,
-    *,
-    spec: BookSpec,
-    rate: float | None,
-    labels_path: Path,
-    cancel: threading.Event,
-) -> SimulationSummary:
-    """`streams.simulate.simulate_command` to Kafka, stoppable: generation ends on ``cancel``.
-
-    The same parts in the same order (book, producer, labels), so the summary
-    means the same; only the event iterator checks ``cancel`` between events.
-    """
-    book = LoanBook(spec)
-    labels: list[LoanLabel] = []
-    stats = BookStats()
-    by_type: Counter[str] = Counter()
-
-    def events() -> Iterator[Event]:
-        for event in book.events(on_label=labels.append, stats=stats):
-            if cancel.is_set():
-                return
-            by_type[event.type] += 1
-            yield event
-
-    started = time.monotonic()
-    report = produce_book(demo, events(), rate=rate)
-    elapsed = time.monotonic() - started
-    labels.sort(key=lambda label: label.loan_id)
-    write_labels(labels, labels_path)
-    return SimulationSummary(
-        spec=spec,
-        events=stats.events,
-        by_type=dict(sorted(by_type.items())),
-        by_profile=dict(sorted(Counter(label.profile.value for label in labels).items())),
-        defaulted=sum(label.defaulted for label in labels),
-        labels_path=labels_path,
-        events_path=None,
-        produce=report,
-        elapsed_s=elapsed,
-        stats=stats,
-    )
-
-
 def _start_worker(demo: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
@@ -684,11 +631,15 @@ def run_demo(
 
     def simulate() -> None:
         try:
-            sim["summary"] = _simulate(
+            sim["summary"] = simulate_command(
                 demo,
-                spec=BookSpec(loans=loans, months=months, seed=seed),
+                loans=loans,
+                months=months,
+                seed=seed,
                 rate=rate,
                 labels_path=labels_path,
+                to_file=None,
+                topic=demo.topics.events,
                 cancel=cancel,
             )
         except BaseException as exc:  # reported by the main thread

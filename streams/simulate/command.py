@@ -6,6 +6,7 @@ The CLI prints; this function only does the work and returns a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -62,6 +63,7 @@ def simulate_command(
     to_file: Path | None,
     start: date = DEFAULT_START,
     topic: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> SimulationSummary:
     """Simulate ``loans`` loans over ``months`` months from ``start``, seeded by ``seed``.
 
@@ -70,6 +72,8 @@ def simulate_command(
     topic, created with the configured partitions if missing) at ``rate``
     events/s, or as fast as possible when ``rate`` is None. The labels, one
     JSON line per loan in loan order, go to ``labels_path`` either way.
+    Setting ``cancel`` ends generation at the next event (the demo's Ctrl-C);
+    what was generated is still delivered and summarised.
     """
     if rate is not None and rate <= 0:
         raise SimulateError(f"rate must be more than 0 events/s, got {rate}")
@@ -81,6 +85,8 @@ def simulate_command(
 
     def counted() -> Iterator[Event]:
         for event in book.events(on_label=labels.append, stats=stats):
+            if cancel is not None and cancel.is_set():
+                return
             by_type[event.type] += 1
             yield event
 
