@@ -333,6 +333,31 @@ def sink_clickhouse(
     run(settings, stop, max_rows=max_rows, max_wait_s=max_wait_s)
 
 
+@sink_app.command("redis")
+def sink_redis() -> None:
+    """Keep the Redis risk cards up to date from the warnings topic until stopped."""
+    import signal
+    import threading
+
+    from sinks.redis import run
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    console.print("writing to Redis; stop with Ctrl-C")
+    run(_settings(), stop)
+
+
+@app.command()
+def lookup(loan_id: Annotated[str, typer.Argument(help="The loan to show.")]) -> None:
+    """Print a loan's risk card with its open and recent warnings, from Redis."""
+    from sinks.redis import lookup_command
+
+    code = lookup_command(_settings(), loan_id)
+    if code:
+        raise typer.Exit(code=code)
+
+
 def main() -> None:
     """Console-script entry point: turn our own errors into one clear line, exit 2."""
     try:

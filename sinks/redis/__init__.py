@@ -1,0 +1,24 @@
+"""Redis sink: a per-loan lookup view of the warnings, kept by `RedisWriter`, read by `lookup`.
+
+Key layout: docs/redis.md (`sinks.redis.keys`).
+"""
+
+from __future__ import annotations
+
+from sinks.redis.keys import RECENT_LIMIT, SEVERITY_WEIGHT, STREAM_MAXLEN, RedisKeys, risk_score
+from sinks.redis.lookup import lookup, lookup_command
+from sinks.redis.writer import DrainResult, RedisWriter, parse_warning, run
+
+__all__ = [
+    "RECENT_LIMIT",
+    "SEVERITY_WEIGHT",
+    "STREAM_MAXLEN",
+    "DrainResult",
+    "RedisKeys",
+    "RedisWriter",
+    "lookup",
+    "lookup_command",
+    "parse_warning",
+    "risk_score",
+    "run",
+]

@@ -1,0 +1,286 @@
+"""The Redis writer against the real stack: Kafka in, Redis out, lookups read back.
+
+Each test has its own topic, consumer group and key prefix, produces warnings in the
+docs/warnings.md format (with at-least-once duplicates and open -> resolved pairs),
+and drains a real writer until every message is handled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import orjson
+import redis
+from confluent_kafka import Producer
+
+from config import Settings
+from sinks.redis import RECENT_LIMIT, DrainResult, RedisWriter, lookup, lookup_command, risk_score
+
+
+def warning(n: int, status: str = "open", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "schema_version": 1,
+        "warning_id": f"w{n:04d}",
+        "status": status,
+        "loan_id": f"L-{n % 3:06d}",
+        "borrower_id": f"bw-{n % 3}",
+        "rule_id": "dpd_30",
+        "rule_version": 1,
+        "pack_digest": "9b1f",
+        "severity": "high",
+        "owner_team": "collections",
+        "message": f"warning {n}",
+        "episode": 1,
+        "episode_key": "",
+        "reasons": [{"name": "loan.dpd", "value": 30}],
+        "score": None,
+        "dpd": 30,
+        "bucket": "M1",
+        "klass": "special_mention",
+        "event_id": None,
+        "event_time": f"2026-03-{1 + n:02d}T16:00:00+00:00",
+        "produced_at": f"2026-03-{2 + n:02d}T00:00:02.113+00:00",
+    }
+    body.update(changes)
+    return body
+
+
+def produce(settings: Settings, topic: str, bodies: list[dict[str, Any]]) -> None:
+    producer = Producer(settings.kafka.confluent_config())
+    for body in bodies:
+        producer.produce(topic, key=body["loan_id"].encode(), value=orjson.dumps(body))
+    assert producer.flush(30) == 0
+
+
+def drain(w: RedisWriter, expected: int, timeout_s: float = 60) -> list[DrainResult]:
+    """Drain until ``expected`` messages were consumed, then one more (empty) round."""
+    results: list[DrainResult] = []
+    deadline = time.monotonic() + timeout_s
+    while sum(r.consumed for r in results) < expected:
+        assert time.monotonic() < deadline, f"drained {results} of {expected}"
+        results.append(w.drain_once())
+    assert w.drain_once().consumed == 0
+    return results
+
+
+def snapshot(client: redis.Redis, prefix: str) -> dict[bytes, Any]:
+    """Every key under the prefix with its full contents, to compare before and after."""
+    out: dict[bytes, Any] = {}
+    for key in sorted(client.scan_iter(match=prefix + "*")):
+        kind = client.type(key)
+        if kind == b"hash":
+            out[key] = client.hgetall(key)
+        elif kind == b"list":
+            out[key] = client.lrange(key, 0, -1)
+        elif kind == b"set":
+            out[key] = client.smembers(key)
+        elif kind == b"zset":
+            out[key] = client.zrange(key, 0, -1, withscores=True)
+        elif kind == b"stream":
+            out[key] = client.xrange(key)
+    return out
+
+
+def test_writer_builds_cards_sets_and_stream_and_duplicates_change_nothing(
+    settings: Settings,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    topic: str,
+    unique: str,
+) -> None:
+    p = redis_prefix
+    opens = [warning(n) for n in range(6)]  # loans L-0, L-1, L-2, two each
+    opens[4]["severity"] = "critical"  # L-1's second warning
+    opens[4]["owner_team"] = "legal"
+    opens[5].update(dpd=61, bucket="M2", klass="substandard")  # L-2's newest
+    # L-2's oldest arrives last but must not win the card (older event_time).
+    late = warning(8, loan_id="L-000002", event_time="2026-02-01T00:00:00+00:00", dpd=5)
+    resolved = warning(0, "resolved", produced_at="2026-04-01T00:00:00+00:00")  # L-0's first
+    bodies = [*opens, resolved, late]
+    duplicates = [opens[1], opens[4], resolved, opens[0]]  # incl. an open after its resolve
+    produce(settings, topic, bodies + duplicates)
+
+    w = RedisWriter(settings, topics=[topic], group_id=f"test-{unique}", prefix=p, max_rows=3)
+    try:
+        results = drain(w, len(bodies) + len(duplicates))
+    finally:
+        w.close()
+    assert all(r.committed for r in results if r.consumed)
+    assert sum(r.skipped for r in results) == 0
+    assert sum(r.applied for r in results) == len(bodies)  # duplicates were no-ops
+
+    distinct_opens = {b["warning_id"] for b in bodies if b["status"] == "open"}
+    assert redis_client.xlen(p + "stream:warnings") == len(distinct_opens) == 7
+    # Resolved removed the open entry and the team membership.
+    assert not redis_client.hexists(p + "open:L-000000", "w0000")
+    assert redis_client.hkeys(p + "open:L-000000") == [b"w0003"]
+    assert redis_client.smembers(p + "team:collections") == {
+        b"w0001",
+        b"w0002",
+        b"w0003",
+        b"w0005",
+        b"w0008",
+    }
+    assert redis_client.smembers(p + "team:legal") == {b"w0004"}
+    # L-0: resolved entry is newest in recent; its card counts one open warning.
+    card0 = redis_client.hgetall(p + "card:L-000000")
+    assert card0[b"open_warnings"] == b"1"
+    assert card0[b"updated_at"] == b"2026-04-01T00:00:00+00:00"
+    newest: Any = redis_client.lindex(p + "recent:L-000000", 0)
+    assert orjson.loads(newest)["status"] == "resolved"
+    # L-2: the card took the newest warning's state, not the last one to arrive.
+    card2 = redis_client.hgetall(p + "card:L-000002")
+    assert (card2[b"dpd"], card2[b"bucket"], card2[b"klass"]) == (b"61", b"M2", b"substandard")
+    assert card2[b"last_warning_id"] == b"w0005"
+    assert card2[b"open_warnings"] == b"3"  # w0002, w0005, w0008
+    # top: worst open severity * 1000 + card dpd.
+    pairs: Any = redis_client.zrange(p + "top", 0, -1, withscores=True)
+    top = dict(pairs)
+    assert top == {
+        b"L-000000": risk_score("high", 30),
+        b"L-000001": risk_score("critical", 30),
+        b"L-000002": risk_score("high", 61),
+    }
+    entries: Any = redis_client.xrange(p + "stream:warnings", count=1)
+    entry = entries[0][1]
+    assert entry[b"warning_id"] == b"w0000" and entry[b"owner_team"] == b"collections"
+
+    # Replaying the whole topic with a new group changes nothing at all.
+    before = snapshot(redis_client, p)
+    again = RedisWriter(settings, topics=[topic], group_id=f"test-{unique}-2", prefix=p)
+    try:
+        replay = drain(again, len(bodies) + len(duplicates))
+    finally:
+        again.close()
+    assert sum(r.applied for r in replay) == 0
+    assert snapshot(redis_client, p) == before
+
+
+def test_resolving_the_last_open_warning_leaves_top_and_recent_is_bounded(
+    settings: Settings, redis_client: redis.Redis, redis_prefix: str, topic: str, unique: str
+) -> None:
+    p = redis_prefix
+    many = [warning(n, loan_id="L-9") for n in range(25)]
+    resolves = [warning(n, "resolved", loan_id="L-9") for n in range(25)]
+    produce(settings, topic, many + resolves)
+    w = RedisWriter(settings, topics=[topic], group_id=f"test-{unique}", prefix=p, max_rows=500)
+    try:
+        drain(w, 50)
+    finally:
+        w.close()
+    assert redis_client.llen(p + "recent:L-9") == RECENT_LIMIT
+    assert redis_client.hlen(p + "open:L-9") == 0
+    assert redis_client.zscore(p + "top", "L-9") is None
+    assert redis_client.scard(p + "team:collections") == 0
+    assert redis_client.hget(p + "card:L-9", "open_warnings") == b"0"
+
+
+def test_bad_messages_are_skipped_and_committed(
+    settings: Settings, redis_client: redis.Redis, redis_prefix: str, topic: str, unique: str
+) -> None:
+    producer = Producer(settings.kafka.confluent_config())
+    producer.produce(topic, value=b"not json")
+    producer.produce(topic, value=orjson.dumps(warning(1, severity="urgent")))
+    producer.produce(topic, value=orjson.dumps(warning(2)))
+    assert producer.flush(30) == 0
+    w = RedisWriter(settings, topics=[topic], group_id=f"test-{unique}", prefix=redis_prefix)
+    try:
+        results = drain(w, 3)
+    finally:
+        w.close()
+    assert sum(r.skipped for r in results) == 2
+    assert sum(r.applied for r in results) == 1
+    assert all(r.committed for r in results if r.consumed)
+
+
+def test_redis_down_keeps_the_batch_and_logs_degraded_once(
+    settings: Settings,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    topic: str,
+    unique: str,
+    caplog: Any,
+) -> None:
+    """A client pointed at a closed port: the writer retries, never commits, then recovers."""
+    produce(settings, topic, [warning(1)])
+    w = RedisWriter(
+        settings,
+        topics=[topic],
+        group_id=f"test-{unique}",
+        prefix=redis_prefix,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.1,
+    )
+    good_client = w.client
+    w.client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    w._script = w.client.register_script(w._script.script)
+
+    def heal() -> None:
+        deadline = time.monotonic() + 30
+        while not w.degraded and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # a few more failed attempts while "down"
+        w.client = good_client
+
+    healer = threading.Thread(target=heal)
+    caplog.set_level("DEBUG", logger="sinks.redis.writer")
+    healer.start()
+    try:
+        results = drain(w, 1)
+    finally:
+        healer.join()
+        w.close()
+    result = next(r for r in results if r.consumed)
+    assert result.retries >= 2 and result.committed and result.applied == 1
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sum("degraded" in m for m in messages) == 1
+    assert sum("recovered" in m for m in messages) == 1
+    assert lookup(redis_client, redis_prefix, "L-000001") is not None
+
+
+def test_lookup_returns_card_open_and_recent_in_one_round_trip(
+    settings: Settings,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    topic: str,
+    unique: str,
+    capsys: Any,
+) -> None:
+    produce(settings, topic, [warning(0), warning(3), warning(0, "resolved"), warning(6)])
+    w = RedisWriter(settings, topics=[topic], group_id=f"test-{unique}", prefix=redis_prefix)
+    try:
+        drain(w, 4)
+    finally:
+        w.close()
+    card = lookup(redis_client, redis_prefix, "L-000000")
+    assert card is not None
+    assert card["dpd"] == 30 and card["bucket"] == "M1" and card["open_warnings"] == 2
+    assert sorted(card["open"]) == ["w0003", "w0006"]
+    assert card["open"]["w0003"]["message"] == "warning 3"
+    assert [(r["warning_id"], r["status"]) for r in card["recent"]] == [
+        ("w0006", "open"),
+        ("w0000", "resolved"),
+        ("w0003", "open"),
+        ("w0000", "open"),
+    ]
+    assert lookup(redis_client, redis_prefix, "L-nope") is None
+
+    local = settings.model_copy(
+        update={"redis": settings.redis.model_copy(update={"key_prefix": redis_prefix})}
+    )
+    assert lookup_command(local, "L-000000") == 0
+    assert orjson.loads(capsys.readouterr().out)["open_warnings"] == 2
+    assert lookup_command(local, "L-nope") == 1
+
+    calls = 1000
+    started = time.perf_counter()
+    for _ in range(calls):
+        lookup(redis_client, redis_prefix, "L-000000")
+    elapsed = time.perf_counter() - started
+    with capsys.disabled():
+        print(
+            f"\nredis lookup: {calls} calls in {elapsed * 1000:.1f} ms, "
+            f"{elapsed / calls * 1e6:.0f} us per lookup (card + 2 open + 4 recent)"
+        )

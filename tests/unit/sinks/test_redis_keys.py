@@ -1,0 +1,80 @@
+"""Redis key names and the top-risk score: pure, no server; docs/redis.md names these keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from sinks.redis import SEVERITY_WEIGHT, RedisKeys, parse_warning, risk_score
+from sinks.redis.writer import BadWarning
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "redis.md"
+
+
+def test_every_key_sits_under_the_prefix() -> None:
+    keys = RedisKeys("lw:")
+    assert keys.card("L-1") == "lw:card:L-1"
+    assert keys.open("L-1") == "lw:open:L-1"
+    assert keys.recent("L-1") == "lw:recent:L-1"
+    assert keys.seen("L-1") == "lw:seen:L-1"
+    assert keys.team("collections") == "lw:team:collections"
+    assert keys.top == "lw:top"
+    assert keys.stream == "lw:stream:warnings"
+    assert RedisKeys().card("x") == "lw:card:x"  # the settings' default prefix
+    assert RedisKeys("test:ab:").top == "test:ab:top"
+
+
+def test_docs_name_every_key() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for name in ("card:{loan_id}", "open:{loan_id}", "recent:{loan_id}", "seen:{loan_id}"):
+        assert f"`{name}`" in text
+    for name in ("team:{owner_team}", "top", "stream:warnings"):
+        assert f"`{name}`" in text
+
+
+def test_score_orders_by_severity_then_dpd() -> None:
+    assert risk_score("high", 30) == 4030
+    assert risk_score("info", 0) == 1000
+    assert risk_score("critical", 0) > risk_score("high", 999)
+    assert risk_score("low", 5000) == 2999  # dpd cannot lift a loan into the next band
+    assert risk_score("medium", -3) == 3000
+    weights = [SEVERITY_WEIGHT[s] for s in ("info", "low", "medium", "high", "critical")]
+    assert weights == sorted(weights) and len(set(weights)) == 5
+
+
+def test_unknown_severity_is_refused() -> None:
+    with pytest.raises(ValueError, match="severity"):
+        risk_score("urgent", 1)
+
+
+def _body(**changes: object) -> bytes:
+    body = {
+        "warning_id": "w1",
+        "status": "open",
+        "loan_id": "L-1",
+        "severity": "high",
+        "owner_team": "collections",
+        "dpd": 30,
+        "bucket": "M1",
+        "klass": "special_mention",
+        "event_time": "2026-03-04T16:00:00+00:00",
+        "produced_at": "2026-03-05T00:00:02.113+00:00",
+        "zeta": 1,
+    }
+    body.update(changes)
+    return orjson.dumps(body)
+
+
+def test_parse_is_canonical_and_checks_fields() -> None:
+    w = parse_warning(_body())
+    assert w.event_ms == 1772640000000
+    assert w.body == orjson.dumps(orjson.loads(_body()), option=orjson.OPT_SORT_KEYS)
+    for bad in (b"", b"[1]", b"{", _body(status="closed"), _body(severity="x"), _body(dpd="3")):
+        with pytest.raises(BadWarning):
+            parse_warning(bad)
+    with pytest.raises(BadWarning, match="missing"):
+        parse_warning(orjson.dumps({"status": "open", "severity": "low"}))
+    with pytest.raises(BadWarning, match="event_time"):
+        parse_warning(_body(event_time="yesterday"))
