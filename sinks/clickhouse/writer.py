@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from typing import Any
 
 from config import Settings
 from sinks.clickhouse.tables import DEAD_LETTERS, TABLES, BadMessage, columnar, row_of
+from sinks.source import SourceMessage, batch_consumer, commit_batch, poll_batch
 
 __all__ = ["ClickHouseWriter", "DrainResult", "default_topics", "run"]
 
@@ -93,12 +93,7 @@ class DrainResult:
     retries: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Message:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
+_Message = SourceMessage
 
 
 class ClickHouseWriter:
@@ -141,21 +136,9 @@ class ClickHouseWriter:
             client = Client(**settings.clickhouse.driver_kwargs())
         self.client = client
         if consumer is None:
-            from confluent_kafka import Consumer
-
-            consumer = Consumer(
-                {
-                    **settings.kafka.confluent_config(),
-                    "group.id": group_id or f"{settings.app_id}-clickhouse",
-                    "enable.auto.commit": False,
-                    "enable.auto.offset.store": False,
-                    "auto.offset.reset": "earliest",
-                    # A long ClickHouse outage keeps us retrying without polling; stay in
-                    # the group for a while (a later eviction only means a redelivery).
-                    "max.poll.interval.ms": 900_000,
-                }
+            consumer = batch_consumer(
+                settings, group_id or f"{settings.app_id}-clickhouse", self.topics
             )
-            consumer.subscribe(sorted(self.topics))
         self.consumer = consumer
 
     # -- the loop ---------------------------------------------------------------------
@@ -208,41 +191,10 @@ class ClickHouseWriter:
     # -- Kafka --------------------------------------------------------------------------
 
     def _poll_batch(self) -> list[_Message]:
-        from confluent_kafka import KafkaError
-
-        batch: list[_Message] = []
-        deadline = time.monotonic() + self.max_wait_s
-        while len(batch) < self.max_rows and not self.stop_event.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            for msg in self.consumer.consume(self.max_rows - len(batch), timeout=min(left, 0.5)):
-                error = msg.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        log.warning("kafka: %s", error)
-                    continue
-                topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
-                if topic is None or partition is None or offset is None:
-                    continue  # never so for a consumed message; keeps the types honest
-                batch.append(_Message(topic, partition, offset, msg.value()))
-        return batch
+        return poll_batch(self.consumer, self.max_rows, self.max_wait_s, self.stop_event)
 
     def _commit(self, messages: Sequence[_Message]) -> bool:
-        from confluent_kafka import KafkaException, TopicPartition
-
-        ends: dict[tuple[str, int], int] = {}
-        for m in messages:
-            ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), -1), m.offset + 1)
-        offsets = [TopicPartition(t, p, end) for (t, p), end in sorted(ends.items())]
-        try:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:
-            # Typically a rebalance took the partitions: the new owner redelivers and
-            # the ReplacingMergeTrees collapse the repeats. Nothing is lost.
-            log.warning("offset commit failed (rows will be redelivered): %s", exc)
-            return False
-        return True
+        return commit_batch(self.consumer, messages)
 
     # -- ClickHouse ---------------------------------------------------------------------
 

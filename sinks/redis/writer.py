@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ import orjson
 
 from config import Settings
 from sinks.redis.keys import RECENT_LIMIT, SEVERITY_WEIGHT, STREAM_MAXLEN, RedisKeys
+from sinks.source import SourceMessage, batch_consumer, commit_batch, poll_batch
 
 __all__ = [
     "APPLY_WARNING_LUA",
@@ -193,12 +193,7 @@ class DrainResult:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Message:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
+_Message = SourceMessage
 
 
 class RedisWriter:
@@ -241,20 +236,7 @@ class RedisWriter:
         self.client = client
         self._script = client.register_script(APPLY_WARNING_LUA)
         if consumer is None:
-            from confluent_kafka import Consumer
-
-            consumer = Consumer(
-                {
-                    **settings.kafka.confluent_config(),
-                    "group.id": group_id or f"{settings.app_id}-redis",
-                    "enable.auto.commit": False,
-                    "enable.auto.offset.store": False,
-                    "auto.offset.reset": "earliest",
-                    # A long Redis outage keeps us retrying without polling.
-                    "max.poll.interval.ms": 900_000,
-                }
-            )
-            consumer.subscribe(sorted(self.topics))
+            consumer = batch_consumer(settings, group_id or f"{settings.app_id}-redis", self.topics)
         self.consumer = consumer
 
     # -- the loop ---------------------------------------------------------------------
@@ -370,41 +352,10 @@ class RedisWriter:
     # -- Kafka --------------------------------------------------------------------------
 
     def _poll_batch(self) -> list[_Message]:
-        from confluent_kafka import KafkaError
-
-        batch: list[_Message] = []
-        deadline = time.monotonic() + self.max_wait_s
-        while len(batch) < self.max_rows and not self.stop_event.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            for msg in self.consumer.consume(self.max_rows - len(batch), timeout=min(left, 0.5)):
-                error = msg.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        log.warning("kafka: %s", error)
-                    continue
-                topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
-                if topic is None or partition is None or offset is None:
-                    continue
-                batch.append(_Message(topic, partition, offset, msg.value()))
-        return batch
+        return poll_batch(self.consumer, self.max_rows, self.max_wait_s, self.stop_event)
 
     def _commit(self, messages: Sequence[_Message]) -> bool:
-        from confluent_kafka import KafkaException, TopicPartition
-
-        ends: dict[tuple[str, int], int] = {}
-        for m in messages:
-            ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), -1), m.offset + 1)
-        offsets = [TopicPartition(t, p, end) for (t, p), end in sorted(ends.items())]
-        try:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:
-            # A rebalance took the partitions: the new owner redelivers, the seen-set
-            # guard makes the repeats no-ops. Nothing is lost.
-            log.warning("offset commit failed (warnings will be redelivered): %s", exc)
-            return False
-        return True
+        return commit_batch(self.consumer, messages)
 
 
 def run(
