@@ -240,7 +240,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             # replayed event the table already holds is skipped as a duplicate.
             for out in outputs_of(result, settings):
                 await send(message, sinks[out.topic], out.key, out.value)
-            loans[key] = frame(partition, result.wakeup, record.to_bytes())
+            blob = frame(partition, result.wakeup, record.to_bytes())
+            if blob != stored:  # a tick that changed nothing costs no table write or changelog
+                loans[key] = blob
             rt.index(partition).set(key.decode(), result.wakeup)
 
     def rebuild_indexes() -> None:
