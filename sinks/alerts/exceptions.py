@@ -1,0 +1,28 @@
+"""The alert path's own errors, under `sinks.errors.SinkError` (and so `LoanwatchError`).
+
+An adapter (the CLI, the HTTP endpoint) catches `AlertError` to answer "you asked for
+something that cannot be done" (an unknown alert, a bad matcher) with one clear line,
+without also swallowing programming errors.
+"""
+
+from __future__ import annotations
+
+from sinks.errors import SinkError
+
+__all__ = ["AlertConfigError", "AlertError", "DeliveryError", "UnknownAlert"]
+
+
+class AlertError(SinkError):
+    """Root of every error the alert path raises deliberately."""
+
+
+class AlertConfigError(AlertError):
+    """The routing file is wrong; the message names the entry at fault."""
+
+
+class UnknownAlert(AlertError):
+    """An ack, resolve or silence named an alert or group that is not known."""
+
+
+class DeliveryError(AlertError):
+    """A channel refused or could not take a message; the message stays queued."""
