@@ -116,6 +116,8 @@ class RedisSettings(_Section):
     ssl_check_hostname: bool = True
     key_prefix: str = "lw:"
     socket_timeout_s: float = Field(default=2.0, gt=0)
+    closed_ttl_days: int = Field(default=90, ge=0)
+    """Days a loan's keys live once it has no open warning or was written off (0: forever)."""
 
     @field_validator("url")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from config.errors import LoanwatchError
 
-__all__ = ["MigrationError", "SinkError"]
+__all__ = ["MigrationError", "SinkError", "WriterStopped"]
 
 
 class SinkError(LoanwatchError):
@@ -18,3 +18,7 @@ class SinkError(LoanwatchError):
 
 class MigrationError(SinkError):
     """The database's recorded migrations disagree with the code's (e.g. an edited one)."""
+
+
+class WriterStopped(SinkError):
+    """A writer's stop event was set while it waited to retry; its batch stays uncommitted."""

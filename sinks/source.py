@@ -1,7 +1,8 @@
 """The Kafka side every sink writer shares: its own group, batches, commit after write.
 
 A writer polls a batch (`poll_batch`), writes it to its store, and only then
-commits the batch's offsets (`commit_batch`). A crash between the two means a
+commits the batch's offsets (`commit_batch`); `BatchWriter` is that loop, with the
+store left to each subclass. A crash between the two means a
 redelivery, never a loss; each store makes a redelivered row a no-op (upsert by
 id). Offsets are never auto-committed or auto-stored.
 """
@@ -11,15 +12,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from config import Settings
+from sinks.errors import WriterStopped
+from sinks.metrics import SinkMetrics
 
-__all__ = ["SourceMessage", "batch_consumer", "commit_batch", "poll_batch"]
+__all__ = [
+    "BatchWriter",
+    "SourceMessage",
+    "WriterOptions",
+    "batch_consumer",
+    "commit_batch",
+    "poll_batch",
+]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +106,138 @@ def commit_batch(consumer: Any, messages: Sequence[SourceMessage]) -> bool:
         log.warning("offset commit failed (the batch will be redelivered): %s", exc)
         return False
     return True
+
+
+class WriterOptions(TypedDict, total=False):
+    """What every writer accepts besides its own arguments; `BatchWriter` has the defaults."""
+
+    max_rows: int
+    """Messages per batch at most."""
+    max_wait_s: float
+    """Seconds a batch may wait to fill."""
+    backoff_initial_s: float
+    """First wait after the store said "not now"; doubled at each retry..."""
+    backoff_max_s: float
+    """...up to this."""
+    stop_event: threading.Event | None
+    """Set it to stop `run` (and any retry) between batches."""
+    consumer: Any
+    """A consumer to use instead of `batch_consumer` (tests)."""
+    metrics: SinkMetrics | None
+    """Hooks told about batches, retries and outages (`sinks.metrics`)."""
+
+
+class BatchWriter(ABC):
+    """The loop every sink writer shares: poll a batch, store it, commit, until stopped.
+
+    A subclass says how a batch is stored (`drain_once`) and how its store
+    connection is closed (`close_store`); the base owns the consumer, the batch
+    limits, the backoff limits, the stop event, and the degraded/recovered
+    bookkeeping (one log line and one metric change per outage, never one per retry).
+    Class attributes give each writer its default limits.
+    """
+
+    sink = ""
+    """Short name used in logs and metric names (``redis``, ``clickhouse``)."""
+    max_rows = 2_000
+    max_wait_s = 0.2
+    backoff_initial_s = 0.2
+    backoff_max_s = 10.0
+
+    def __init__(
+        self,
+        settings: Settings,
+        topics: Iterable[str],
+        group_id: str,
+        **options: Unpack[WriterOptions],
+    ) -> None:
+        self.settings = settings
+        self.group_id = group_id
+        self.max_rows = options.get("max_rows", self.max_rows)
+        self.max_wait_s = options.get("max_wait_s", self.max_wait_s)
+        self.backoff_initial_s = options.get("backoff_initial_s", self.backoff_initial_s)
+        self.backoff_max_s = options.get("backoff_max_s", self.backoff_max_s)
+        if (
+            self.max_rows < 1
+            or self.max_wait_s <= 0
+            or not 0 < self.backoff_initial_s <= self.backoff_max_s
+        ):
+            raise ValueError("max_rows >= 1, max_wait_s > 0, 0 < backoff_initial <= max")
+        self.stop_event = options.get("stop_event") or threading.Event()
+        self.metrics = options.get("metrics") or SinkMetrics()
+        self.degraded = False
+        consumer = options.get("consumer")
+        self.consumer = (
+            consumer if consumer is not None else batch_consumer(settings, group_id, topics)
+        )
+
+    @abstractmethod
+    def drain_once(self) -> Any:
+        """Poll one batch, store it, commit its offsets; return what happened."""
+
+    @abstractmethod
+    def close_store(self) -> None:
+        """Close the store's connection."""
+
+    def run(self) -> None:
+        """Drain until the stop event is set, then close the consumer (leaving the group)."""
+        try:
+            while not self.stop_event.is_set():
+                self.drain_once()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.close_store()
+
+    def _poll_batch(self) -> list[SourceMessage]:
+        return poll_batch(self.consumer, self.max_rows, self.max_wait_s, self.stop_event)
+
+    def _commit(self, messages: Sequence[SourceMessage], started: float) -> bool:
+        committed = commit_batch(self.consumer, messages)
+        if committed:
+            self.metrics.batch_written(self.sink, len(messages), time.monotonic() - started)
+        return committed
+
+    def _retry(
+        self,
+        action: Callable[[], _T],
+        transient: tuple[type[BaseException], ...],
+        result: Any,
+    ) -> _T:
+        """``action()``, retried with capped exponential backoff while it raises ``transient``.
+
+        Counts attempts in ``result.retries``; raises `WriterStopped` when the stop
+        event is set while waiting.
+        """
+        delay = self.backoff_initial_s
+        while True:
+            try:
+                done = action()
+            except transient as exc:
+                result.retries += 1
+                if self._unavailable(exc, delay):
+                    raise WriterStopped(f"{self.sink} writer stopped while retrying") from exc
+                delay = min(delay * 2, self.backoff_max_s)
+                continue
+            self._available(result.retries)
+            return done
+
+    def _unavailable(self, exc: BaseException, delay: float) -> bool:
+        """Note one failed attempt, then wait ``delay``; True when stopped meanwhile."""
+        self.metrics.retried(self.sink)
+        if not self.degraded:
+            self.degraded = True
+            self.metrics.degraded(self.sink, True)
+            log.warning("%s sink degraded (%s); keeping the batch and retrying", self.sink, exc)
+        else:
+            log.debug("%s still unavailable (%s); retrying in %.1fs", self.sink, exc, delay)
+        return self.stop_event.wait(delay)
+
+    def _available(self, retries: int) -> None:
+        """The store took a write: if it had been away, say once that it is back."""
+        if self.degraded:
+            self.degraded = False
+            self.metrics.degraded(self.sink, False)
+            log.warning("%s sink recovered after %d retries", self.sink, retries)

@@ -334,7 +334,14 @@ def sink_clickhouse(
 
 
 @sink_app.command("redis")
-def sink_redis() -> None:
+def sink_redis(
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild", help="First delete the view and replay the warnings topic into it."
+        ),
+    ] = False,
+) -> None:
     """Keep the Redis risk cards up to date from the warnings topic until stopped."""
     import signal
     import threading
@@ -344,8 +351,9 @@ def sink_redis() -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    console.print("writing to Redis; stop with Ctrl-C")
-    run(_settings(), stop)
+    first = "rebuilding the view, then " if rebuild else ""
+    console.print(f"{first}writing to Redis; stop with Ctrl-C")
+    run(_settings(), stop, rebuild=rebuild)
 
 
 @app.command()

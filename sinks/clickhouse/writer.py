@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 from config import Settings
 from sinks.clickhouse.tables import DEAD_LETTERS, TABLES, BadMessage, columnar, row_of
-from sinks.source import SourceMessage, batch_consumer, commit_batch, poll_batch
+from sinks.errors import WriterStopped
+from sinks.metrics import SinkMetrics
+from sinks.source import BatchWriter, SourceMessage, WriterOptions
 
 __all__ = ["ClickHouseWriter", "DrainResult", "default_topics", "run"]
 
@@ -68,10 +71,6 @@ class _Unavailable(Exception):
     """ClickHouse cannot take rows right now; the batch must be retried as a whole."""
 
 
-class _Stopped(Exception):
-    """The stop event was set while waiting to retry; the batch stays uncommitted."""
-
-
 def default_topics(settings: Settings) -> dict[str, str]:
     """Topic name -> table name, for the topics Loanwatch writes."""
     topics = settings.topics
@@ -96,13 +95,20 @@ class DrainResult:
 _Message = SourceMessage
 
 
-class ClickHouseWriter:
+class ClickHouseWriter(BatchWriter):
     """One consumer and one ClickHouse connection; call `drain_once` in a loop, or `run`.
 
     ``topics`` maps topic -> table (``warnings``, ``transitions``, ``actions``), by
     default `default_topics`. ``client`` and ``consumer`` may be given for tests;
-    otherwise they are built from ``settings``.
+    otherwise they are built from ``settings``. Batch limits, backoff, stop event
+    and metrics: `sinks.source.WriterOptions`.
     """
+
+    sink = "clickhouse"
+    max_rows = 10_000
+    max_wait_s = 1.0
+    backoff_initial_s = 0.5
+    backoff_max_s = 30.0
 
     def __init__(
         self,
@@ -110,36 +116,21 @@ class ClickHouseWriter:
         *,
         topics: Mapping[str, str] | None = None,
         group_id: str | None = None,
-        max_rows: int = 10_000,
-        max_wait_s: float = 1.0,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 30.0,
-        stop_event: threading.Event | None = None,
         client: Any | None = None,
-        consumer: Any | None = None,
+        **options: Unpack[WriterOptions],
     ) -> None:
-        if max_rows < 1 or max_wait_s <= 0 or not 0 < backoff_initial_s <= backoff_max_s:
-            raise ValueError("max_rows >= 1, max_wait_s > 0, 0 < backoff_initial <= max")
         self.topics = dict(topics if topics is not None else default_topics(settings))
         unknown = sorted(set(self.topics.values()) - (set(TABLES) - {DEAD_LETTERS.name}))
         if unknown:
             raise ValueError(f"no such output table: {unknown}")
+        group = group_id or f"{settings.app_id}-clickhouse"
+        super().__init__(settings, self.topics, group, **options)
         self.database = settings.clickhouse.database
-        self.max_rows = max_rows
-        self.max_wait_s = max_wait_s
-        self.backoff_initial_s = backoff_initial_s
-        self.backoff_max_s = backoff_max_s
-        self.stop_event = stop_event or threading.Event()
         if client is None:
             from clickhouse_driver import Client
 
             client = Client(**settings.clickhouse.driver_kwargs())
         self.client = client
-        if consumer is None:
-            consumer = batch_consumer(
-                settings, group_id or f"{settings.app_id}-clickhouse", self.topics
-            )
-        self.consumer = consumer
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -149,6 +140,7 @@ class ClickHouseWriter:
         Blocks, retrying, while ClickHouse is unavailable; returns uncommitted if the
         stop event is set meanwhile.
         """
+        started = time.monotonic()
         result = DrainResult()
         messages = self._poll_batch()
         result.consumed = len(messages)
@@ -170,45 +162,19 @@ class ClickHouseWriter:
             if dead:
                 self._with_retry(result, lambda: self._insert_dead(dead))
                 result.dead_letters = len(dead)
-        except _Stopped:
+        except WriterStopped:
             log.warning("stopped before ClickHouse took the batch; %d offsets left", len(messages))
             return result
-        result.committed = self._commit(messages)
+        result.committed = self._commit(messages, started)
         return result
 
-    def run(self) -> None:
-        """Drain until the stop event is set, then close the consumer (leaving the group)."""
-        try:
-            while not self.stop_event.is_set():
-                self.drain_once()
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self.consumer.close()
+    def close_store(self) -> None:
         self.client.disconnect()
-
-    # -- Kafka --------------------------------------------------------------------------
-
-    def _poll_batch(self) -> list[_Message]:
-        return poll_batch(self.consumer, self.max_rows, self.max_wait_s, self.stop_event)
-
-    def _commit(self, messages: Sequence[_Message]) -> bool:
-        return commit_batch(self.consumer, messages)
 
     # -- ClickHouse ---------------------------------------------------------------------
 
     def _with_retry(self, result: DrainResult, action: Callable[[], Any]) -> Any:
-        delay = self.backoff_initial_s
-        while True:
-            try:
-                return action()
-            except _Unavailable as exc:
-                result.retries += 1
-                log.warning("ClickHouse unavailable (%s); retrying in %.1fs", exc, delay)
-                if self.stop_event.wait(delay):
-                    raise _Stopped from exc
-                delay = min(delay * 2, self.backoff_max_s)
+        return self._retry(action, (_Unavailable,), result)
 
     def _insert_all(
         self, table: str, pairs: Sequence[tuple[_Message, tuple[Any, ...]]]
@@ -287,6 +253,7 @@ def run(
     *,
     max_rows: int = 10_000,
     max_wait_s: float = 1.0,
+    metrics: SinkMetrics | None = None,
 ) -> None:
     """`loanwatch sink clickhouse`: write Loanwatch's outputs to ClickHouse until stopped.
 
@@ -294,7 +261,7 @@ def run(
     (an unknown table is a "not now" error) rather than dead-lettering anything.
     """
     ClickHouseWriter(
-        settings, max_rows=max_rows, max_wait_s=max_wait_s, stop_event=stop_event
+        settings, max_rows=max_rows, max_wait_s=max_wait_s, stop_event=stop_event, metrics=metrics
     ).run()
 
 

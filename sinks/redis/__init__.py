@@ -5,14 +5,24 @@ Key layout: docs/redis.md (`sinks.redis.keys`).
 
 from __future__ import annotations
 
-from sinks.redis.keys import RECENT_LIMIT, SEVERITY_WEIGHT, STREAM_MAXLEN, RedisKeys, risk_score
+from sinks.redis.keys import (
+    KLASS_RANK,
+    RECENT_LIMIT,
+    SEVERITY_WEIGHT,
+    STREAM_MAXLEN,
+    TERMINAL_RULES,
+    RedisKeys,
+    risk_score,
+)
 from sinks.redis.lookup import lookup, lookup_command
 from sinks.redis.writer import DrainResult, RedisWriter, parse_warning, run
 
 __all__ = [
+    "KLASS_RANK",
     "RECENT_LIMIT",
     "SEVERITY_WEIGHT",
     "STREAM_MAXLEN",
+    "TERMINAL_RULES",
     "DrainResult",
     "RedisKeys",
     "RedisWriter",

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "KLASS_RANK",
     "RECENT_LIMIT",
     "SEVERITY_WEIGHT",
     "STREAM_MAXLEN",
+    "TERMINAL_RULES",
     "RedisKeys",
     "risk_score",
 ]
@@ -26,6 +28,15 @@ STREAM_MAXLEN = 100_000
 SEVERITY_WEIGHT: dict[str, int] = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 """Severity ranks for the top-risk score; every open warning weighs at least 1, so a loan
 with any open warning outranks one whose warnings are all resolved (which leaves ``top``)."""
+
+KLASS_RANK: dict[str, int] = {
+    name: rank
+    for rank, name in enumerate(("normal", "special_mention", "substandard", "doubtful", "loss"))
+}
+"""Five-category classes from best to worst, for a borrower's ``worst_klass``."""
+
+TERMINAL_RULES: frozenset[str] = frozenset({"written_off"})
+"""Rules whose warning ends a loan's monitoring: the view closes the loan (docs/redis.md)."""
 
 
 def risk_score(severity: str, dpd: int) -> int:
@@ -65,6 +76,20 @@ class RedisKeys:
     def team(self, owner_team: str) -> str:
         """Set: warning ids currently open for a team."""
         return f"{self.prefix}team:{owner_team}"
+
+    def borrower(self, borrower_id: str) -> str:
+        """Hash: the borrower's roll-up across loans (per-loan fields and aggregates)."""
+        return f"{self.prefix}borrower:{borrower_id}"
+
+    @property
+    def team_prefix(self) -> str:
+        """What `team` puts before a team name (the script builds team keys itself)."""
+        return f"{self.prefix}team:"
+
+    @property
+    def view(self) -> str:
+        """String: present while Redis still holds the view; its absence means data loss."""
+        return f"{self.prefix}view"
 
     @property
     def top(self) -> str:

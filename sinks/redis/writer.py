@@ -23,16 +23,26 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, Unpack
 
 import orjson
 
 from config import Settings
-from sinks.redis.keys import RECENT_LIMIT, SEVERITY_WEIGHT, STREAM_MAXLEN, RedisKeys
-from sinks.source import SourceMessage, batch_consumer, commit_batch, poll_batch
+from sinks.errors import WriterStopped
+from sinks.metrics import SinkMetrics
+from sinks.redis.keys import (
+    KLASS_RANK,
+    RECENT_LIMIT,
+    SEVERITY_WEIGHT,
+    STREAM_MAXLEN,
+    TERMINAL_RULES,
+    RedisKeys,
+)
+from sinks.source import BatchWriter, SourceMessage, WriterOptions
 
 __all__ = [
     "APPLY_WARNING_LUA",
@@ -46,19 +56,29 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 _WEIGHTS_LUA = ", ".join(f"[{name!r}] = {weight}" for name, weight in SEVERITY_WEIGHT.items())
+_KLASS_RANK_LUA = ", ".join(f"[{name!r}] = {rank}" for name, rank in KLASS_RANK.items())
 
 APPLY_WARNING_LUA = (
     """
--- KEYS: card, open, recent, seen, team, top, stream
--- ARGV: loan_id, warning_id, status, body, event_ms, event_time, dpd, bucket, klass,
---       produced_at, recent_limit, stream_maxlen, severity, owner_team
-local card, open, recent, seen, team, top, stream =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+-- KEYS: card, open, recent, seen, team, top, stream, borrower
+-- ARGV: 1 loan_id, 2 warning_id, 3 status, 4 body, 5 event_ms, 6 event_time, 7 dpd,
+--       8 bucket, 9 klass, 10 produced_at, 11 recent_limit, 12 stream_maxlen,
+--       13 severity, 14 owner_team, 15 borrower_id, 16 rule_id, 17 pack_digest,
+--       18 score ('' when none), 19 ttl seconds (0: keep forever), 20 terminal (1/0),
+--       21 publish to the stream (1/0), 22 team key prefix
+local card, open, recent, seen, team, top, stream, borrower =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local loan, wid, status, body = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local event_ms = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[19])
 local weights = {"""
     + _WEIGHTS_LUA
+    + """}
+local klass_rank = {"""
+    + _KLASS_RANK_LUA
     + """}
 
 -- A record already applied (redelivery) changes nothing at all.
@@ -67,14 +87,18 @@ if redis.call('SADD', seen, wid .. ':' .. status) == 0 then
 end
 
 if status == 'open' then
-  -- An open redelivered after its resolution must not reopen it.
-  if redis.call('SISMEMBER', seen, wid .. ':resolved') == 0 then
+  -- An open redelivered after its resolution must not reopen it, nor may a warning
+  -- reopen a loan whose monitoring ended (written off).
+  if redis.call('SISMEMBER', seen, wid .. ':resolved') == 0
+      and redis.call('HEXISTS', card, 'closed_by') == 0 then
     redis.call('HSET', open, wid, body)
     redis.call('SADD', team, wid)
   end
-  redis.call('XADD', stream, 'MAXLEN', '~', ARGV[12], '*',
-    'warning_id', wid, 'loan_id', loan, 'severity', ARGV[13], 'owner_team', ARGV[14],
-    'body', body)
+  if ARGV[21] == '1' then
+    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[12], '*',
+      'warning_id', wid, 'loan_id', loan, 'severity', ARGV[13], 'owner_team', ARGV[14],
+      'body', body)
+  end
 else
   redis.call('HDEL', open, wid)
   redis.call('SREM', team, wid)
@@ -83,17 +107,35 @@ redis.call('LPUSH', recent, body)
 redis.call('LTRIM', recent, 0, tonumber(ARGV[11]) - 1)
 
 -- The card's state comes from the newest warning by event time (ties: larger id).
-local cur = redis.call('HMGET', card, 'event_ms', 'last_warning_id')
+local cur = redis.call('HMGET', card, 'event_ms', 'last_warning_id', 'score_ms')
 local newer = (not cur[1]) or event_ms > tonumber(cur[1])
   or (event_ms == tonumber(cur[1]) and wid >= cur[2])
 if newer then
   redis.call('HSET', card, 'dpd', ARGV[7], 'bucket', ARGV[8], 'klass', ARGV[9],
-    'last_warning_at', ARGV[6], 'event_ms', ARGV[5], 'last_warning_id', wid)
+    'last_warning_at', ARGV[6], 'event_ms', ARGV[5], 'last_warning_id', wid,
+    'pack_digest', ARGV[17])
 end
-local n = redis.call('HLEN', open)
-redis.call('HSET', card, 'loan_id', loan, 'open_warnings', n, 'updated_at', ARGV[10])
+-- The latest model score, by event time, from whichever rule read one.
+if ARGV[18] ~= '' and ((not cur[3]) or event_ms >= tonumber(cur[3])) then
+  redis.call('HSET', card, 'score', ARGV[18], 'score_rule', ARGV[16],
+    'score_at', ARGV[6], 'score_ms', ARGV[5])
+end
 
-if n == 0 then
+-- A terminal warning (written off) closes the loan: it leaves top and the team sets.
+if ARGV[20] == '1' and status == 'open' then
+  redis.call('HSET', card, 'closed_by', ARGV[16], 'closed_at', ARGV[6])
+  for _, value in ipairs(redis.call('HVALS', open)) do
+    local w = cjson.decode(value)
+    redis.call('SREM', ARGV[22] .. w['owner_team'], w['warning_id'])
+  end
+  redis.call('DEL', open)
+end
+local closed = redis.call('HEXISTS', card, 'closed_by') == 1
+local n = redis.call('HLEN', open)
+redis.call('HSET', card, 'loan_id', loan, 'borrower_id', ARGV[15], 'open_warnings', n,
+  'updated_at', ARGV[10])
+
+if n == 0 or closed then
   redis.call('ZREM', top, loan)
 else
   local best = 0
@@ -104,6 +146,47 @@ else
   local dpd = tonumber(redis.call('HGET', card, 'dpd')) or 0
   if dpd < 0 then dpd = 0 elseif dpd > 999 then dpd = 999 end
   redis.call('ZADD', top, best * 1000 + dpd, loan)
+end
+
+-- A quiet (nothing open) or closed loan's keys expire; an open warning keeps them.
+for _, key in ipairs({card, open, recent, seen}) do
+  if ttl > 0 and (n == 0 or closed) then
+    redis.call('EXPIRE', key, ttl)
+  else
+    redis.call('PERSIST', key)
+  end
+end
+
+-- The borrower's roll-up: this loan's fields, then aggregates over every loan's.
+local state = redis.call('HMGET', card, 'dpd', 'klass')
+redis.call('HSET', borrower, 'dpd:' .. loan, state[1], 'klass:' .. loan, state[2],
+  'open:' .. loan, n)
+local fields = redis.call('HGETALL', borrower)
+local loans, max_dpd, worst, open_total = 0, 0, -1, 0
+local worst_name = ''
+for i = 1, #fields, 2 do
+  local name, value = fields[i], fields[i + 1]
+  if string.sub(name, 1, 4) == 'dpd:' then
+    loans = loans + 1
+    if tonumber(value) > max_dpd then max_dpd = tonumber(value) end
+  elseif string.sub(name, 1, 6) == 'klass:' then
+    local rank = klass_rank[value] or -1
+    if rank > worst then worst, worst_name = rank, value end
+  elseif string.sub(name, 1, 5) == 'open:' then
+    open_total = open_total + tonumber(value)
+  end
+end
+redis.call('HSET', borrower, 'borrower_id', ARGV[15], 'loans', loans, 'max_dpd', max_dpd,
+  'worst_klass', worst_name, 'open_warnings', open_total)
+-- Loans sit on different partitions, so arrival order is not theirs: keep the latest.
+local seen_at = redis.call('HGET', borrower, 'updated_at')
+if (not seen_at) or ARGV[10] > seen_at then
+  redis.call('HSET', borrower, 'updated_at', ARGV[10])
+end
+if ttl > 0 and open_total == 0 then
+  redis.call('EXPIRE', borrower, ttl)
+else
+  redis.call('PERSIST', borrower)
 end
 return 1
 """
@@ -130,6 +213,10 @@ class ParsedWarning:
     produced_at: str
     severity: str
     owner_team: str
+    borrower_id: str
+    rule_id: str
+    pack_digest: str
+    score: float | None
 
 
 def parse_warning(value: bytes | None) -> ParsedWarning:
@@ -149,12 +236,24 @@ def parse_warning(value: bytes | None) -> ParsedWarning:
             raise BadWarning(f"unknown status {status!r}")
         if severity not in SEVERITY_WEIGHT:
             raise BadWarning(f"unknown severity {severity!r}")
-        for name in ("warning_id", "loan_id", "owner_team", "bucket", "klass", "event_time"):
+        for name in (
+            "warning_id",
+            "loan_id",
+            "borrower_id",
+            "rule_id",
+            "owner_team",
+            "bucket",
+            "klass",
+            "event_time",
+        ):
             if not isinstance(body[name], str) or not body[name]:
                 raise BadWarning(f"{name} must be a non-empty string")
         dpd = body["dpd"]
         if not isinstance(dpd, int) or isinstance(dpd, bool):
             raise BadWarning("dpd must be an integer")
+        score = body.get("score")
+        if score is not None and (not isinstance(score, int | float) or isinstance(score, bool)):
+            raise BadWarning("score must be a number or null")
         when = datetime.fromisoformat(body["event_time"])
     except KeyError as exc:
         raise BadWarning(f"missing field {exc.args[0]!r}") from None
@@ -178,6 +277,10 @@ def parse_warning(value: bytes | None) -> ParsedWarning:
         produced_at=str(body.get("produced_at") or ""),
         severity=severity,
         owner_team=body["owner_team"],
+        borrower_id=body["borrower_id"],
+        rule_id=body["rule_id"],
+        pack_digest=str(body.get("pack_digest") or ""),
+        score=None if score is None else float(score),
     )
 
 
@@ -190,19 +293,21 @@ class DrainResult:
     skipped: int = 0  # malformed messages, logged and committed
     committed: bool = False
     retries: int = 0
+    rebuilt: int = 0  # records replayed because Redis had lost the view (0: no rebuild)
     errors: list[str] = field(default_factory=list)
 
 
-_Message = SourceMessage
-
-
-class RedisWriter:
+class RedisWriter(BatchWriter):
     """One consumer and one Redis client; call `drain_once` in a loop, or `run`.
 
     ``client`` and ``consumer`` may be given for tests; otherwise they are built
     from ``settings`` (ACL user, password and TLS via `RedisSettings.client_kwargs`).
-    ``prefix`` overrides ``settings.redis.key_prefix`` (tests use their own).
+    ``prefix`` overrides ``settings.redis.key_prefix`` (tests use their own), and
+    ``closed_ttl_days`` overrides ``settings.redis.closed_ttl_days``. Batch limits,
+    backoff, stop event and metrics: `sinks.source.WriterOptions`.
     """
+
+    sink = "redis"
 
     def __init__(
         self,
@@ -211,33 +316,24 @@ class RedisWriter:
         topics: Sequence[str] | None = None,
         group_id: str | None = None,
         prefix: str | None = None,
-        max_rows: int = 2_000,
-        max_wait_s: float = 0.2,
-        backoff_initial_s: float = 0.2,
-        backoff_max_s: float = 10.0,
-        stop_event: threading.Event | None = None,
+        closed_ttl_days: int | None = None,
+        terminal_rules: frozenset[str] = TERMINAL_RULES,
         client: Any | None = None,
-        consumer: Any | None = None,
+        **options: Unpack[WriterOptions],
     ) -> None:
-        if max_rows < 1 or max_wait_s <= 0 or not 0 < backoff_initial_s <= backoff_max_s:
-            raise ValueError("max_rows >= 1, max_wait_s > 0, 0 < backoff_initial <= max")
         self.topics = list(topics if topics is not None else [settings.topics.warnings])
+        super().__init__(settings, self.topics, group_id or f"{settings.app_id}-redis", **options)
         self.keys = RedisKeys(prefix if prefix is not None else settings.redis.key_prefix)
-        self.max_rows = max_rows
-        self.max_wait_s = max_wait_s
-        self.backoff_initial_s = backoff_initial_s
-        self.backoff_max_s = backoff_max_s
-        self.stop_event = stop_event or threading.Event()
-        self.degraded = False
+        days = settings.redis.closed_ttl_days if closed_ttl_days is None else closed_ttl_days
+        self.ttl_s = int(days) * 86_400
+        self.terminal_rules = terminal_rules
         if client is None:
             import redis
 
             client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
         self.client = client
         self._script = client.register_script(APPLY_WARNING_LUA)
-        if consumer is None:
-            consumer = batch_consumer(settings, group_id or f"{settings.app_id}-redis", self.topics)
-        self.consumer = consumer
+        self._view_expected: bool | None = None  # known once the view is first checked
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -246,12 +342,32 @@ class RedisWriter:
 
         Blocks, retrying, while Redis is unavailable; returns uncommitted if the stop
         event is set meanwhile (the group redelivers, and redelivery is harmless).
+        When the pipeline finds the view's marker gone although this group had
+        written before (Redis restarted without persistence, or was flushed), the
+        view is rebuilt from the topic before the batch is committed.
         """
+        started = time.monotonic()
         result = DrainResult()
         messages = self._poll_batch()
         result.consumed = len(messages)
         if not messages:
             return result
+        warnings = self._parse(messages, result)
+        if warnings:
+            outcome = self._apply_with_retry(result, warnings)
+            if outcome is None:
+                log.warning("stopped before Redis took the batch; %d offsets left", len(messages))
+                return result
+            result.applied, intact = outcome
+            if not intact and not self._restore_view(result):
+                return result
+        result.committed = self._commit(messages, started)
+        return result
+
+    def close_store(self) -> None:
+        self.client.close()
+
+    def _parse(self, messages: Sequence[SourceMessage], result: DrainResult) -> list[ParsedWarning]:
         warnings: list[ParsedWarning] = []
         for message in messages:
             try:
@@ -262,33 +378,20 @@ class RedisWriter:
                 log.warning(
                     "skipping %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc
                 )
-        if warnings:
-            applied = self._apply_with_retry(result, warnings)
-            if applied is None:
-                log.warning("stopped before Redis took the batch; %d offsets left", len(messages))
-                return result
-            result.applied = applied
-        result.committed = self._commit(messages)
-        return result
-
-    def run(self) -> None:
-        """Drain until the stop event is set, then close the consumer (leaving the group)."""
-        try:
-            while not self.stop_event.is_set():
-                self.drain_once()
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self.consumer.close()
-        self.client.close()
+        return warnings
 
     # -- Redis --------------------------------------------------------------------------
 
-    def apply(self, warnings: Sequence[ParsedWarning]) -> int:
-        """One pipeline for the batch; returns how many warnings changed Redis."""
+    def apply(self, warnings: Sequence[ParsedWarning], *, publish: bool = True) -> tuple[int, bool]:
+        """One pipeline for the batch: (warnings that changed Redis, view marker present).
+
+        ``publish=False`` (a rebuild) leaves the stream alone: its consumers have
+        seen those warnings already.
+        """
         pipe = self.client.pipeline(transaction=False)
         k = self.keys
+        pipe.exists(k.view)
+        flag = "1" if publish else "0"
         for w in warnings:
             self._script(
                 keys=[
@@ -299,6 +402,7 @@ class RedisWriter:
                     k.team(w.owner_team),
                     k.top,
                     k.stream,
+                    k.borrower(w.borrower_id),
                 ],
                 args=[
                     w.loan_id,
@@ -315,47 +419,172 @@ class RedisWriter:
                     STREAM_MAXLEN,
                     w.severity,
                     w.owner_team,
+                    w.borrower_id,
+                    w.rule_id,
+                    w.pack_digest,
+                    "" if w.score is None else repr(w.score),
+                    self.ttl_s,
+                    "1" if w.rule_id in self.terminal_rules else "0",
+                    flag,
+                    k.team_prefix,
                 ],
                 client=pipe,
             )
-        return sum(int(r) for r in pipe.execute())
+        present, *changed = pipe.execute()
+        return sum(int(r) for r in changed), bool(present)
 
     def _apply_with_retry(
-        self, result: DrainResult, warnings: Sequence[ParsedWarning]
-    ) -> int | None:
+        self, result: DrainResult, warnings: Sequence[ParsedWarning], *, publish: bool = True
+    ) -> tuple[int, bool] | None:
+        return self._with_retry(result, lambda: self.apply(warnings, publish=publish))
+
+    def _with_retry(self, result: DrainResult, action: Callable[[], _T]) -> _T | None:
+        """``action()`` retried while Redis says "not now"; None if stopped meanwhile."""
         from redis.exceptions import ConnectionError, NoScriptError, ReadOnlyError, TimeoutError
 
-        # "Not now" errors: unreachable, loading, a replica mid-failover, or a restart
-        # that dropped the script cache (the next pipeline loads it again).
+        # Unreachable, loading, a replica mid-failover, or a restart that dropped the
+        # script cache (the next pipeline loads it again).
         transient = (ConnectionError, TimeoutError, NoScriptError, ReadOnlyError, OSError)
+        try:
+            return self._retry(action, transient, result)
+        except WriterStopped:
+            return None
 
-        delay = self.backoff_initial_s
-        while True:
-            try:
-                applied = self.apply(warnings)
-            except transient as exc:
-                result.retries += 1
-                if not self.degraded:
-                    self.degraded = True
-                    log.warning("Redis sink degraded (%s); keeping the batch and retrying", exc)
-                else:
-                    log.debug("Redis still unavailable (%s); retrying in %.1fs", exc, delay)
-                if self.stop_event.wait(delay):
-                    return None
-                delay = min(delay * 2, self.backoff_max_s)
-                continue
-            if self.degraded:
-                self.degraded = False
-                log.warning("Redis sink recovered after %d retries", result.retries)
-            return applied
+    # -- rebuilding the view ------------------------------------------------------------
 
-    # -- Kafka --------------------------------------------------------------------------
+    def _restore_view(self, result: DrainResult) -> bool:
+        """The marker was missing: rebuild if the view should have been there; False if stopped."""
+        if self._view_expected is None:
+            self._view_expected = _group_has_commits(self.consumer, self.topics)
+        if self._view_expected:
+            # This batch just went into a view that lost its past: start it again from
+            # nothing so every list is rebuilt in topic order. The stream is kept (this
+            # batch's new warnings were published to it; the replay publishes nothing).
+            log.warning("Redis lost the lookup view (restart or flush); rebuilding from the topic")
+            if self._with_retry(result, self.wipe) is None:
+                return False
+            rebuilt = self.rebuild(result)
+            if rebuilt is None:
+                return False
+            result.rebuilt = rebuilt
+        if self._with_retry(result, lambda: self.client.set(self.keys.view, self.group_id)) is None:
+            return False
+        self._view_expected = True
+        return True
 
-    def _poll_batch(self) -> list[_Message]:
-        return poll_batch(self.consumer, self.max_rows, self.max_wait_s, self.stop_event)
+    def rebuild(self, result: DrainResult | None = None) -> int | None:
+        """Replay the topics from the beginning up to what this group has already read.
 
-    def _commit(self, messages: Sequence[_Message]) -> bool:
-        return commit_batch(self.consumer, messages)
+        "Already read" is the consumer's position on the partitions it holds and the
+        group's committed offset on the others: everything past that reaches Redis
+        the ordinary way, so nothing is applied twice and the stream (not written by
+        a replay) misses nothing. Returns the records replayed, None if stopped.
+        """
+        result = result or DrainResult()
+        ends = _read_so_far(self.consumer, self.topics)
+        replayed = 0
+        for batch in _replay(self.settings, f"{self.group_id}-rebuild", ends, self.max_rows):
+            warnings = self._parse(batch, result)
+            if self.stop_event.is_set():
+                return None
+            if warnings and self._apply_with_retry(result, warnings, publish=False) is None:
+                return None
+            replayed += len(batch)
+        self.metrics.rebuilt(self.sink, replayed)
+        log.warning("rebuilt the Redis view from %d records", replayed)
+        return replayed
+
+    def wipe(self) -> int:
+        """Delete the view's keys under the prefix (not the stream); returns how many."""
+        deleted = 0
+        batch: list[bytes] = []
+        stream = self.keys.stream.encode()
+        for key in self.client.scan_iter(match=self.keys.prefix + "*", count=1_000):
+            if key != stream:
+                batch.append(key)
+            if len(batch) >= 1_000:
+                deleted += self.client.unlink(*batch)
+                batch.clear()
+        if batch:
+            deleted += self.client.unlink(*batch)
+        return deleted
+
+
+def _partitions(consumer: Any, topics: Sequence[str]) -> list[tuple[str, int]]:
+    metadata = consumer.list_topics(timeout=10)
+    return sorted(
+        (topic, partition)
+        for topic in topics
+        if topic in metadata.topics
+        for partition in metadata.topics[topic].partitions
+    )
+
+
+def _group_has_commits(consumer: Any, topics: Sequence[str]) -> bool:
+    from confluent_kafka import TopicPartition
+
+    wanted = [TopicPartition(t, p) for t, p in _partitions(consumer, topics)]
+    return any(tp.offset >= 0 for tp in consumer.committed(wanted, timeout=10))
+
+
+def _read_so_far(consumer: Any, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """Per partition, the next offset this group would read: position, else committed."""
+    from confluent_kafka import TopicPartition
+
+    wanted = [TopicPartition(t, p) for t, p in _partitions(consumer, topics)]
+    ends = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(wanted, timeout=10)}
+    for tp in consumer.position(consumer.assignment()):
+        if tp.offset >= 0:
+            ends[(tp.topic, tp.partition)] = tp.offset
+    return {key: end for key, end in ends.items() if end > 0}
+
+
+def _replay(
+    settings: Settings, group_id: str, ends: dict[tuple[str, int], int], max_rows: int
+) -> Iterator[list[SourceMessage]]:
+    """Batches of every message before ``ends``, read from the beginning without a group.
+
+    Partitions are assigned, not subscribed, so the replay joins no group and
+    commits nothing; ``group_id`` only names the client.
+    """
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            **settings.kafka.confluent_config(),
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        left: dict[tuple[str, int], int] = {}
+        for key, last in ends.items():
+            low, _high = consumer.get_watermark_offsets(TopicPartition(*key), 10)
+            if last > low:
+                left[key] = last
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in left])
+        while left:
+            batch: list[SourceMessage] = []
+            for msg in consumer.consume(max_rows, timeout=1.0):
+                topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+                if topic is None or partition is None or offset is None:
+                    continue
+                end = left.get((topic, partition))
+                if end is None:
+                    continue
+                if msg.error() is not None:  # the log's end (it shrank, or end was past it)
+                    del left[(topic, partition)]
+                    continue
+                if offset < end:
+                    batch.append(SourceMessage(topic, partition, offset, msg.value()))
+                if offset + 1 >= end:
+                    del left[(topic, partition)]
+            if batch:
+                yield batch
+    finally:
+        consumer.close()
 
 
 def run(
@@ -365,12 +594,30 @@ def run(
     max_rows: int = 2_000,
     max_wait_s: float = 0.2,
     topics: Sequence[str] | None = None,
+    rebuild: bool = False,
+    metrics: SinkMetrics | None = None,
 ) -> None:
-    """`loanwatch sink redis` (to be wired): keep Redis's lookup view current until stopped."""
-    RedisWriter(
+    """`loanwatch sink redis`: keep Redis's lookup view current until stopped.
+
+    ``rebuild=True`` (``--rebuild``) first deletes the view under the key prefix and
+    replays the warnings topic into it, then carries on as usual.
+    """
+    writer = RedisWriter(
         settings,
         topics=topics,
         max_rows=max_rows,
         max_wait_s=max_wait_s,
         stop_event=stop_event,
-    ).run()
+        metrics=metrics,
+    )
+    if rebuild:
+        try:
+            log.warning("deleted %d keys of the Redis view; replaying", writer.wipe())
+            if writer.rebuild() is None:
+                writer.close()
+                return
+            writer.client.set(writer.keys.view, writer.group_id)
+        except BaseException:
+            writer.close()
+            raise
+    writer.run()

@@ -22,6 +22,9 @@ def test_every_key_sits_under_the_prefix() -> None:
     assert keys.team("collections") == "lw:team:collections"
     assert keys.top == "lw:top"
     assert keys.stream == "lw:stream:warnings"
+    assert keys.borrower("bw-7f3a9c") == "lw:borrower:bw-7f3a9c"
+    assert keys.view == "lw:view"
+    assert keys.team_prefix + "legal" == keys.team("legal")
     assert RedisKeys().card("x") == "lw:card:x"  # the settings' default prefix
     assert RedisKeys("test:ab:").top == "test:ab:top"
 
@@ -30,7 +33,7 @@ def test_docs_name_every_key() -> None:
     text = DOC.read_text(encoding="utf-8")
     for name in ("card:{loan_id}", "open:{loan_id}", "recent:{loan_id}", "seen:{loan_id}"):
         assert f"`{name}`" in text
-    for name in ("team:{owner_team}", "top", "stream:warnings"):
+    for name in ("team:{owner_team}", "top", "stream:warnings", "borrower:{borrower_id}", "view"):
         assert f"`{name}`" in text
 
 
@@ -54,6 +57,10 @@ def _body(**changes: object) -> bytes:
         "warning_id": "w1",
         "status": "open",
         "loan_id": "L-1",
+        "borrower_id": "bw-1",
+        "rule_id": "dpd_30",
+        "pack_digest": "9b1f",
+        "score": None,
         "severity": "high",
         "owner_team": "collections",
         "dpd": 30,
@@ -71,7 +78,19 @@ def test_parse_is_canonical_and_checks_fields() -> None:
     w = parse_warning(_body())
     assert w.event_ms == 1772640000000
     assert w.body == orjson.dumps(orjson.loads(_body()), option=orjson.OPT_SORT_KEYS)
-    for bad in (b"", b"[1]", b"{", _body(status="closed"), _body(severity="x"), _body(dpd="3")):
+    assert (w.borrower_id, w.rule_id, w.pack_digest, w.score) == ("bw-1", "dpd_30", "9b1f", None)
+    assert parse_warning(_body(score=0.42)).score == 0.42
+    bad_bodies = (
+        b"",
+        b"[1]",
+        b"{",
+        _body(status="closed"),
+        _body(severity="x"),
+        _body(dpd="3"),
+        _body(score="high"),
+        _body(borrower_id=""),
+    )
+    for bad in bad_bodies:
         with pytest.raises(BadWarning):
             parse_warning(bad)
     with pytest.raises(BadWarning, match="missing"):
