@@ -17,13 +17,14 @@ from sinks.redis.keys import RedisKeys
 
 __all__ = ["lookup", "lookup_command"]
 
-_INT_FIELDS = ("dpd", "open_warnings", "event_ms")
+_INT_FIELDS = ("dpd", "open_warnings", "event_ms", "score_ms")
 
 
 def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
     """The loan's card plus ``open`` and ``recent``; None when Redis has no card for it.
 
-    Card fields come back as str (ints for ``dpd``, ``open_warnings``, ``event_ms``);
+    Card fields come back as str (ints for ``dpd``, ``open_warnings``, ``event_ms``,
+    ``score_ms``; a float for ``score``);
     ``open`` maps warning_id -> warning dict and ``recent`` lists warning dicts,
     newest first.
     """
@@ -39,6 +40,8 @@ def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
     for name in _INT_FIELDS:
         if name in card:
             card[name] = int(card[name])
+    if "score" in card:
+        card["score"] = float(card["score"])
     card["open"] = {_text(k): orjson.loads(v) for k, v in sorted(raw_open.items())}
     card["recent"] = [orjson.loads(v) for v in raw_recent]
     return card

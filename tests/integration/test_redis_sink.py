@@ -12,11 +12,20 @@ import time
 from typing import Any
 
 import orjson
+import pytest
 import redis
 from confluent_kafka import Producer
 
 from config import Settings
-from sinks.redis import RECENT_LIMIT, DrainResult, RedisWriter, lookup, lookup_command, risk_score
+from sinks.redis import (
+    RECENT_LIMIT,
+    DrainResult,
+    RedisWriter,
+    lookup,
+    lookup_command,
+    risk_score,
+    run,
+)
 
 
 def warning(n: int, status: str = "open", **changes: Any) -> dict[str, Any]:
@@ -284,3 +293,131 @@ def test_lookup_returns_card_open_and_recent_in_one_round_trip(
             f"\nredis lookup: {calls} calls in {elapsed * 1000:.1f} ms, "
             f"{elapsed / calls * 1e6:.0f} us per lookup (card + 2 open + 4 recent)"
         )
+
+
+def drained(settings: Settings, topic: str, group: str, prefix: str, count: int, **kw: Any) -> None:
+    w = RedisWriter(settings, topics=[topic], group_id=group, prefix=prefix, **kw)
+    try:
+        drain(w, count)
+    finally:
+        w.close()
+
+
+def test_the_card_carries_the_latest_score_and_pack_and_the_borrower_rolls_up_loans(
+    settings: Settings, redis_client: redis.Redis, redis_prefix: str, topic: str, unique: str
+) -> None:
+    p = redis_prefix
+    mine = {"borrower_id": "bw-7f3a9c"}
+    bodies = [
+        warning(1, loan_id="L-a", dpd=10, **mine),
+        warning(2, loan_id="L-b", dpd=40, rule_id="high_pd", score=0.41, **mine),
+        warning(3, loan_id="L-b", dpd=95, klass="substandard", pack_digest="77aa", **mine),
+        warning(
+            4,
+            loan_id="L-b",
+            rule_id="high_pd",
+            score=0.12,
+            event_time="2026-02-01T00:00:00+00:00",
+            **mine,
+        ),
+        warning(2, "resolved", loan_id="L-b", rule_id="high_pd", score=0.2, **mine),
+        warning(5, loan_id="L-c", dpd=3, borrower_id="bw-other"),
+    ]
+    produce(settings, topic, bodies)
+    drained(settings, topic, f"test-{unique}", p, len(bodies))
+
+    card = lookup(redis_client, p, "L-b")
+    assert card is not None
+    assert card["borrower_id"] == "bw-7f3a9c" and card["pack_digest"] == "77aa"
+    assert (card["dpd"], card["klass"]) == (95, "substandard")
+    # The newest score by event time (w0002's resolution, same time as its opening),
+    # not the one that arrived last with an older event time (w0004).
+    assert (card["score"], card["score_rule"]) == (0.2, "high_pd")
+    assert card["score_at"] == "2026-03-03T16:00:00+00:00"
+    assert "score" not in (lookup(redis_client, p, "L-a") or {})
+
+    rollup = redis_client.hgetall(p + "borrower:bw-7f3a9c")
+    assert rollup[b"loans"] == b"2"
+    assert rollup[b"max_dpd"] == b"95"
+    assert rollup[b"worst_klass"] == b"substandard"
+    assert rollup[b"open_warnings"] == b"3"  # L-a: w0001; L-b: w0003, w0004
+    assert rollup[b"open:L-b"] == b"2" and rollup[b"dpd:L-a"] == b"10"
+    assert redis_client.hget(p + "borrower:bw-other", "loans") == b"1"
+
+
+def test_written_off_loans_close_and_quiet_loans_expire_while_open_ones_stay(
+    settings: Settings, redis_client: redis.Redis, redis_prefix: str, topic: str, unique: str
+) -> None:
+    p = redis_prefix
+    bodies = [
+        warning(1, loan_id="L-off", borrower_id="bw-off"),
+        warning(
+            2, loan_id="L-off", borrower_id="bw-off", rule_id="written_off", owner_team="legal"
+        ),
+        warning(3, loan_id="L-quiet", borrower_id="bw-quiet"),
+        warning(3, "resolved", loan_id="L-quiet", borrower_id="bw-quiet"),
+        warning(4, loan_id="L-open", borrower_id="bw-open"),
+        warning(5, loan_id="L-off", borrower_id="bw-off"),  # after the write-off
+    ]
+    produce(settings, topic, bodies)
+    drained(settings, topic, f"test-{unique}", p, len(bodies), closed_ttl_days=2)
+
+    card = lookup(redis_client, p, "L-off")
+    assert card is not None
+    assert (card["closed_by"], card["closed_at"]) == ("written_off", "2026-03-03T16:00:00+00:00")
+    assert card["open"] == {} and card["open_warnings"] == 0
+    assert [r["warning_id"] for r in card["recent"]] == ["w0005", "w0002", "w0001"]
+    assert redis_client.zscore(p + "top", "L-off") is None
+    members = redis_client.smembers(p + "team:collections") | redis_client.smembers(
+        p + "team:legal"
+    )
+    assert members == {b"w0004"}  # only the open loan's warning
+
+    two_days = 2 * 86_400
+    for loan in ("L-off", "L-quiet"):
+        for kind in ("card", "recent", "seen"):
+            assert 0 < redis_client.ttl(f"{p}{kind}:{loan}") <= two_days, (kind, loan)
+    for kind in ("card", "open", "recent", "seen"):
+        assert redis_client.ttl(f"{p}{kind}:L-open") == -1, kind
+    assert 0 < redis_client.ttl(p + "borrower:bw-quiet") <= two_days
+    assert redis_client.ttl(p + "borrower:bw-open") == -1
+
+    # A new warning opening on the quiet loan keeps its keys again.
+    produce(settings, topic, [warning(6, loan_id="L-quiet", borrower_id="bw-quiet")])
+    drained(settings, topic, f"test-{unique}", p, 1, closed_ttl_days=2)
+    assert redis_client.ttl(p + "card:L-quiet") == -1
+    assert redis_client.ttl(p + "borrower:bw-quiet") == -1
+
+
+@pytest.mark.timeout(120)
+def test_rebuild_restores_keys_lost_behind_the_writers_back_without_republishing(
+    settings: Settings, redis_client: redis.Redis, redis_prefix: str, topic: str, unique: str
+) -> None:
+    p = redis_prefix
+    bodies = [warning(n) for n in range(12)] + [warning(n, "resolved") for n in (0, 4, 8)]
+    produce(settings, topic, bodies)
+    local = settings.model_copy(
+        update={
+            "app_id": f"test-{unique}",
+            "topics": settings.topics.model_copy(update={"warnings": topic}),
+            "redis": settings.redis.model_copy(update={"key_prefix": p}),
+        }
+    )
+    drained(local, topic, f"test-{unique}-redis", p, len(bodies))  # run()'s own group
+    before = snapshot(redis_client, p)
+    # A partial loss the view marker cannot see (an eviction, a careless DEL).
+    redis_client.delete(p + "card:L-000001", p + "seen:L-000001", p + "top", p + "recent:L-000002")
+    assert snapshot(redis_client, p) != before
+
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(local, stop), kwargs={"rebuild": True})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while snapshot(redis_client, p) != before and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert snapshot(redis_client, p) == before  # stream included: nothing published twice
