@@ -116,7 +116,11 @@ def committed(settings: Settings, group: str, topic: str, partitions: list[int])
 
 
 def wait_caught_up(
-    settings: Settings, topic: str, total_end: dict[int, int], proc: subprocess.Popen[bytes]
+    settings: Settings,
+    topic: str,
+    total_end: dict[int, int],
+    proc: subprocess.Popen[bytes],
+    group: str | None = None,
 ) -> tuple[float, float, int]:
     """Poll the worker group's commits; return (first progress time, caught-up time, base)."""
     partitions = sorted(total_end)
@@ -127,7 +131,7 @@ def wait_caught_up(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("worker exited")
-        done = committed(settings, settings.app_id, topic, partitions)
+        done = committed(settings, group or settings.app_id, topic, partitions)
         now = time.perf_counter()
         if first_t is None and done > 0:
             first_t, base = now, done
@@ -173,11 +177,58 @@ def latencies(
     return out
 
 
+def faust_floor(settings: Settings, run: str, ends: dict[int, int]) -> float:
+    """Events/s of `bench/faust_floor.py` (table read + write + one send per event)."""
+    total = sum(ends.values())
+    group = f"bench-floor-{run}"
+    env = {
+        **os.environ,
+        "FLOOR_APP_ID": group,
+        "FLOOR_SOURCE": settings.topics.events,
+        "FLOOR_TARGET": f"bench.{run}.floor",
+        "FLOOR_DATA_DIR": tempfile.mkdtemp(prefix="lw-floor-"),
+        "FLOOR_BROKER": f"kafka://{settings.kafka.bootstrap_servers}",
+        "FLOOR_PARTITIONS": str(settings.topics.partitions),
+        "FLOOR_LINGER_MS": str(settings.worker.linger_ms),
+    }
+    script = Path(__file__).with_name("faust_floor.py")
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        first, last, done = wait_caught_up(settings, settings.topics.events, ends, proc, group)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return (total - done) / max(1e-9, last - first)
+
+
+def start_profile(path: Path, pid: int) -> subprocess.Popen[bytes]:
+    """Sample the worker with py-spy (raw stacks, one per line) while it catches up."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(  # noqa: S603
+        [str(spy), "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+        + ["--output", str(path), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loans", type=int, default=400)
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record a py-spy profile (raw stacks) of the worker into this file",
+    )
     args = parser.parse_args()
 
     base = load_settings()
@@ -195,6 +246,8 @@ def main() -> None:
 
     bare = bare_loop(settings, settings.topics.events, f"bench.{run}.bare", total)
     print(f"bare consume+produce: {bare:,.0f} events/s", file=sys.stderr)
+    floor = faust_floor(settings, run, ends)
+    print(f"faust floor (table read+write, one send): {floor:,.0f} events/s", file=sys.stderr)
 
     log = Path(env["LOANWATCH_DATA_DIR"]) / "worker.log"
     with log.open("wb") as sink:
@@ -204,8 +257,12 @@ def main() -> None:
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
+    spy = start_profile(args.profile, proc.pid) if args.profile else None
     try:
         first, last, base_done = wait_caught_up(settings, settings.topics.events, ends, proc)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(timeout=60)
         worker_rate = (total - base_done) / max(1e-9, last - first)
         print(f"worker: {worker_rate:,.0f} events/s", file=sys.stderr)
 
@@ -228,6 +285,8 @@ def main() -> None:
         "events_per_s": round(worker_rate),
         "bare_events_per_s": round(bare),
         "ratio_vs_bare": round(worker_rate / bare, 3),
+        "faust_floor_events_per_s": round(floor),
+        "ratio_vs_faust_floor": round(worker_rate / floor, 3),
         "latency_rate_events_per_s": round(rate),
         "latency_samples": len(lat),
         "p50_ms": round(statistics.median(lat), 1) if lat else None,

@@ -28,6 +28,7 @@ from pydantic_settings import (
 from config.errors import ConfigError
 
 __all__ = [
+    "AlertSettings",
     "ClickHouseSettings",
     "KafkaSettings",
     "RedisSettings",
@@ -212,6 +213,29 @@ class WorkerSettings(_Section):
     workflows_file: Path | None = None
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     web_port: int | None = Field(default=None, gt=0, lt=65536)
+    linger_ms: int = Field(default=5, ge=0, le=1000)
+    """How long the producer waits to fill a batch. Each judged event sends its table
+    row to the changelog and often a warning: with no wait every one is its own
+    produce request, which costs the worker (and the broker) more than the judging."""
+    cached_loans: int = Field(default=20_000, ge=0)
+    """Decoded loan records kept in memory, newest used first, so a busy loan is not
+    decoded from its stored bytes at every event. 0 turns the cache off."""
+
+
+class AlertSettings(_Section):
+    """Push alerts for on-call staff (sinks/alerts, docs/alerting.md)."""
+
+    config_file: Path | None = None
+    """The routing YAML (routes, receivers, escalation, mute windows); `alerts run` needs it."""
+    ref_key: SecretStr = SecretStr("loanwatch-alert-refs")
+    """Key of the keyed hash that masks borrower references in messages; set it in production."""
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=8095, gt=0, lt=65536)
+    """The ack/resolve endpoint of `alerts run`; `None` turns it off."""
+    http_token: SecretStr | None = None
+    """When set, POSTs to the endpoint need ``Authorization: Bearer <token>``."""
+    clickhouse: bool = True
+    """Write every alert state change to ClickHouse ``alert_events``."""
 
 
 class StackSettings(_Section):
@@ -251,6 +275,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     worker: WorkerSettings = WorkerSettings()
     stack: StackSettings = StackSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("time_zone")
     @classmethod

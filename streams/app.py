@@ -38,6 +38,7 @@ from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
 from streams.dlq import Origin, dead_letter
 from streams.outputs import outputs_of
+from streams.record_cache import RecordCache
 from streams.rules_feed import FileWatcher, TopicFeed
 from streams.stored import frame, header_only, unframe
 from streams.topics import ticks_topic
@@ -90,6 +91,10 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
+def _decode_stored(stored: bytes) -> LoanRecord:
+    return LoanRecord.from_bytes(unframe(stored).record)
+
+
 @dataclass
 class Runtime:
     """The worker's mutable, in-memory companions of the table."""
@@ -99,6 +104,7 @@ class Runtime:
     indexes: dict[int, DueIndex] = field(default_factory=dict)
     stream_day: dict[int, date] = field(default_factory=dict)
     indexed: bool = False
+    records: RecordCache[LoanRecord] = field(default_factory=lambda: RecordCache(0, _decode_stored))
     counts: dict[str, int] = field(default_factory=lambda: {"events": 0, "ticks": 0, "dead": 0})
 
     def install(self, pack: RulePack) -> None:
@@ -123,6 +129,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = settings.worker
     rt = runtime or Runtime(build_engine(settings), ZoneInfo(settings.time_zone))
+    rt.records = RecordCache(worker.cached_loans, _decode_stored)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{s.strip()}" for s in settings.kafka.bootstrap_servers.split(",")],
@@ -140,6 +147,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         producer_max_request_size=max(1 << 20, settings.max_event_bytes + (64 << 10)),
+        producer_linger_ms=worker.linger_ms,
     )
     app.runtime = rt  # type: ignore[attr-defined]
     exactly_once = worker.processing_guarantee == "exactly_once"
@@ -221,8 +229,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
                     if day > rt.stream_day.get(partition, date.min):
                         rt.stream_day[partition] = day
             stored = loans.get(key)
-            record = LoanRecord.from_bytes(unframe(stored).record) if stored else None
-            record, result = rt.engine.step(record, item, datetime.now(UTC))
+            record = rt.records.get(key, stored) if stored else None
+            try:
+                record, result = rt.engine.step(record, item, datetime.now(UTC))
+            except BaseException:
+                rt.records.drop(key)
+                raise
+            if result.rejected or result.duplicate:
+                rt.records.drop(key)  # the cached record may hold a half-made change
             if result.rejected and message.topic != ticks_name:
                 error = EventDecodeError(
                     [FieldError("$", result.rejected)],
@@ -243,6 +257,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             blob = frame(partition, result.wakeup, record.to_bytes())
             if blob != stored:  # a tick that changed nothing costs no table write or changelog
                 loans[key] = blob
+            rt.records.put(key, blob, record)
             rt.index(partition).set(key.decode(), result.wakeup)
 
     def rebuild_indexes() -> None:
@@ -256,6 +271,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         rt.indexed = False  # rebuilt on the next clock run, after table recovery
+        rt.records.clear()
 
     watcher = FileWatcher(worker.rules_file, rt.install) if worker.rules_file else None
 
