@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from config import Settings
+from sinks.clickhouse import tables as _tables
+from sinks.clickhouse.book import LOANS, MODEL_SCORES
 from sinks.clickhouse.dialect import ServerFeatures, Table, create_table_sql
 from sinks.clickhouse.tables import ACTIONS, DEAD_LETTERS, SCHEMA_MIGRATIONS, TRANSITIONS, WARNINGS
 from sinks.errors import MigrationError
@@ -66,6 +68,8 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "outputs", (WARNINGS, TRANSITIONS, ACTIONS)),
     Migration(2, "dead_letters", (DEAD_LETTERS,)),
+    Migration(3, "alert_events", (_tables.ALERT_EVENTS,)),
+    Migration(4, "loans_and_model_scores", (LOANS, MODEL_SCORES)),
 )
 """Append only: a migration, once released, is never edited or reordered."""
 

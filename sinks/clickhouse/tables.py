@@ -304,3 +304,31 @@ def columnar(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
         for column, value in zip(columns, row, strict=True):
             column.append(value)
     return columns
+
+
+# -- Alert events (sinks/alerts): one row per state change of an on-call alert ----------
+
+ALERT_EVENTS = Table(
+    "alert_events",
+    (
+        Column("event_id", Kind.STRING),  # hash of (kind, warning, group, notification, at)
+        Column("kind", Kind.LABEL),  # sent | acked | escalated | silenced | inhibited | resolved
+        Column("at", Kind.TIME),
+        Column("warning_id", Kind.STRING),
+        Column("group_ref", Kind.STRING),
+        Column("notification_id", Kind.STRING),
+        Column("receiver", Kind.LABEL),
+        Column("actor", Kind.STRING),  # who acked or resolved; "warning" when the rule did
+        Column("level", Kind.UINT8),  # escalation level, 0 for the route's own receiver
+        Column("loan_id", Kind.STRING),
+        Column("rule_id", Kind.LABEL),
+        Column("owner_team", Kind.LABEL),
+        Column("severity", Kind.LABEL),
+        Column("detail", Kind.STRING),
+    ),
+    order_by=("kind", "owner_team", "event_id"),
+    engine="ReplacingMergeTree",
+    partition_by="toYYYYMM(at)",
+)
+"""Written by the alerts service; identity ``event_id``, and the leading ``kind`` and
+``owner_team`` are functions of it, so copies never split."""
