@@ -2,9 +2,10 @@
 
 `DriftMonitor` keeps one `river.drift.ADWIN` per (model, metric) stream. When
 ADWIN cuts its window, the mean of the part it dropped (``before``) and of the
-part it kept (``after``) are reported as a `Drift` value; the worker turns it
-into a warning for the model owners (team ``models``). Nothing is sent from
-here: the monitor returns values and the caller drains them.
+part it kept (``after``) are reported as a `Drift` value (for an error
+metric, only when it got worse); the worker turns it into a warning for the
+model owners (team ``models``). Nothing is sent from here: the monitor
+returns values and the caller drains them.
 
 Examples
 --------
@@ -59,8 +60,14 @@ class DriftMonitor:
         self.detectors: dict[tuple[str, str], Any] = {}
         self.pending: list[Drift] = []
 
-    def update(self, model: str, metric: str, value: float, now: datetime) -> Drift | None:
-        """Add one observation; returns the `Drift` when this one made ADWIN cut its window."""
+    def update(
+        self, model: str, metric: str, value: float, now: datetime, *, rising_only: bool = False
+    ) -> Drift | None:
+        """Add one observation; returns the `Drift` when this one made ADWIN cut its window.
+
+        With ``rising_only`` (for error metrics) a change for the better, such as
+        a model still learning, is not reported.
+        """
         key = (model, metric)
         detector = self.detectors.get(key)
         if detector is None:
@@ -73,6 +80,8 @@ class DriftMonitor:
         # The mean of what was cut, from the totals before and after the cut.
         cut = old_width + 1 - kept_width
         before = (old_mean * old_width + value - kept_mean * kept_width) / cut if cut else old_mean
+        if rising_only and kept_mean <= before:
+            return None
         found = Drift(model, metric, before, kept_mean, now)
         self.pending.append(found)
         return found

@@ -216,7 +216,7 @@ class ModelHub:
             p = self.pd.predict_one(x)
             self.pd_metrics.update(y, p)
             q = min(max(p if y else 1.0 - p, _CLIP), 1.0)
-            self.drift.update("pd", "log_loss", -math.log(q), now)
+            self.drift.update("pd", "log_loss", -math.log(q), now, rising_only=True)
             self.pd.learn_one(x, y)
             self.pd_learned += 1
         return len(examples)
@@ -225,7 +225,7 @@ class ModelHub:
         """A collector's label for a note: judged first (accuracy, drift), then learned."""
         hit = self.intent.predict_one(text, now.date()).label == label
         self.intent_hits += hit
-        self.drift.update("intent", "error", 0.0 if hit else 1.0, now)
+        self.drift.update("intent", "error", 0.0 if hit else 1.0, now, rising_only=True)
         self.intent.learn_one(text, label)
         self.intent_learned += 1
 
