@@ -366,6 +366,12 @@ def lookup(loan_id: Annotated[str, typer.Argument(help="The loan to show.")]) ->
         raise typer.Exit(code=code)
 
 
+# -- alerts: the on-call push path; its commands live in sinks/alerts/cli.py ------------
+from sinks.alerts.cli import alerts_app  # noqa: E402 - mounted here, kept apart from the rest
+
+app.add_typer(alerts_app, name="alerts")
+
+
 def main() -> None:
     """Console-script entry point: turn our own errors into one clear line, exit 2."""
     try:

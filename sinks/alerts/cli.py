@@ -1,0 +1,184 @@
+"""`loanwatch alerts run|ack|resolve|silence|expire|list`: the on-call side of the command line.
+
+A typer sub-app of its own, so the main CLI (streams/cli.py) only mounts it. Acks,
+resolutions and silences are queued for the running service (who and when recorded);
+`list` reads the stored state directly.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["alerts_app"]
+
+alerts_app = typer.Typer(
+    help="Push alerts for on-call staff: run the service, ack, resolve, silence, list.",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+def _store() -> Any:
+    import redis
+
+    from config import load_settings
+    from sinks.alerts.store import AlertStore
+
+    settings = load_settings()
+    client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
+    return AlertStore(client, settings.redis.key_prefix + "alerts:")
+
+
+def _me() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:
+        return "unknown"
+
+
+def _answer(answer: dict[str, Any], done: str) -> None:
+    if answer.get("ok"):
+        console.print(done)
+    elif answer.get("queued"):
+        console.print("[yellow]queued[/]: no alerts service answered; it applies this on start")
+    else:
+        console.print(f"[bold red]refused[/]: {answer.get('error')}", highlight=False)
+        raise typer.Exit(code=1)
+
+
+@alerts_app.command("run")
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Routing YAML (default: LOANWATCH_ALERTS__CONFIG_FILE)."),
+    ] = None,
+    http: Annotated[bool, typer.Option(help="Serve the ack/resolve endpoint.")] = True,
+) -> None:
+    """Route warnings to on-call receivers until stopped (SIGTERM/Ctrl-C)."""
+    import signal
+    import threading
+
+    from config import ConfigError, load_settings
+    from sinks.alerts.http import make_app, serve_in_thread
+    from sinks.alerts.routing import load_config
+    from sinks.alerts.service import AlertService
+
+    settings = load_settings()
+    path = config or settings.alerts.config_file
+    if path is None:
+        raise ConfigError("invalid setting LOANWATCH_ALERTS__CONFIG_FILE: no routing file given")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    service = AlertService(settings, load_config(path), stop_event=stop)
+    stop_http = None
+    if http and settings.alerts.http_port:
+        token = settings.alerts.http_token
+        app = make_app(service.store, token.get_secret_value() if token else None)
+        stop_http = serve_in_thread(app, settings.alerts.http_host, settings.alerts.http_port)
+        console.print(
+            f"ack endpoint on http://{settings.alerts.http_host}:{settings.alerts.http_port}"
+        )
+    console.print(f"alerting from {settings.topics.warnings}; stop with Ctrl-C")
+    try:
+        service.run()
+    finally:
+        if stop_http is not None:
+            stop_http()
+
+
+@alerts_app.command("ack")
+def ack(
+    ref: Annotated[str, typer.Argument(help="Group ref (from the message) or warning id.")],
+    by: Annotated[str, typer.Option(help="Who takes it.")] = "",
+) -> None:
+    """Acknowledge a group or one alert: stops repeats and escalation."""
+    from sinks.alerts.commands import submit
+
+    who = by or _me()
+    _answer(submit(_store(), "ack", who, ref=ref), f"acknowledged {ref} as {who}")
+
+
+@alerts_app.command("resolve")
+def resolve(
+    ref: Annotated[str, typer.Argument(help="Group ref or warning id.")],
+    by: Annotated[str, typer.Option(help="Who resolves it.")] = "",
+) -> None:
+    """Resolve by hand (e.g. an event rule's alert, which never resolves by itself)."""
+    from sinks.alerts.commands import submit
+
+    who = by or _me()
+    _answer(submit(_store(), "resolve", who, ref=ref), f"resolved {ref} as {who}")
+
+
+@alerts_app.command("silence")
+def silence(
+    match: Annotated[
+        list[str], typer.Option("--match", help='Matcher, e.g. team="collections" (repeatable).')
+    ],
+    duration: Annotated[str, typer.Option("--for", help="How long: 30m, 2h, 1d.")] = "1h",
+    comment: Annotated[str, typer.Option(help="Why (shown to colleagues).")] = "",
+    author: Annotated[str, typer.Option(help="Who silences.")] = "",
+) -> None:
+    """Hold matching alerts back for a while; prints the silence id (for `expire`)."""
+    from sinks.alerts.commands import silence_command, submit
+    from sinks.alerts.routing import parse_duration
+
+    fields = silence_command(match, parse_duration(duration, "--for"), comment)
+    _answer(
+        submit(_store(), "silence", author or _me(), **fields),
+        f"silence {fields['id']} until {fields['ends_at']}",
+    )
+
+
+@alerts_app.command("expire")
+def expire(
+    silence_id: Annotated[str, typer.Argument(help="The silence to end now.")],
+    by: Annotated[str, typer.Option(help="Who ends it.")] = "",
+) -> None:
+    """End a silence now."""
+    from sinks.alerts.commands import submit
+
+    _answer(submit(_store(), "expire", by or _me(), id=silence_id), f"expired {silence_id}")
+
+
+@alerts_app.command("list")
+def list_alerts(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Open alert groups (masked refs) and silences in force."""
+    from sinks.alerts.commands import overview
+
+    view = overview(_store())
+    if as_json:
+        console.print_json(json.dumps(view))
+        return
+    table = Table("group", "receiver", "labels", "alert", "rule", "sev", "loan", "state")
+    for group in view["groups"]:
+        labels = ",".join(f"{k}={v}" for k, v in group["labels"].items())
+        for a in group["alerts"]:
+            state = a["state"] + (f" by {a['acked_by']}" if a["acked_by"] else "")
+            table.add_row(
+                group["ref"],
+                group["receiver"],
+                labels,
+                a["warning_id"],
+                a["rule"],
+                a["severity"],
+                a["loan"],
+                state,
+            )
+    console.print(table)
+    for s in view["silences"]:
+        console.print(
+            f"silence {s['id']} by {s['author']} until {s['ends_at']}: "
+            f"{' '.join(s['matchers'])} ({s['comment']})",
+            highlight=False,
+        )
