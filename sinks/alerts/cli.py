@@ -94,16 +94,20 @@ def run(
             stop_http()
 
 
+def _act(op: str, ref: str, by: str, done: str) -> None:
+    from sinks.alerts.commands import submit
+
+    who = by or _me()
+    _answer(submit(_store(), op, who, ref=ref), f"{done} {ref} as {who}")
+
+
 @alerts_app.command("ack")
 def ack(
     ref: Annotated[str, typer.Argument(help="Group ref (from the message) or warning id.")],
     by: Annotated[str, typer.Option(help="Who takes it.")] = "",
 ) -> None:
     """Acknowledge a group or one alert: stops repeats and escalation."""
-    from sinks.alerts.commands import submit
-
-    who = by or _me()
-    _answer(submit(_store(), "ack", who, ref=ref), f"acknowledged {ref} as {who}")
+    _act("ack", ref, by, "acknowledged")
 
 
 @alerts_app.command("resolve")
@@ -112,10 +116,7 @@ def resolve(
     by: Annotated[str, typer.Option(help="Who resolves it.")] = "",
 ) -> None:
     """Resolve by hand (e.g. an event rule's alert, which never resolves by itself)."""
-    from sinks.alerts.commands import submit
-
-    who = by or _me()
-    _answer(submit(_store(), "resolve", who, ref=ref), f"resolved {ref} as {who}")
+    _act("resolve", ref, by, "resolved")
 
 
 @alerts_app.command("silence")
