@@ -8,6 +8,7 @@ import confluent-kafka and clickhouse-driver when they connect.
 
 from __future__ import annotations
 
+from sinks.clickhouse.book import LOANS, MODEL_SCORES
 from sinks.clickhouse.dialect import Column, Kind, ServerFeatures, Table, create_table_sql
 from sinks.clickhouse.migrations import MIGRATIONS, Migration, apply_migrations, migrate
 from sinks.clickhouse.tables import (
@@ -25,7 +26,9 @@ from sinks.clickhouse.writer import ClickHouseWriter, DrainResult, run
 __all__ = [
     "ACTIONS",
     "DEAD_LETTERS",
+    "LOANS",
     "MIGRATIONS",
+    "MODEL_SCORES",
     "SCHEMA_MIGRATIONS",
     "TABLES",
     "TRANSITIONS",

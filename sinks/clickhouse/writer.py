@@ -1,7 +1,9 @@
 """Kafka outputs into ClickHouse, with offsets committed only after ClickHouse has the rows.
 
 The writer is its own consumer group (``<app_id>-clickhouse``), outside the risk
-agents' path: ClickHouse being slow or down delays analysts, never judging.
+agents' path: ClickHouse being slow or down delays analysts, never judging. Besides
+the outputs' own tables it fills ``loans`` from the events topic's disbursements
+and ``model_scores`` from the warnings that carry a score (sinks/clickhouse/book.py).
 
 One batch is at most ``max_rows`` messages or ``max_wait_s`` of polling, whichever
 comes first. Its rows go in with one native columnar insert per table; only when
@@ -33,7 +35,9 @@ from functools import partial
 from typing import Any, Unpack
 
 from config import Settings
-from sinks.clickhouse.tables import DEAD_LETTERS, TABLES, BadMessage, columnar, row_of
+from sinks.clickhouse.book import LOANS, MODEL_SCORES, loan_row, score_row
+from sinks.clickhouse.dialect import Table
+from sinks.clickhouse.tables import DEAD_LETTERS, TABLES, WARNINGS, BadMessage, columnar, row_of
 from sinks.errors import WriterStopped
 from sinks.metrics import SinkMetrics
 from sinks.source import BatchWriter, SourceMessage, WriterOptions
@@ -72,13 +76,25 @@ class _Unavailable(Exception):
 
 
 def default_topics(settings: Settings) -> dict[str, str]:
-    """Topic name -> table name, for the topics Loanwatch writes."""
+    """Topic name -> table name: the topics Loanwatch writes, and the events for ``loans``."""
     topics = settings.topics
     return {
         topics.warnings: "warnings",
         topics.transitions: "transitions",
         topics.actions: "actions",
+        topics.events: LOANS.name,
     }
+
+
+_NOT_FROM_TOPICS = frozenset({DEAD_LETTERS.name, MODEL_SCORES.name})
+
+_TARGETS: Mapping[str, Table] = {**TABLES, LOANS.name: LOANS, MODEL_SCORES.name: MODEL_SCORES}
+"""Every table the writer inserts into, by name."""
+
+
+def _row(table: str, value: bytes | None) -> tuple[Any, ...] | None:
+    """The message as a row of ``table``; None when it is not for that table (skipped)."""
+    return loan_row(value) if table == LOANS.name else row_of(table, value)
 
 
 @dataclass
@@ -120,7 +136,7 @@ class ClickHouseWriter(BatchWriter):
         **options: Unpack[WriterOptions],
     ) -> None:
         self.topics = dict(topics if topics is not None else default_topics(settings))
-        unknown = sorted(set(self.topics.values()) - (set(TABLES) - {DEAD_LETTERS.name}))
+        unknown = sorted(set(self.topics.values()) - (set(_TARGETS) - _NOT_FROM_TOPICS))
         if unknown:
             raise ValueError(f"no such output table: {unknown}")
         group = group_id or f"{settings.app_id}-clickhouse"
@@ -151,14 +167,25 @@ class ClickHouseWriter(BatchWriter):
         for message in messages:
             table = self.topics[message.topic]
             try:
-                by_table.setdefault(table, []).append((message, row_of(table, message.value)))
+                row = _row(table, message.value)
             except BadMessage as exc:
                 dead.append((message, table, str(exc)))
+                continue
+            if row is not None:
+                by_table.setdefault(table, []).append((message, row))
         try:
             for table, pairs in by_table.items():
-                refused = self._with_retry(result, partial(self._insert_all, table, pairs))
-                result.inserted[table] = len(pairs) - len(refused)
-                dead.extend((message, table, reason) for message, reason in refused)
+                refused = self._store(result, table, pairs, dead)
+                if table == WARNINGS.name:
+                    # Scores only of the warnings stored: a refused row has no score row.
+                    left = {id(message) for message, _ in refused}
+                    scores = [
+                        (message, score)
+                        for message, row in pairs
+                        if id(message) not in left and (score := score_row(row)) is not None
+                    ]
+                    if scores:
+                        self._store(result, MODEL_SCORES.name, scores, dead)
             if dead:
                 self._with_retry(result, lambda: self._insert_dead(dead))
                 result.dead_letters = len(dead)
@@ -170,6 +197,21 @@ class ClickHouseWriter(BatchWriter):
 
     def close_store(self) -> None:
         self.client.disconnect()
+
+    def _store(
+        self,
+        result: DrainResult,
+        table: str,
+        pairs: Sequence[tuple[_Message, tuple[Any, ...]]],
+        dead: list[tuple[_Message, str, str]],
+    ) -> list[tuple[_Message, str]]:
+        """Insert the rows (retrying while unavailable); refused ones join ``dead``."""
+        refused: list[tuple[_Message, str]] = self._with_retry(
+            result, partial(self._insert_all, table, pairs)
+        )
+        result.inserted[table] = result.inserted.get(table, 0) + len(pairs) - len(refused)
+        dead.extend((message, table, reason) for message, reason in refused)
+        return refused
 
     # -- ClickHouse ---------------------------------------------------------------------
 
@@ -186,7 +228,7 @@ class ClickHouseWriter(BatchWriter):
         """
         if not pairs:
             return []
-        reason = self._insert(TABLES[table].name, [row for _, row in pairs])
+        reason = self._insert(table, [row for _, row in pairs])
         if reason is None:
             return []
         if len(pairs) == 1:
@@ -219,7 +261,7 @@ class ClickHouseWriter(BatchWriter):
         """
         from clickhouse_driver import errors
 
-        columns = TABLES[table].columns
+        columns = _TARGETS[table].columns
         names = ", ".join(c.name for c in columns)
         try:
             self.client.execute(

@@ -10,6 +10,7 @@ import re
 import socket
 import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -329,7 +330,7 @@ def test_a_writer_keeps_its_batch_while_clickhouse_is_away_and_catches_up(
         proxy.open()  # ClickHouse is back
         thread.join(60)
         assert outcome and outcome[0].committed and outcome[0].retries >= 2
-        assert outcome[0].inserted == {"warnings": len(values)}
+        assert outcome[0].inserted["warnings"] == len(values)
         assert clickhouse.execute("SELECT count() FROM warnings")[0][0] == len(values)
         assert committed(target, topic, group) == len(values)
     finally:
@@ -344,11 +345,23 @@ def doc_queries() -> list[str]:
     return re.findall(r"```sql\n(.*?)```", text, flags=re.DOTALL)
 
 
+def insert_moves(clickhouse: Client, moves: list[tuple[str, str, str, str]]) -> None:
+    """Bucket transitions (loan, from, to, day) inserted as the writer would store them."""
+    bodies = [
+        {"schema_version": 1, "loan_id": loan, "kind": "bucket", "from": a, "to": b, "on": on}
+        for loan, a, b, on in moves
+    ]
+    columns = ", ".join(c.name for c in TRANSITIONS.columns)
+    clickhouse.execute(
+        f"INSERT INTO transitions ({columns}) VALUES",  # noqa: S608 - our names
+        [row_of("transitions", orjson.dumps({**body, "event_id": None})) for body in bodies],
+    )
+
+
 def test_the_documented_queries_run_on_the_stack_server_and_answer_right(
     settings: Settings, clickhouse: Client, topic: str, unique: str
 ) -> None:
-    queries = doc_queries()
-    assert len(queries) == 4
+    queries = doc_queries()[:4]  # the outputs' own; the book's are tested below
     target = local(settings, clickhouse)
     migrate(target)
     bodies = [warning(n) for n in range(10)] + [warning(n, "resolved") for n in (0, 3, 6, 9)]
@@ -359,27 +372,14 @@ def test_the_documented_queries_run_on_the_stack_server_and_answer_right(
         drain(w, len(values))
     finally:
         w.close()
-    moves = [
-        {
-            "schema_version": 1,
-            "loan_id": loan,
-            "kind": "bucket",
-            "from": a,
-            "to": b,
-            "on": on,
-            "event_id": None,
-        }
-        for loan, a, b, on in [
+    insert_moves(
+        clickhouse,
+        [
             ("L1", "C", "M1", "2026-02-03"),
             ("L2", "C", "M1", "2026-02-09"),
             ("L1", "M1", "M2", "2026-03-05"),
             ("L1", "M1", "M2", "2026-03-05"),  # a redelivery
-        ]
-    ]
-    columns = ", ".join(c.name for c in TRANSITIONS.columns)
-    clickhouse.execute(
-        f"INSERT INTO transitions ({columns}) VALUES",  # noqa: S608 - our names
-        [row_of("transitions", orjson.dumps(m)) for m in moves],
+        ],
     )
     open_by_rule, per_team_day, bucket_moves, dead = (clickhouse.execute(q) for q in queries)
     # Opened 0..9, resolved 0, 3, 6, 9: still open 1, 5, 7 (dpd_30) and 2, 4, 8 (bounced_debit).
@@ -392,15 +392,155 @@ def test_the_documented_queries_run_on_the_stack_server_and_answer_right(
     assert len(dead) == 1 and dead[0][0] == "warnings" and dead[0][2] == 1
 
 
+def disbursement(loan_id: str, on: str = "2026-01-05") -> dict[str, Any]:
+    """A docs/events.md ``loan_disbursed`` event, paid out at 09:30 Shanghai time."""
+    return {
+        "type": "loan_disbursed",
+        "event_id": f"d-{loan_id}",
+        "loan_id": loan_id,
+        "borrower_id": f"bw-{loan_id}",
+        "event_time": f"{on}T09:30:00+08:00",
+        "source": "core-banking",
+        "schema_version": 1,
+        "principal": 300000,
+        "currency": "CNY",
+        "product": "consumer-cash-3m",
+        "disbursed_account": "acct-ref-55",
+        "interest_rate_bps": 1200,
+        "schedule": [
+            {"seq": 1, "due_date": "2026-06-01", "principal": 300000, "interest": 0, "fees": 0}
+        ],
+    }
+
+
+BOOK = {"L1": "2026-01-05", "L2": "2026-01-20", "L3": "2026-02-03", "L4": "2026-02-10"}
+MOVES = [  # bucket transitions: loan, from, to, day
+    ("L1", "M0", "M1", "2026-02-06"),
+    ("L1", "M1", "M2", "2026-03-08"),
+    ("L1", "M2", "M3", "2026-04-07"),
+    ("L1", "M3", "M4", "2026-05-07"),
+    ("L2", "M0", "M1", "2026-02-21"),
+    ("L2", "M1", "M0", "2026-02-25"),  # cured
+    ("L3", "M0", "M1", "2026-03-04"),
+    ("L3", "M1", "M2", "2026-04-05"),
+]
+
+
+def bucket_on(loan: str, day: date) -> str | None:
+    """The offline answer: M0 from disbursement, then each move from its day."""
+    if date.fromisoformat(BOOK[loan]) > day:
+        return None
+    bucket = "M0"
+    for who, _, to, on in sorted(MOVES, key=lambda m: m[3]):
+        if who == loan and date.fromisoformat(on) <= day:
+            bucket = to
+    return bucket
+
+
+def test_the_book_queries_answer_what_the_step_functions_say(
+    settings: Settings, clickhouse: Client, topic: str, unique: str, kafka_admin: AdminClient
+) -> None:
+    events = f"{topic}.e"
+    kafka_admin.create_topics([NewTopic(events, num_partitions=1, replication_factor=1)])[
+        events
+    ].result(timeout=30)
+    try:
+        target = local(settings, clickhouse)
+        migrate(target)
+        repayment = {"type": "repayment_received", "loan_id": "L1", "event_id": "r1"}
+        produce(
+            target,
+            events,
+            [orjson.dumps(disbursement(loan, on)) for loan, on in BOOK.items()]
+            + [orjson.dumps(repayment), orjson.dumps(disbursement("L1", BOOK["L1"]))],
+        )
+        opened = [  # rule, loan, day, score
+            ("dpd_30", "L1", "2026-03-08", None),
+            ("dpd_30", "L3", "2026-04-05", None),
+            ("bounced_debit", "L2", "2026-02-22", None),
+            ("bounced_debit", "L4", "2026-02-15", None),
+            ("bounced_debit", "L1", "2026-05-20", None),  # after L1 went bad: not "later"
+            ("written_off", "L3", "2026-06-01", None),
+            ("high_pd", "L2", "2026-02-23", 0.4),
+            ("high_pd", "L4", "2026-02-24", 0.6),
+        ]
+        bodies = [
+            warning(n, loan_id=loan, rule_id=rule, event_time=f"{day}T08:00:00+00:00", score=score)
+            for n, (rule, loan, day, score) in enumerate(opened)
+        ]
+        produce(target, topic, [orjson.dumps(b) for b in bodies])
+        w = ClickHouseWriter(
+            target,
+            topics={topic: "warnings", events: "loans"},
+            group_id=f"test-{unique}",
+            max_wait_s=0.5,
+        )
+        try:
+            drain(w, len(BOOK) + 2 + len(bodies))
+        finally:
+            w.close()
+        insert_moves(clickhouse, MOVES + MOVES[:2])  # with redeliveries
+    finally:
+        kafka_admin.delete_topics([events])
+    assert clickhouse.execute("SELECT loan_id, disbursed_on FROM loans FINAL ORDER BY loan_id") == [
+        (loan, date.fromisoformat(on)) for loan, on in sorted(BOOK.items())
+    ]
+    daily, rolls, vintages, precision, scores = (clickhouse.execute(q) for q in doc_queries()[4:])
+
+    expected_daily = []
+    for offset in range(31):
+        day = date(2026, 3, 1) + timedelta(days=offset)
+        states = [s for s in (bucket_on(loan, day) for loan in BOOK) if s is not None]
+        for bucket in sorted(set(states) - {"M0"}):
+            n = states.count(bucket)
+            expected_daily.append((day, bucket, n, round(n / len(states), 4)))
+    assert daily == expected_daily
+
+    expected_rolls: dict[tuple[date, str, str], int] = {}
+    for month in (date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)):
+        end = date(month.year, month.month + 1, 1) - timedelta(days=1)
+        after = date(month.year, month.month + 2, 1) - timedelta(days=1)
+        for loan in BOOK:
+            now = bucket_on(loan, end)
+            if now is not None:
+                key = (month, now, bucket_on(loan, after) or "")
+                expected_rolls[key] = expected_rolls.get(key, 0) + 1
+    cohorts = {
+        (m, a): sum(n for (m2, a2, _), n in expected_rolls.items() if (m2, a2) == (m, a))
+        for m, a, _ in expected_rolls
+    }
+    assert rolls == [
+        (m, a, b, n, round(n / cohorts[(m, a)], 4))
+        for (m, a, b), n in sorted(expected_rolls.items())
+    ]
+    # L1 (January) and L3 (February) first reach M2 two months after their payout.
+    # The data runs to 2026-05-07: January to 4 months on book, February to 3.
+    assert vintages == [
+        (date(2026, 1, 1), mob, 2, 0.5 if mob >= 2 else 0.0) for mob in range(5)
+    ] + [(date(2026, 2, 1), mob, 2, 0.5 if mob >= 2 else 0.0) for mob in range(4)]
+    # dpd_30: L1 reached M4, L3 was written off. bounced_debit: L1's warning came after.
+    assert precision == [
+        ("bounced_debit", 3, 0, 0.0),
+        ("dpd_30", 2, 2, 1.0),
+        ("high_pd", 2, 0, 0.0),
+    ]
+    assert scores == [(date(2026, 2, 1), "high_pd", 2, 2, 0.5, 0.6)]
+
+
 @pytest.mark.timeout(120)
 def test_run_writes_all_three_output_topics_until_stopped(
     settings: Settings, clickhouse: Client, topic: str, unique: str, kafka_admin: AdminClient
 ) -> None:
-    names = {"warnings": topic, "transitions": f"{topic}.t", "actions": f"{topic}.a"}
+    names = {
+        "warnings": topic,
+        "transitions": f"{topic}.t",
+        "actions": f"{topic}.a",
+        "events": f"{topic}.e",  # the writer reads disbursements from the events topic
+    }
     created = kafka_admin.create_topics(
         [
             NewTopic(names[n], num_partitions=1, replication_factor=1)
-            for n in ("transitions", "actions")
+            for n in ("transitions", "actions", "events")
         ]
     )
     for future in created.values():
@@ -438,6 +578,10 @@ def test_run_writes_all_three_output_topics_until_stopped(
             "produced_at": "2026-03-05T00:00:00+00:00",
         }
         produce(target, names["actions"], [orjson.dumps(action)])
+        repayment = {"type": "repayment_received", "event_id": "e2", "loan_id": "L1"}
+        produce(
+            target, names["events"], [orjson.dumps(disbursement("L1")), orjson.dumps(repayment)]
+        )
         stop = threading.Event()
         thread = threading.Thread(target=run, args=(target, stop), kwargs={"max_wait_s": 0.2})
         thread.start()
@@ -447,12 +591,12 @@ def test_run_writes_all_three_output_topics_until_stopped(
             while time.monotonic() < deadline:
                 counts = clickhouse.execute(
                     "SELECT (SELECT count() FROM warnings), (SELECT count() FROM transitions), "
-                    "(SELECT count() FROM actions)"
+                    "(SELECT count() FROM actions), (SELECT count() FROM loans)"
                 )
-                if counts == [(1, 1, 1)]:
+                if counts == [(1, 1, 1, 1)]:
                     break
                 time.sleep(0.2)
-            assert counts == [(1, 1, 1)]
+            assert counts == [(1, 1, 1, 1)]
         finally:
             stop.set()
             thread.join(30)
@@ -461,5 +605,7 @@ def test_run_writes_all_three_output_topics_until_stopped(
             ("normal", "special_mention")
         ]
         assert committed(target, names["warnings"], f"test-{unique}-clickhouse") == 1
+        assert committed(target, names["events"], f"test-{unique}-clickhouse") == 2
+        assert clickhouse.execute("SELECT count() FROM dead_letters") == [(0,)]
     finally:
-        kafka_admin.delete_topics([names["transitions"], names["actions"]])
+        kafka_admin.delete_topics([names["transitions"], names["actions"], names["events"]])

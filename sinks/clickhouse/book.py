@@ -1,0 +1,157 @@
+"""Tables the analysts need beyond the outputs' own rows: the loan book and model scores.
+
+- ``loans``: one row per ``loan_disbursed`` event of ``postloan.events``
+  (docs/events.md): who, what, how much and when. The outputs never say when a
+  loan started, yet vintages (cohorts by origination month) and delinquency
+  *rates* (a denominator) need exactly that. Other event types are skipped
+  without being decoded; identity is ``loan_id`` (a redelivered or replayed
+  disbursement collapses).
+- ``model_scores``: one row per warning record that carried a model ``score``
+  (docs/warnings.md: the PD when the rule read a model score). That is every
+  score a rule acted on, not every score a model computed: scores below every
+  rule's threshold never leave the worker today. Identity is the warning's
+  (warning_id, status), as in ``warnings``.
+
+Risk-state snapshots are not stored: no output carries a periodic state of every
+loan, and a stored snapshot would invent rows for loans that sent nothing. A
+loan's bucket and class on any day follow from ``transitions`` (a step function
+from its disbursement, where it is current, ``M0`` / ``normal``); docs/analytics.md
+shows the queries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from sinks.clickhouse.dialect import Column, Kind, Table
+from sinks.clickhouse.tables import WARNINGS, BadMessage
+
+__all__ = ["LOANS", "MODEL_SCORES", "loan_row", "score_row"]
+
+LOANS = Table(
+    "loans",
+    (
+        Column("loan_id", Kind.STRING),
+        Column("borrower_id", Kind.STRING),
+        Column("product", Kind.LABEL),
+        Column("currency", Kind.LABEL),
+        Column("principal", Kind.INT64),  # minor units
+        Column("interest_rate_bps", Kind.UINT32),
+        Column("installments", Kind.UINT32),
+        Column("first_due_on", Kind.DAY),
+        Column("last_due_on", Kind.DAY),
+        Column("disbursed_at", Kind.TIME),
+        Column("disbursed_on", Kind.DAY),  # the day in the event's own UTC offset
+        Column("event_id", Kind.STRING),
+        Column("schema_version", Kind.UINT8),
+    ),
+    order_by=("loan_id",),
+    engine="ReplacingMergeTree",
+    partition_by="toYYYYMM(disbursed_on)",
+)
+
+_SCORE_COLUMNS = (
+    "warning_id",
+    "status",
+    "loan_id",
+    "borrower_id",
+    "rule_id",
+    "rule_version",
+    "pack_digest",
+    "score",
+    "dpd",
+    "bucket",
+    "klass",
+    "event_time",
+    "produced_at",
+)
+
+MODEL_SCORES = Table(
+    "model_scores",
+    tuple(
+        Column(c.name, c.kind)  # the score is never null here
+        for name in _SCORE_COLUMNS
+        for c in WARNINGS.columns
+        if c.name == name
+    ),
+    order_by=("rule_id", "loan_id", "warning_id", "status"),
+    engine="ReplacingMergeTree",
+    version_column="produced_at",
+    partition_by="toYYYYMM(event_time)",
+)
+
+_WARNING_INDEX = {c.name: i for i, c in enumerate(WARNINGS.columns)}
+_SCORE_AT = tuple(_WARNING_INDEX[name] for name in _SCORE_COLUMNS)
+
+
+def score_row(warning: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The ``model_scores`` row of a ``warnings`` row, or None when it has no score."""
+    if warning[_WARNING_INDEX["score"]] is None:
+        return None
+    return tuple(warning[i] for i in _SCORE_AT)
+
+
+_DISBURSED = b'"loan_disbursed"'
+
+
+def loan_row(value: bytes | None) -> tuple[Any, ...] | None:
+    """The ``loans`` row of a ``loan_disbursed`` event; None for any other event.
+
+    Raises `BadMessage` for a disbursement that lacks a field or has one of the
+    wrong type (the worker dead-letters such events; this is the writer's guard).
+    """
+    if not value or _DISBURSED not in value:
+        return None  # another event type: not decoded at all
+    try:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessage(f"not JSON: {exc}") from None
+    if not isinstance(body, dict) or body.get("type") != "loan_disbursed":
+        return None
+    try:
+        schedule = body["schedule"]
+        if not isinstance(schedule, list) or not schedule:
+            raise BadMessage("schedule must be a non-empty list")
+        dues = [date.fromisoformat(line["due_date"]) for line in schedule]
+        at = datetime.fromisoformat(body["event_time"])
+        if at.tzinfo is None:
+            raise BadMessage(f"time without a UTC offset: {body['event_time']!r}")
+        row = (
+            _text(body, "loan_id"),
+            _text(body, "borrower_id"),
+            _text(body, "product"),
+            _text(body, "currency"),
+            _int(body, "principal"),
+            _int(body, "interest_rate_bps"),
+            len(schedule),
+            min(dues),
+            max(dues),
+            at.astimezone(UTC),
+            at.date(),
+            _text(body, "event_id"),
+            _int(body, "schema_version"),
+        )
+    except KeyError as exc:
+        raise BadMessage(f"missing field {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, BadMessage):
+            raise
+        raise BadMessage(f"bad disbursement: {exc}") from None
+    return row
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body[key]
+    if not isinstance(value, str):
+        raise BadMessage(f"field {key!r}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _int(body: dict[str, Any], key: str) -> int:
+    value = body[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadMessage(f"field {key!r}: expected an integer, got {type(value).__name__}")
+    return value
