@@ -38,7 +38,15 @@ from sinks.alerts.exceptions import UnknownAlert
 from sinks.alerts.model import Alert, AlertEvent, Notification, Silence
 from sinks.alerts.routing import AlertConfig, Route, matches_all
 
-__all__ = ["AlertState", "Engine", "GroupState", "Outcome", "group_ref", "route_alert"]
+__all__ = [
+    "AlertState",
+    "Dirty",
+    "Engine",
+    "GroupState",
+    "Outcome",
+    "group_ref",
+    "route_alert",
+]
 
 
 def group_ref(key: str) -> str:
@@ -163,6 +171,16 @@ class GroupState:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Dirty:
+    """State changed since the last `Engine.take_dirty`."""
+
+    alerts: list[AlertState]
+    groups: list[GroupState]
+    dropped_groups: list[str]
+    dropped_alerts: list[str]
+
+
 @dataclass
 class Outcome:
     """What a call decided: notifications to queue and events to record."""
@@ -189,6 +207,7 @@ class Engine:
         self.dirty_alerts: set[str] = set()
         self.dirty_groups: set[str] = set()
         self.dropped_groups: set[str] = set()
+        self.dropped_alerts: set[str] = set()
 
     def _index(self, route: Route) -> None:
         self._routes[route.id] = route
@@ -208,15 +227,38 @@ class Engine:
         self.groups = {g.key: g for g in groups if g.route_id in self._routes}
         self.silences = {s.id: s for s in silences}
 
-    def take_dirty(self) -> tuple[list[AlertState], list[GroupState], list[str]]:
-        """What changed since the last call: alerts, groups, and keys of groups gone."""
-        alerts = [self.alerts[w] for w in sorted(self.dirty_alerts) if w in self.alerts]
-        groups = [self.groups[k] for k in sorted(self.dirty_groups) if k in self.groups]
-        dropped = sorted(self.dropped_groups - set(self.groups))
+    def take_dirty(self) -> Dirty:
+        """What changed since the last call, for the store to write (and forget)."""
+        dirty = Dirty(
+            alerts=[self.alerts[w] for w in sorted(self.dirty_alerts) if w in self.alerts],
+            groups=[self.groups[k] for k in sorted(self.dirty_groups) if k in self.groups],
+            dropped_groups=sorted(self.dropped_groups - set(self.groups)),
+            dropped_alerts=sorted(self.dropped_alerts - set(self.alerts)),
+        )
         self.dirty_alerts.clear()
         self.dirty_groups.clear()
         self.dropped_groups.clear()
-        return alerts, groups, dropped
+        self.dropped_alerts.clear()
+        return dirty
+
+    def purge(self, now: datetime, keep_s: float) -> int:
+        """Forget alerts resolved more than ``keep_s`` ago and in no group any more.
+
+        Dedup needs them only while Kafka could still redeliver their warning, i.e. for
+        minutes; keeping them for days costs little and bounds the state.
+        """
+        grouped = {w for g in self.groups.values() for w in g.alerts}
+        cutoff = now - timedelta(seconds=keep_s)
+        old = [
+            w
+            for w, s in self.alerts.items()
+            if s.resolved_at is not None and s.resolved_at < cutoff and w not in grouped
+        ]
+        for wid in old:
+            del self.alerts[wid]
+            self.dirty_alerts.discard(wid)
+            self.dropped_alerts.add(wid)
+        return len(old)
 
     # -- input -----------------------------------------------------------------------------
 
@@ -444,6 +486,9 @@ class Engine:
                 group.esc_step = 0
                 group.esc_next = now + timedelta(seconds=first.after_s)
         group.notified = shown_ids
+        # What resolved has now been told (or was never shown): the group lets it go, so a
+        # long-lived group does not grow with every episode it ever saw.
+        group.alerts = [w for w in group.alerts if w in self.alerts and self.alerts[w].firing]
         self._forget_if_done(group)
 
     def _escalate(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,22 @@ __all__ = ["AlertService", "StepResult", "apply_command", "utc_now"]
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+LEASE_MS = 15_000
+"""The ``leader`` lease: a stopped or hung instance is replaced within this."""
+RESOLVED_KEEP_S = 7 * 86400
+"""Resolved alerts are remembered (for dedup and `list`) this long, then purged."""
+_LEASE_LUA = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1
+end
+return 0
+"""
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 def utc_now() -> datetime:
@@ -134,11 +151,11 @@ class AlertService:
                 settings.redis.url, **settings.redis.client_kwargs()
             )
         self.redis = redis_client
+        self._lease = redis_client.register_script(_LEASE_LUA)
         self.store = AlertStore(
             redis_client, (prefix if prefix is not None else settings.redis.key_prefix) + "alerts:"
         )
-        self.engine = Engine(config)
-        self.store.load(self.engine)
+        self.engine = Engine(config)  # loaded from Redis when this instance wins the lease
         self.channels: dict[str, list[Channel]] = {
             name: channels_for(r.urls, r.dingtalk) for name, r in config.receivers.items()
         }
@@ -157,14 +174,41 @@ class AlertService:
         if history is not None:
             self.history = EventHistory(self.store, history, settings.clickhouse.database)
         self.topics = list(topics if topics is not None else [settings.topics.warnings])
-        self.consumer = batch_consumer(
-            settings, group_id or f"{settings.app_id}-alerts", self.topics
-        )
+        self.group_id = group_id or f"{settings.app_id}-alerts"
+        self.instance = uuid.uuid4().hex
+        self.consumer: Any | None = None  # joined only while this instance holds the lease
+        self.last_purge = 0.0
+
+    # -- the lease: one active instance ---------------------------------------------------------
+
+    def _lead(self) -> bool:
+        """Take or renew the ``leader`` lease; on winning it, reload the state and join Kafka.
+
+        A standby never joins the consumer group: a member that does not poll would hold
+        partitions hostage. Losing the lease (a pause longer than the TTL) drops out at once.
+        """
+        held = bool(self._lease(keys=[self.store.keys.leader], args=[self.instance, LEASE_MS]))
+        if held and self.consumer is None:
+            self.engine = Engine(self.config)
+            self.store.load(self.engine)
+            self.consumer = batch_consumer(self.settings, self.group_id, self.topics)
+            log.info("alerts: this instance (%s) is active", self.instance[:8])
+        elif not held and self.consumer is not None:
+            log.warning("alerts: lost the lease to another instance; standing by")
+            self.consumer.close()
+            self.consumer = None
+        return held
 
     # -- the loop -----------------------------------------------------------------------------
 
     def step(self) -> StepResult:
         result = StepResult()
+        if not self._lead():
+            self.stop_event.wait(min(1.0, LEASE_MS / 3000))
+            return result
+        if time.monotonic() - self.last_purge > 60:
+            self.engine.purge(self.clock(), RESOLVED_KEEP_S)
+            self.last_purge = time.monotonic()
         wait = self.max_wait_s
         due = self.engine.next_due()
         if due is not None:
@@ -229,7 +273,10 @@ class AlertService:
             self.close()
 
     def close(self) -> None:
-        self.consumer.close()
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None
+        self.redis.eval(_RELEASE_LUA, 1, self.store.keys.leader, self.instance)
 
     # -- delivery -------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ Keys (under ``{redis.key_prefix}alerts:``; docs/alerting.md):
 ``events``             list    alert events waiting for ClickHouse
 ``commands``           list    ack / resolve / silence / expire requests, oldest first
 ``reply:{command_id}`` list    the service's answer to one command (expires)
+``leader``             string  the active instance's id (a lease with a TTL)
 =====================  ======  =====================================================
 """
 
@@ -75,6 +76,10 @@ class AlertKeys:
     def reply(self, command_id: str) -> str:
         return f"{self.prefix}reply:{command_id}"
 
+    @property
+    def leader(self) -> str:
+        return f"{self.prefix}leader"
+
 
 class AlertStore:
     """Reads and writes `AlertKeys` with one Redis client (sync, ``redis-py``)."""
@@ -104,18 +109,20 @@ class AlertStore:
         replies: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> None:
         """One transaction: changed state, new notifications and events, handled commands."""
-        alerts, groups, dropped = engine.take_dirty()
+        dirty = engine.take_dirty()
         k = self.keys
         pipe = self.client.pipeline(transaction=True)
-        if alerts:
+        if dirty.alerts:
             pipe.hset(
                 k.alerts,
-                mapping={a.alert.warning_id: orjson.dumps(a.to_dict()) for a in alerts},
+                mapping={a.alert.warning_id: orjson.dumps(a.to_dict()) for a in dirty.alerts},
             )
-        if groups:
-            pipe.hset(k.groups, mapping={g.key: orjson.dumps(g.to_dict()) for g in groups})
-        if dropped:
-            pipe.hdel(k.groups, *dropped)
+        if dirty.dropped_alerts:
+            pipe.hdel(k.alerts, *dirty.dropped_alerts)
+        if dirty.groups:
+            pipe.hset(k.groups, mapping={g.key: orjson.dumps(g.to_dict()) for g in dirty.groups})
+        if dirty.dropped_groups:
+            pipe.hdel(k.groups, *dirty.dropped_groups)
         for silence in silences:
             pipe.hset(k.silences, silence.id, orjson.dumps(silence.to_dict()))
         for notice in notifications:

@@ -446,3 +446,21 @@ def test_every_state_change_reaches_clickhouse(
         running.stop()
     kinds = {kind: actor for kind, actor in rows()}
     assert kinds["acked"] == "alice" and kinds["resolved"] == "warning" and "sent" in kinds
+
+
+def test_second_instance_stands_by_and_takes_over_without_repeats(
+    settings: Settings, topic: str, http: HttpReceiver, start: Any
+) -> None:
+    config = parse_config(routing(http))
+    first = start(config)
+    wait_for("the lease", lambda: first.service.consumer is not None)
+    second = start(config)
+    produce(settings, topic, [warning(1)])
+    wait_for("a message", lambda: len(http.to("/team")) >= 1)
+    assert second.service.consumer is None  # a standby never joins the group
+    first.stop()  # releases the lease
+    produce(settings, topic, [warning(2, rule_id="dpd_60"), warning(1)])
+    wait_for("the standby's message", lambda: len(http.to("/team")) >= 2, 30)
+    time.sleep(2)
+    assert second.service.consumer is not None
+    assert [ids_in(p) for p in http.to("/team")] == [["w00001"], ["w00002"]]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sinks.alerts.engine import Engine, route_alert
+from sinks.alerts.engine import AlertState, Engine, GroupState, route_alert
 from sinks.alerts.exceptions import AlertConfigError, UnknownAlert
 from sinks.alerts.model import Alert, Silence, alert_from_warning
 from sinks.alerts.routing import AlertConfig, parse_config, parse_matcher
@@ -243,13 +243,11 @@ def test_state_round_trips_through_dicts_without_repeating_a_notice() -> None:
     engine = Engine(config())
     engine.ingest(warning(1), at(0))
     engine.tick(at(30))
-    alerts, groups, _ = engine.take_dirty()
-    from sinks.alerts.engine import AlertState, GroupState
-
+    dirty = engine.take_dirty()
     fresh = Engine(config())
     fresh.restore(
-        [AlertState.from_dict(a.to_dict()) for a in alerts],
-        [GroupState.from_dict(g.to_dict()) for g in groups],
+        [AlertState.from_dict(a.to_dict()) for a in dirty.alerts],
+        [GroupState.from_dict(g.to_dict()) for g in dirty.groups],
         [],
     )
     assert fresh.tick(at(330)).notifications == []
@@ -276,3 +274,18 @@ def test_alert_masks_loan_borrower_and_long_digits() -> None:
 def test_bad_config_names_the_entry(change: dict[str, Any]) -> None:
     with pytest.raises(AlertConfigError, match="route"):
         config(**change)
+
+
+def test_purge_forgets_only_long_resolved_alerts() -> None:
+    engine = Engine(config(route={"receiver": "default"}))
+    engine.ingest(warning(1), at(0))
+    engine.ingest(warning(2), at(0))
+    engine.tick(at(30))
+    engine.ingest(warning(1, "resolved"), at(60))
+    engine.tick(at(330))  # w1's resolution notified; w2 keeps the group open
+    (group,) = engine.groups.values()
+    assert group.alerts == ["w2"]
+    assert engine.purge(at(400), keep_s=600) == 0  # too recent
+    assert engine.purge(at(1000), keep_s=600) == 1
+    assert engine.take_dirty().dropped_alerts == ["w1"]
+    assert "w2" in engine.alerts  # still firing
