@@ -1,0 +1,224 @@
+"""Sink benchmark: the ClickHouse and Redis writers against their bare clients, same run.
+
+1. N synthetic warnings (docs/warnings.md, about ten per loan, a third resolved,
+   every third carrying a model score) are preloaded into a fresh topic.
+2. ClickHouse, bare: the same rows, already converted, in one columnar insert
+   of all N (clickhouse-driver, native protocol): the ceiling for this server.
+3. ClickHouse, writer: `ClickHouseWriter` in its own group reads the topic,
+   parses, inserts per batch (with the derived ``model_scores`` rows) and
+   commits; timed from its first commit to its last, as bench/stream.py times
+   the worker (joining the group is start-up, not throughput).
+4. Redis, bare: the same warnings, already parsed, applied by the writer's own
+   Lua script in one pipeline of all N: the same Redis work with no Kafka, no
+   parsing, no batching and one round trip.
+5. Redis, writer: `RedisWriter` in its own group, timed the same way.
+
+    .venv/bin/python bench/sinks.py --warnings 100000
+
+Starts the local stack if it is not up; removes its topic, database and keys.
+Ends with one JSON line:
+{"clickhouse_rows_per_s": .., "clickhouse_ratio_vs_bare": .., "redis_warnings_per_s": ..,
+ "redis_ratio_vs_bare": .., ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this file's folder leads sys.path, and its name would hide the
+# `sinks` package it measures.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import orjson  # noqa: E402
+import redis  # noqa: E402
+from clickhouse_driver import Client  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from config import Settings, load_settings  # noqa: E402
+from config import stack as local_stack  # noqa: E402
+from sinks.clickhouse import WARNINGS, ClickHouseWriter, migrate, row_of  # noqa: E402
+from sinks.clickhouse.tables import columnar  # noqa: E402
+from sinks.redis import RedisWriter, parse_warning  # noqa: E402
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def synthetic(count: int) -> list[bytes]:
+    """``count`` warning messages: opens, and a resolution for every third."""
+    out: list[bytes] = []
+    n = 0
+    while len(out) < count:
+        loan = n // 10
+        body = {
+            "schema_version": 1,
+            "warning_id": f"{n:024x}",
+            "status": "open",
+            "loan_id": f"L-{loan:07d}",
+            "borrower_id": f"bw-{loan // 2:06x}",
+            "rule_id": ("dpd_30", "high_pd", "partial_payment", "bureau_delinquency")[n % 4],
+            "rule_version": 1,
+            "pack_digest": "9b1f" * 16,
+            "severity": SEVERITIES[n % 5],
+            "owner_team": ("collections", "risk-review", "fraud")[n % 3],
+            "message": f"L-{loan:07d} is {n % 120} days past due",
+            "episode": 1,
+            "episode_key": "",
+            "reasons": [{"name": "loan.dpd", "value": n % 120}],
+            "score": round((n % 97) / 100, 2) if n % 3 == 0 else None,
+            "dpd": n % 120,
+            "bucket": f"M{min(n % 120 // 30, 6)}",
+            "klass": "special_mention",
+            "event_id": f"e-{n}",
+            # A live stream: this month's events (a month is a partition).
+            "event_time": f"2026-03-{1 + n % 28:02d}T{n % 24:02d}:00:00+00:00",
+            "produced_at": "2026-03-05T00:00:02.113+00:00",
+        }
+        out.append(orjson.dumps(body))
+        if n % 3 == 0 and len(out) < count:
+            out.append(orjson.dumps({**body, "status": "resolved"}))
+        n += 1
+    return out
+
+
+def preload(settings: Settings, topic: str, values: list[bytes]) -> None:
+    admin = AdminClient(settings.kafka.confluent_config())
+    partitions = settings.topics.partitions
+    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=30)
+    producer = Producer({**settings.kafka.confluent_config(), "linger.ms": 20})
+    for value in values:
+        key = orjson.loads(value)["loan_id"].encode()
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    assert producer.flush(60) == 0
+
+
+def timed_writer(writer: Any, total: int) -> float:
+    """Messages/s of a writer from its first commit to its last (joining the group excluded)."""
+    consumed = 0
+    first: tuple[float, int] | None = None  # time and count at the first commit
+    try:
+        while consumed < total:
+            result = writer.drain_once()
+            if result.consumed and not result.committed:
+                raise RuntimeError(f"{writer.sink} writer did not commit a batch: {result}")
+            consumed += result.consumed
+            if result.consumed and first is None:
+                first = (time.perf_counter(), consumed)
+    finally:
+        writer.close()
+    assert first is not None
+    return (total - first[1]) / (time.perf_counter() - first[0])
+
+
+def clickhouse_figures(settings: Settings, topic: str, values: list[bytes]) -> dict[str, float]:
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    local = settings.model_copy(
+        update={"clickhouse": settings.clickhouse.model_copy(update={"database": database})}
+    )
+    migrate(local)
+    client = Client(**local.clickhouse.driver_kwargs())
+    try:
+        rows = [row_of("warnings", v) for v in values]
+        names = ", ".join(c.name for c in WARNINGS.columns)
+        data = columnar(rows, len(WARNINGS.columns))
+        client.execute("CREATE TABLE bare AS warnings")
+        started = time.perf_counter()
+        client.execute(
+            f"INSERT INTO bare ({names}) VALUES",  # noqa: S608 - our names
+            data,
+            columnar=True,
+        )
+        bare = len(rows) / (time.perf_counter() - started)
+        print(f"clickhouse bare (one columnar insert): {bare:,.0f} rows/s", file=sys.stderr)
+
+        writer = ClickHouseWriter(
+            local, topics={topic: "warnings"}, group_id=f"bench-ch-{database}"
+        )
+        rate = timed_writer(writer, len(values))
+        stored = client.execute("SELECT count() FROM warnings")[0][0]
+        assert stored == len(values), f"the writer stored {stored} of {len(values)}"
+        print(f"clickhouse writer: {rate:,.0f} rows/s", file=sys.stderr)
+    finally:
+        client.execute(f"DROP DATABASE IF EXISTS {database}")
+        client.disconnect()
+    return {
+        "clickhouse_rows_per_s": round(rate),
+        "clickhouse_bare_rows_per_s": round(bare),
+        "clickhouse_ratio_vs_bare": round(rate / bare, 3),
+    }
+
+
+def redis_figures(settings: Settings, topic: str, values: list[bytes]) -> dict[str, float]:
+    run = uuid.uuid4().hex[:8]
+    client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
+    bare_prefix, writer_prefix = f"bench:{run}:bare:", f"bench:{run}:writer:"
+    try:
+        bare_writer = RedisWriter(
+            settings, topics=[topic], group_id=f"bench-redis-bare-{run}", prefix=bare_prefix
+        )
+        parsed = [parse_warning(v) for v in values]
+        bare_writer.client.script_load(bare_writer._script.script)
+        started = time.perf_counter()
+        applied, _ = bare_writer.apply(parsed)  # one pipeline for all of them
+        bare = len(parsed) / (time.perf_counter() - started)
+        bare_writer.close()
+        assert applied == len(parsed)
+        print(f"redis bare (one pipeline, same script): {bare:,.0f} warnings/s", file=sys.stderr)
+
+        writer = RedisWriter(
+            settings, topics=[topic], group_id=f"bench-redis-{run}", prefix=writer_prefix
+        )
+        rate = timed_writer(writer, len(values))
+        cards = sum(1 for _ in client.scan_iter(match=writer_prefix + "card:*", count=1000))
+        expected = len({w.loan_id for w in parsed})
+        assert cards == expected, f"the writer made {cards} cards of {expected}"
+        print(f"redis writer: {rate:,.0f} warnings/s", file=sys.stderr)
+    finally:
+        for prefix in (bare_prefix, writer_prefix):
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
+            for start in range(0, len(keys), 1000):
+                client.unlink(*keys[start : start + 1000])
+        client.close()
+    return {
+        "redis_warnings_per_s": round(rate),
+        "redis_bare_warnings_per_s": round(bare),
+        "redis_ratio_vs_bare": round(rate / bare, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--warnings", type=int, default=100_000)
+    args = parser.parse_args()
+
+    base = load_settings()
+    local_stack.up(base)
+    topic = f"bench.{uuid.uuid4().hex[:8]}.warnings"
+    values = synthetic(args.warnings)
+    preload(base, topic, values)
+    print(f"preloaded {len(values)} warnings into {topic}", file=sys.stderr)
+    try:
+        figures: dict[str, Any] = {"warnings": len(values)}
+        figures |= clickhouse_figures(base, topic, values)
+        figures |= redis_figures(base, topic, values)
+    finally:
+        admin = AdminClient(base.kafka.confluent_config())
+        admin.delete_topics([topic])[topic].result(timeout=30)
+    for key, value in figures.items():
+        print(f"{key:>28}: {value}", file=sys.stderr)
+    print(orjson.dumps(figures).decode())
+
+
+if __name__ == "__main__":
+    main()
