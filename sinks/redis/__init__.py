@@ -14,7 +14,7 @@ from sinks.redis.keys import (
     RedisKeys,
     risk_score,
 )
-from sinks.redis.lookup import lookup, lookup_command
+from sinks.redis.lookup import borrower, lookup, lookup_command
 from sinks.redis.writer import DrainResult, RedisWriter, parse_warning, run
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "DrainResult",
     "RedisKeys",
     "RedisWriter",
+    "borrower",
     "lookup",
     "lookup_command",
     "parse_warning",

@@ -15,9 +15,10 @@ import orjson
 from config import Settings
 from sinks.redis.keys import RedisKeys
 
-__all__ = ["lookup", "lookup_command"]
+__all__ = ["borrower", "lookup", "lookup_command"]
 
 _INT_FIELDS = ("dpd", "open_warnings", "event_ms", "score_ms")
+_BORROWER_INTS = ("loans", "max_dpd", "open_warnings")
 
 
 def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
@@ -45,6 +46,28 @@ def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
     card["open"] = {_text(k): orjson.loads(v) for k, v in sorted(raw_open.items())}
     card["recent"] = [orjson.loads(v) for v in raw_recent]
     return card
+
+
+def borrower(client: Any, prefix: str, borrower_id: str) -> dict[str, Any] | None:
+    """A borrower's roll-up across loans, or None when Redis has none for it.
+
+    ``loans``, ``max_dpd`` and ``open_warnings`` are ints, ``worst_klass`` a str, and
+    ``by_loan`` maps each loan to its ``dpd`` (int), ``klass`` and ``open`` (int).
+    """
+    raw = client.hgetall(RedisKeys(prefix).borrower(borrower_id))
+    if not raw:
+        return None
+    out: dict[str, Any] = {}
+    by_loan: dict[str, dict[str, Any]] = {}
+    for key, value in raw.items():
+        name, text = _text(key), _text(value)
+        field, _, loan = name.partition(":")
+        if loan:
+            by_loan.setdefault(loan, {})[field] = text if field == "klass" else int(text)
+        else:
+            out[name] = int(text) if name in _BORROWER_INTS else text
+    out["by_loan"] = dict(sorted(by_loan.items()))
+    return out
 
 
 def lookup_command(

@@ -21,6 +21,7 @@ from sinks.redis import (
     RECENT_LIMIT,
     DrainResult,
     RedisWriter,
+    borrower,
     lookup,
     lookup_command,
     risk_score,
@@ -343,6 +344,19 @@ def test_the_card_carries_the_latest_score_and_pack_and_the_borrower_rolls_up_lo
     assert rollup[b"open_warnings"] == b"3"  # L-a: w0001; L-b: w0003, w0004
     assert rollup[b"open:L-b"] == b"2" and rollup[b"dpd:L-a"] == b"10"
     assert redis_client.hget(p + "borrower:bw-other", "loans") == b"1"
+    assert borrower(redis_client, p, "bw-7f3a9c") == {
+        "borrower_id": "bw-7f3a9c",
+        "loans": 2,
+        "max_dpd": 95,
+        "worst_klass": "substandard",
+        "open_warnings": 3,
+        "updated_at": rollup[b"updated_at"].decode(),
+        "by_loan": {
+            "L-a": {"dpd": 10, "klass": "special_mention", "open": 1},
+            "L-b": {"dpd": 95, "klass": "substandard", "open": 2},
+        },
+    }
+    assert borrower(redis_client, p, "bw-nobody") is None
 
 
 def test_written_off_loans_close_and_quiet_loans_expire_while_open_ones_stay(
