@@ -74,10 +74,18 @@ def run(
     path = config or settings.alerts.config_file
     if path is None:
         raise ConfigError("invalid setting LOANWATCH_ALERTS__CONFIG_FILE: no routing file given")
+    routing = load_config(path)
+    if settings.alerts.clickhouse:
+        from sinks.clickhouse import migrate
+
+        try:
+            migrate(settings)  # alert_events; the history waits in Redis if this fails
+        except Exception as exc:  # noqa: BLE001 - alerting must not depend on ClickHouse
+            console.print(f"[yellow]ClickHouse not migrated ({exc}); events wait in Redis[/]")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    service = AlertService(settings, load_config(path), stop_event=stop)
+    service = AlertService(settings, routing, stop_event=stop)
     stop_http = None
     if http and settings.alerts.http_port:
         token = settings.alerts.http_token

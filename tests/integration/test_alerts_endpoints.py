@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -139,3 +140,46 @@ def test_no_running_service_leaves_the_request_queued(
     store = AlertStore(redis_client, redis_prefix + "alerts:")
     assert submit(store, "ack", "frank", wait_s=0.5, ref="w1") == {"ok": None, "queued": True}
     assert [c["by"] for c in store.pending_commands()] == ["frank"]
+
+
+def test_alerts_run_command_serves_until_sigterm(
+    settings: Settings, topic: str, receiver: HttpReceiver, redis_prefix: str, unique: str,
+    clickhouse: Any, tmp_path: Path,
+) -> None:  # fmt: skip
+    """The real `loanwatch alerts run` process: settings, migration, endpoint, signals."""
+    database = clickhouse.execute("SELECT currentDatabase()")[0][0]
+    config = tmp_path / "alerts.yaml"
+    config.write_text(orjson.dumps(routing(receiver)).decode())  # JSON is YAML
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOANWATCH_")}
+    env.update(
+        {
+            "LOANWATCH_APP_ID": f"test-{unique}",
+            "LOANWATCH_TOPICS__WARNINGS": topic,
+            "LOANWATCH_REDIS__KEY_PREFIX": redis_prefix,
+            "LOANWATCH_CLICKHOUSE__DATABASE": database,
+            "LOANWATCH_ALERTS__CONFIG_FILE": str(config),
+            "LOANWATCH_ALERTS__HTTP_PORT": str(port),
+        }
+    )
+    log = (tmp_path / "alerts.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "alerts", "run"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        produce(settings, topic, [warning(1)])
+        wait_for("the message", lambda: len(receiver.to("/team")) >= 1, 30)
+        ref = first_group(f"http://127.0.0.1:{port}")["ref"]
+        done = requests.post(f"http://127.0.0.1:{port}/ack/{ref}", data={"by": "gina"}, timeout=15)
+        assert done.status_code == 200, done.text
+        query = f"SELECT kind, actor FROM {database}.alert_events FINAL"  # noqa: S608
+        wait_for("acked in ClickHouse", lambda: ("acked", "gina") in clickhouse.execute(query))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        log.close()
+    assert code == 0, (tmp_path / "alerts.log").read_text(errors="replace")[-3000:]
