@@ -481,7 +481,10 @@ class Engine:
             notice = self._notice(group, group.receiver, kind, shown, resolved, 0, now)
             out.notifications.append(notice)
             group.last_sent = now
-            if route.escalation and unacked and group.esc_next is None:
+            # A ladder starts for alerts it has not run for yet: a plain repeat, or one
+            # alert of several resolving, does not climb an exhausted ladder again.
+            fresh = [s for s in unacked if s.alert.warning_id not in group.notified]
+            if route.escalation and fresh and group.esc_next is None:
                 first = self.config.escalations[route.escalation].levels[0]
                 group.esc_step = 0
                 group.esc_next = now + timedelta(seconds=first.after_s)

@@ -79,3 +79,8 @@ class EventHistory:
             self.failing = False
         self.store.drop_events(len(events))
         return len(events)
+
+    def close(self) -> None:
+        disconnect = getattr(self.client, "disconnect", None)
+        if disconnect is not None:
+            disconnect()

@@ -195,8 +195,7 @@ class AlertService:
             log.info("alerts: this instance (%s) is active", self.instance[:8])
         elif not held and self.consumer is not None:
             log.warning("alerts: lost the lease to another instance; standing by")
-            self.consumer.close()
-            self.consumer = None
+            self._leave_kafka()
         return held
 
     # -- the loop -----------------------------------------------------------------------------
@@ -266,17 +265,48 @@ class AlertService:
         return result
 
     def run(self) -> None:
+        """Step until stopped. Redis unavailable: drop out of Kafka and wait, then resume.
+
+        A step that failed on Redis may have advanced the engine past what Redis holds,
+        and its offsets are uncommitted; so the engine is rebuilt from Redis and the
+        consumer rejoins from the committed offsets, the same path as a restart.
+        """
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        delay = 0.5
+        degraded = False
         try:
             while not self.stop_event.is_set():
-                self.step()
+                try:
+                    self.step()
+                    if degraded:
+                        log.warning("alerts: Redis back; resumed from the stored state")
+                    degraded, delay = False, 0.5
+                except (ConnectionError, TimeoutError, OSError) as exc:
+                    if not degraded:
+                        log.warning("alerts: Redis unavailable (%s); alerting paused", exc)
+                    degraded = True
+                    self._leave_kafka()
+                    self.stop_event.wait(delay)
+                    delay = min(delay * 2, 10.0)
         finally:
             self.close()
 
-    def close(self) -> None:
+    def _leave_kafka(self) -> None:
         if self.consumer is not None:
             self.consumer.close()
             self.consumer = None
-        self.redis.eval(_RELEASE_LUA, 1, self.store.keys.leader, self.instance)
+
+    def close(self) -> None:
+        from redis.exceptions import RedisError
+
+        self._leave_kafka()
+        try:
+            self.redis.eval(_RELEASE_LUA, 1, self.store.keys.leader, self.instance)
+        except RedisError:  # the lease then simply expires
+            log.warning("alerts: could not release the lease; it expires in %d ms", LEASE_MS)
+        if self.history is not None:
+            self.history.close()
 
     # -- delivery -------------------------------------------------------------------------------
 

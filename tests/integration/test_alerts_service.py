@@ -8,6 +8,7 @@ topic, consumer group and Redis prefix, and windows of about a second.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 import time
 import uuid
@@ -463,4 +464,54 @@ def test_second_instance_stands_by_and_takes_over_without_repeats(
     wait_for("the standby's message", lambda: len(http.to("/team")) >= 2, 30)
     time.sleep(2)
     assert second.service.consumer is not None
+    assert [ids_in(p) for p in http.to("/team")] == [["w00001"], ["w00002"]]
+
+
+def own_redis(tmp_path: Any, port: int) -> subprocess.Popen[bytes]:
+    """A private redis-server with an append-only file, so the test may stop and restart it."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+         "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port)
+    wait_for("redis", lambda: _pings(client), 10)
+    return proc
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def test_redis_outage_pauses_alerting_without_loss_or_repeat(
+    settings: Settings, topic: str, http: HttpReceiver, tmp_path: Any, unique: str
+) -> None:
+    port = free_port()
+    server = own_redis(tmp_path, port)
+    local = settings.model_copy(
+        update={"redis": settings.redis.model_copy(update={"url": f"redis://127.0.0.1:{port}/0"})}
+    )
+    service = AlertService(
+        local, parse_config(routing(http)), topics=[topic], group_id=f"test-{unique}",
+        max_wait_s=0.1, history=None,
+    )  # fmt: skip
+    running = Running(service)
+    try:
+        produce(settings, topic, [warning(1)])
+        wait_for("the first message", lambda: len(http.to("/team")) >= 1)
+        server.terminate()  # a clean stop: the append-only file has everything
+        server.wait(10)
+        produce(settings, topic, [warning(2, rule_id="dpd_60"), warning(1)])
+        time.sleep(2)
+        assert running.thread.is_alive() and len(http.to("/team")) == 1
+        server = own_redis(tmp_path, port)
+        wait_for("the second message", lambda: len(http.to("/team")) >= 2, 30)
+        time.sleep(2)
+    finally:
+        running.stop()
+        server.terminate()
+        server.wait(10)
     assert [ids_in(p) for p in http.to("/team")] == [["w00001"], ["w00002"]]

@@ -289,3 +289,16 @@ def test_purge_forgets_only_long_resolved_alerts() -> None:
     assert engine.purge(at(1000), keep_s=600) == 1
     assert engine.take_dirty().dropped_alerts == ["w1"]
     assert "w2" in engine.alerts  # still firing
+
+
+def test_an_exhausted_ladder_is_not_climbed_again_by_repeats() -> None:
+    engine = Engine(config(route={"receiver": "default", "repeat_interval": "1h", "routes": [
+        {"matchers": ['team="collections"'], "receiver": "collections", "escalation": "oncall"}
+    ]}))  # fmt: skip
+    engine.ingest(warning(1), at(0))
+    sent = [n for s in range(0, 6 * 3600, 60) for n in engine.tick(at(s)).notifications]
+    assert [n.kind for n in sent].count("escalation") == 4  # 2 levels x 2 loops, once
+    assert [n.kind for n in sent].count("repeat") >= 4
+    engine.ingest(warning(2), at(6 * 3600))  # something new: a new ladder
+    later = [n for s in range(6 * 3600, 8 * 3600, 60) for n in engine.tick(at(s)).notifications]
+    assert any(n.kind == "escalation" for n in later)
