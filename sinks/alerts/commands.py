@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sinks.alerts.model import masked_labels
 from sinks.alerts.routing import parse_matcher
 from sinks.alerts.store import AlertStore
 
@@ -93,7 +94,7 @@ def overview(store: AlertStore, *, now: datetime | None = None) -> dict[str, Any
             {
                 "ref": group.ref,
                 "receiver": group.receiver,
-                "labels": group.labels,
+                "labels": masked_labels(group.labels),
                 "last_sent": group.last_sent.isoformat() if group.last_sent else None,
                 "escalation_step": group.esc_step,
                 "alerts": members,

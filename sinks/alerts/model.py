@@ -28,6 +28,7 @@ __all__ = [
     "alert_from_warning",
     "mask_borrower",
     "mask_loan",
+    "masked_labels",
     "scrub",
 ]
 
@@ -46,6 +47,15 @@ def mask_loan(loan_id: str) -> str:
         return "*" * len(loan_id)
     keep_head = 2
     return loan_id[:keep_head] + "*" * (len(loan_id) - keep_head - 4) + loan_id[-4:]
+
+
+def masked_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """Group labels fit for a message or a listing: a ``loan_id`` label is masked.
+
+    >>> masked_labels({"team": "fraud", "loan_id": "L-000123"})
+    {'team': 'fraud', 'loan_id': 'L-**0123'}
+    """
+    return {k: mask_loan(v) if k == "loan_id" else v for k, v in labels.items()}
 
 
 def mask_borrower(borrower_id: str, key: bytes) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sinks.alerts.model import Alert, Notification
+from sinks.alerts.model import Alert, Notification, masked_labels
 
 __all__ = ["Message", "render"]
 
@@ -107,7 +107,8 @@ def render(
     blocks: list[str] = []
     shown = 0
     for n in notifications:
-        head = f"### [{text[n.kind]}] " + ", ".join(f"{k}={v}" for k, v in n.group_labels.items())
+        labels = masked_labels(n.group_labels)
+        head = f"### [{text[n.kind]}] " + ", ".join(f"{k}={v}" for k, v in labels.items())
         if n.kind == "escalation":
             head += " · " + text["level"].format(level=n.level)
         lines = [head.rstrip()]

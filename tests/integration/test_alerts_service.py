@@ -354,6 +354,7 @@ def test_critical_on_a_loan_inhibits_its_other_warnings(
     wait_for("two groups", lambda: len(http.to("/team")) >= 2)
     time.sleep(1.5)
     assert sorted(ids_in(p) for p in http.to("/team")) == [["w00002"], ["w00003"]]
+    assert "L-000777" not in str(http.posts) and "L-**0777" in str(http.posts)
 
 
 def test_unacked_alert_escalates_level_by_level_with_signed_dingtalk(
