@@ -12,11 +12,12 @@ attributes `models.features.pd_features` reads from a loan's state. One fact
 has no event: the bank's repayment status (X6..X11, months of delay), which is
 the bank's own DPD computation. The monitor would compute DPD itself from
 schedule and repayments, but a revolving card has no schedule in our contract,
-so the bench takes the bank's figure as the card's DPD (months x 30). Two
+so the bench takes the bank's figure as the card's DPD (months x 30). Four
 facts a card has and an installment loan has not are added beside
-`pd_features`: the share of the previous bill paid, and "no balance" (the
-bank's -2 status, read from the bill itself). Demographics (sex, education,
-marriage, age) are not used: the monitor does not hold them.
+`pd_features`, all read from the events: the share of the previous bill paid,
+"no balance" (the bank's -2 status, seen in the bill itself), the log of the
+payment and the bill's change as a share of the limit. Demographics (sex,
+education, marriage, age) are not used: the monitor does not hold them.
 
 Progressive validation: clients are shuffled and played one after another
 (as loans disbursed one after another), the model scores each month-end with
@@ -43,16 +44,19 @@ import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
 
-from models import CANDIDATES, EarlyWarning, PendingLabels, pd_features
-from rules import InstallmentDue, RepaymentReceived
+# bench/models.py is named like the package: take this folder off the import path.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from models import CANDIDATES, NO_BEHAVIOUR, EarlyWarning, PendingLabels, pd_features  # noqa: E402
+from rules import InstallmentDue, RepaymentReceived  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/datasets/taiwan_credit_default"
 START = datetime(2005, 4, 1, 9, tzinfo=UTC)
@@ -64,26 +68,6 @@ PUBLISHED = (  # from the data set's README (batch models, held-out test sets)
     ("XGBoost (same set-up), Liu 2025", 0.7611),
     ("LightGBM, best of six models", 0.78),
 )
-
-_NO_MONEY = SimpleNamespace(
-    inflow_30d=0,
-    outflow_30d=0,
-    salary_30d=0,
-    salary_prev_60d=0,
-    balance=None,
-    balance_drop_7d=0.0,
-    diverted_share=0.0,
-    other_lender_payments_30d=0,
-    bureau_new_delinquencies=0,
-    bureau_inquiries=0,
-    bureau_inquiry_jump=0,
-    bureau_lawsuit=False,
-    bureau_enforcement=False,
-    contact_changes_30d=0,
-    avg_days_before_due=None,
-    collateral_ltv=None,
-)
-"""No account, bureau or contact data in this set: the loan-level features carry it."""
 
 
 @dataclass(slots=True)
@@ -167,7 +151,7 @@ class CardState:
     restructured: bool = False
     outstanding_principal: int = 0
     overdue_total: int = 0
-    features: Any = field(default_factory=lambda: _NO_MONEY)
+    features: Any = NO_BEHAVIOUR  # no account, bureau or contact data in this set
     previous_bill: int = 0
     paid_share: float = 1.0
     log_paid: float = 0.0

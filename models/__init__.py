@@ -12,7 +12,14 @@ from __future__ import annotations
 from models.anomaly import AccountAnomaly
 from models.drift import Drift, DriftMonitor
 from models.exceptions import CheckpointError, ModelError, UnknownModelError
-from models.features import ANOMALY_FEATURES, PD_FEATURES, pd_features, transaction_features
+from models.features import (
+    ANOMALY_FEATURES,
+    NO_BEHAVIOUR,
+    PD_FEATURES,
+    NoBehaviour,
+    pd_features,
+    transaction_features,
+)
 from models.hub import HubConfig, ModelHub, Scores
 from models.intent import INTENTS, Intent, IntentClassifier, promise_date
 from models.labels import PendingLabels
@@ -23,6 +30,7 @@ __all__ = [
     "ANOMALY_FEATURES",
     "CANDIDATES",
     "INTENTS",
+    "NO_BEHAVIOUR",
     "PD_FEATURES",
     "AccountAnomaly",
     "CheckpointError",
@@ -34,6 +42,7 @@ __all__ = [
     "IntentClassifier",
     "ModelError",
     "ModelHub",
+    "NoBehaviour",
     "PendingLabels",
     "PlattScaling",
     "ProgressiveMetrics",

@@ -38,9 +38,17 @@ True
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["ANOMALY_FEATURES", "PD_FEATURES", "pd_features", "transaction_features"]
+__all__ = [
+    "ANOMALY_FEATURES",
+    "NO_BEHAVIOUR",
+    "PD_FEATURES",
+    "NoBehaviour",
+    "pd_features",
+    "transaction_features",
+]
 
 PD_FEATURES: Final = (
     "dpd",
@@ -90,6 +98,35 @@ ANOMALY_FEATURES: Final = (
 
 _MONTH: Final = 30.0
 _LOG_MONEY: Final = math.log1p(1e11)  # a trillion in minor units: beyond any movement
+
+
+@dataclass(frozen=True, slots=True)
+class NoBehaviour:
+    """The behaviour features of a borrower of whom only the loan is known.
+
+    No account, bureau, contact or collateral data: what `pd_features` reads
+    from ``loan.features`` when a source (a data set, a product) has none.
+    """
+
+    inflow_30d: int = 0
+    outflow_30d: int = 0
+    salary_30d: int = 0
+    salary_prev_60d: int = 0
+    balance: int | None = None
+    balance_drop_7d: float = 0.0
+    diverted_share: float = 0.0
+    other_lender_payments_30d: int = 0
+    bureau_new_delinquencies: int = 0
+    bureau_inquiries: int = 0
+    bureau_inquiry_jump: int = 0
+    bureau_lawsuit: bool = False
+    bureau_enforcement: bool = False
+    contact_changes_30d: int = 0
+    avg_days_before_due: float | None = None
+    collateral_ltv: float | None = None
+
+
+NO_BEHAVIOUR: Final = NoBehaviour()
 
 
 def pd_features(loan: Any) -> dict[str, float]:

@@ -33,14 +33,9 @@ Examples
 --------
 >>> from datetime import UTC, date, datetime
 >>> from types import SimpleNamespace
->>> money = SimpleNamespace(
-...     inflow_30d=0, outflow_30d=0, salary_30d=0, salary_prev_60d=0, balance=None,
-...     balance_drop_7d=0.0, diverted_share=0.0, other_lender_payments_30d=0,
-...     bureau_new_delinquencies=0, bureau_inquiries=0, bureau_inquiry_jump=0,
-...     bureau_lawsuit=False, bureau_enforcement=False, contact_changes_30d=0,
-...     avg_days_before_due=None, collateral_ltv=None)
->>> loan = SimpleNamespace(
-...     features=money, principal=100_000, outstanding_principal=90_000, overdue_total=0,
+>>> from models.features import NO_BEHAVIOUR
+>>> loan = SimpleNamespace(  # a LoanState in the worker; the same attributes here
+...     features=NO_BEHAVIOUR, principal=100_000, outstanding_principal=90_000, overdue_total=0,
 ...     dpd=0, max_dpd=0, bucket_index=0, klass_index=0, missed_installments=0,
 ...     on_time_streak=1, last_day_streak=0, late_cure_count=0, partial_payments=0,
 ...     promises_broken=0, third_party_repayments=0, days_since_disbursement=31,
@@ -64,7 +59,7 @@ from __future__ import annotations
 import math
 import pickle  # noqa: S403 - checkpoints are our own bytes; see the module docstring
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 from models.anomaly import AccountAnomaly
@@ -178,12 +173,12 @@ class ModelHub:
             score (and is learned), a ``collection_note`` an intent.
         """
         x = pd_features(loan)
-        pd = self.pd.predict_one(x)
-        reasons = self.pd.explain(x, self.config.reasons) if self.config.reasons else ()
-        if labels is not None:
-            labels.add(loan.clock_day, x)
-        for name in self.config.drift_features:
-            self.drift.update("pd", f"feature.{name}", x[name], now)
+        pd, reasons = self.pd.score_one(x, self.config.reasons)
+        # Feature drift is watched on the kept snapshots: one per loan per spacing,
+        # so a loan with many events a day does not outweigh the rest of the book.
+        if labels is not None and labels.add(loan.clock_day, x):
+            for name in self.config.drift_features:
+                self.drift.update("pd", f"feature.{name}", x[name], now)
         kind = getattr(event, "type", None)
         anomaly = intent = None
         if kind == "account_transaction":
@@ -197,7 +192,7 @@ class ModelHub:
                 )
             )
         elif kind == "collection_note":
-            intent = self.intent.predict_one(event.text, loan.today)
+            intent = self.intent.predict_one(event.text, date.fromordinal(loan.clock_day))
         return Scores(pd, reasons, self.model_version, anomaly, intent)
 
     def observe_outcome(self, loan: Any, labels: PendingLabels, *, now: datetime) -> int:

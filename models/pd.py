@@ -160,22 +160,66 @@ class EarlyWarning:
         self.calibrator = PlattScaling()
         self.counts = [1, 1]  # Laplace-smoothed class counts: [good, bad]
         self._rng = random.Random(seed)  # noqa: S311 - resampling, not security
+        self._table: tuple[float, dict[str, tuple[float, float]]] | None = None
 
     # scoring
 
-    def raw_one(self, x: dict[str, float]) -> float:
-        """The classifier's probability before calibration."""
+    def _terms(self) -> tuple[float, dict[str, tuple[float, float]]]:
+        """The linear part as (intercept, {name: (mean, weight / std)}), cached per learn.
+
+        Folding the scaler into the weights makes one pass over the vector give
+        both the logit and every feature's contribution; the table is rebuilt
+        only after the model learned, which is rarer than scoring.
+        """
+        if self._table is None:
+            scaler: Any = self.linear["scale"]
+            lr: Any = self.linear["lr"]
+            means, variances, weights = scaler.means, scaler.vars, lr.weights
+            table = {}
+            for name, var in variances.items():
+                weight = weights.get(name, 0.0)
+                if var > 0.0 and weight != 0.0:
+                    table[name] = (means[name], weight / math.sqrt(var))
+            self._table = (float(lr.intercept), table)
+        return self._table
+
+    def _linear_one(self, x: dict[str, float]) -> tuple[float, list[tuple[float, str]]]:
+        """The linear part's probability and the positive contributions to its logit."""
+        intercept, table = self._terms()
+        z = intercept
+        up: list[tuple[float, str]] = []
+        for name, value in x.items():
+            term = table.get(name)
+            if term is not None:
+                contribution = term[1] * (value - term[0])
+                z += contribution
+                if contribution > 0.0:
+                    up.append((contribution, name))
+        return _sigmoid(z), up
+
+    def _raw(self, x: dict[str, float]) -> tuple[float, list[tuple[float, str]]]:
+        p_linear, up = self._linear_one(x)
         if self.forest is None:
-            return float(self.linear.predict_proba_one(x).get(True, 0.0))
+            return p_linear, up
         p_forest = float(self.forest.predict_proba_one(x).get(True, 0.0))
         if self.candidate == "forest":
-            return p_forest
-        return 0.5 * (p_forest + float(self.linear.predict_proba_one(x).get(True, 0.0)))
+            return p_forest, up
+        return 0.5 * (p_forest + p_linear), up
+
+    def raw_one(self, x: dict[str, float]) -> float:
+        """The classifier's probability before calibration."""
+        return self._raw(x)[0]
 
     def predict_one(self, x: dict[str, float]) -> float:
         """P(bad within the horizon), calibrated when `calibrate` is on."""
-        raw = self.raw_one(x)
+        raw = self._raw(x)[0]
         return self.calibrator.transform_one(raw) if self.calibrate else raw
+
+    def score_one(self, x: dict[str, float], top: int = 3) -> tuple[float, tuple[Reason, ...]]:
+        """`predict_one` and `explain` together, for the price of one pass over ``x``."""
+        raw, up = self._raw(x)
+        p = self.calibrator.transform_one(raw) if self.calibrate else raw
+        return p, self._reasons(x, up, top)
 
     def explain(self, x: dict[str, float], top: int = 3) -> tuple[Reason, ...]:
         """The features that raised the score most: ``weight * scaled value`` of the linear part.
@@ -183,20 +227,14 @@ class EarlyWarning:
         Only positive contributions are reasons (a feature that lowered the risk
         does not explain a warning); at most ``top`` of them, largest first.
         """
-        scaler: Any = self.linear["scale"]
-        weights = self.linear["lr"].weights
-        means, variances = scaler.means, scaler.vars
-        found: list[Reason] = []
-        for name, value in x.items():
-            weight = weights.get(name, 0.0)
-            var = variances.get(name, 0.0)
-            if weight == 0.0 or var <= 0.0:
-                continue
-            contribution = weight * (value - means[name]) / math.sqrt(var)
-            if contribution > 0.0:
-                found.append(Reason(name, value, contribution))
-        found.sort(key=lambda r: r.contribution, reverse=True)
-        return tuple(found[:top])
+        return self._reasons(x, self._linear_one(x)[1], top)
+
+    @staticmethod
+    def _reasons(x: dict[str, float], up: list[tuple[float, str]], top: int) -> tuple[Reason, ...]:
+        if not top or not up:
+            return ()
+        up.sort(reverse=True)
+        return tuple(Reason(name, x[name], c) for c, name in up[:top])
 
     # learning
 
@@ -215,6 +253,7 @@ class EarlyWarning:
         self.counts[y] += 1
         w = self.weight(y)
         self.linear.learn_one(x, y, w=w)
+        self._table = None
         if self.forest is not None:
             repeats = int(w)
             if self._rng.random() < w - repeats:
