@@ -40,6 +40,7 @@ from sinks.alerts.model import AlertEvent, Notification, Silence, alert_from_war
 from sinks.alerts.render import render
 from sinks.alerts.routing import AlertConfig, parse_matcher
 from sinks.alerts.store import AlertStore
+from sinks.metrics import SinkMetrics
 from sinks.source import batch_consumer, commit_batch, poll_batch
 
 __all__ = ["AlertService", "StepResult", "apply_command", "utc_now"]
@@ -117,8 +118,9 @@ class AlertService:
     """The loop described in the module docstring; `step` once, or `run` until stopped.
 
     ``clock`` gives ``now`` (tests move it); ``channels`` may replace a receiver's
-    channels; ``history`` is a ClickHouse client, ``None`` for none, or ``"auto"`` to
-    connect per ``settings.alerts.clickhouse``.
+    channels; ``metrics`` gets the sinks' hooks (``alerts`` for the loop,
+    ``alerts.<receiver>`` for deliveries); ``history`` is a ClickHouse client, ``None``
+    for none, or ``"auto"`` to connect per ``settings.alerts.clickhouse``.
     """
 
     def __init__(
@@ -136,10 +138,12 @@ class AlertService:
         redis_client: Any | None = None,
         history: Any = "auto",
         channels: Mapping[str, Sequence[Channel]] | None = None,
+        metrics: SinkMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
         self.clock = clock
+        self.metrics = metrics or SinkMetrics()
         self.max_rows = max_rows
         self.max_wait_s = max_wait_s
         self.stop_event = stop_event or threading.Event()
@@ -202,6 +206,7 @@ class AlertService:
 
     def step(self) -> StepResult:
         result = StepResult()
+        started = time.monotonic()
         if not self._lead():
             self.stop_event.wait(min(1.0, LEASE_MS / 3000))
             return result
@@ -259,6 +264,7 @@ class AlertService:
         )
         if messages:
             commit_batch(self.consumer, messages)
+            self.metrics.batch_written("alerts", len(messages), time.monotonic() - started)
         result.delivered, result.messages = self.deliver()
         if self.history is not None:
             result.history = self.history.flush()
@@ -281,10 +287,12 @@ class AlertService:
                     self.step()
                     if degraded:
                         log.warning("alerts: Redis back; resumed from the stored state")
+                        self.metrics.degraded("alerts", False)
                     degraded, delay = False, 0.5
                 except (ConnectionError, TimeoutError, OSError) as exc:
                     if not degraded:
                         log.warning("alerts: Redis unavailable (%s); alerting paused", exc)
+                        self.metrics.degraded("alerts", True)
                     degraded = True
                     self._leave_kafka()
                     self.stop_event.wait(delay)
@@ -336,9 +344,11 @@ class AlertService:
                 messages += 1
                 if not sent:
                     self.retry_at[name] = mono + 2.0
+                    self.metrics.retried(f"alerts.{name}")
                     break
                 self.retry_at.pop(name, None)
                 self._finish(name, batch)
+                self.metrics.batch_written(f"alerts.{name}", len(batch), time.monotonic() - mono)
                 delivered += len(batch)
                 queued -= len(batch)
         return delivered, messages

@@ -33,6 +33,7 @@ from sinks.alerts.service import AlertService
 from sinks.alerts.store import AlertStore
 from sinks.clickhouse import apply_migrations
 from sinks.clickhouse.dialect import ServerFeatures
+from sinks.metrics import CountingMetrics
 
 
 class HttpReceiver:
@@ -495,9 +496,10 @@ def test_redis_outage_pauses_alerting_without_loss_or_repeat(
     local = settings.model_copy(
         update={"redis": settings.redis.model_copy(update={"url": f"redis://127.0.0.1:{port}/0"})}
     )
+    metrics = CountingMetrics()
     service = AlertService(
         local, parse_config(routing(http)), topics=[topic], group_id=f"test-{unique}",
-        max_wait_s=0.1, history=None,
+        max_wait_s=0.1, history=None, metrics=metrics,
     )  # fmt: skip
     running = Running(service)
     try:
@@ -516,3 +518,5 @@ def test_redis_outage_pauses_alerting_without_loss_or_repeat(
         server.terminate()
         server.wait(10)
     assert [ids_in(p) for p in http.to("/team")] == [["w00001"], ["w00002"]]
+    assert metrics.counters["alerts.degraded_total"] == 1
+    assert metrics.gauges["alerts.degraded"] == 0
