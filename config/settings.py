@@ -217,6 +217,12 @@ class WorkerSettings(_Section):
     """How long the producer waits to fill a batch. Each judged event sends its table
     row to the changelog and often a warning: with no wait every one is its own
     produce request, which costs the worker (and the broker) more than the judging."""
+    models: bool = True
+    """Score every step with the online models (`models/`) so rules can read
+    ``model.*``; off, those names read 0.0 and no model state is kept."""
+    model_checkpoint_steps: int = Field(default=500, gt=0)
+    """Steps of a partition between checkpoints of its models: a crash loses at
+    most this much learning, never scoring."""
     cached_loans: int = Field(default=20_000, ge=0)
     """Decoded loan records kept in memory, newest used first, so a busy loan is not
     decoded from its stored bytes at every event. 0 turns the cache off."""

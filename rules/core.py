@@ -27,6 +27,7 @@ import orjson
 from rules.clock import next_wakeup
 from rules.events import Event, LoanDisbursed
 from rules.loan import LoanState, advance, apply
+from rules.scoring import ScoreCard, Scorer
 from rules.vocabulary import VOCABULARY, RuleContext
 from rules.warnings import EpisodeBook, EpisodeState, Reason, RiskWarning, warning_id
 from rules.workflows import Action, WorkflowPolicy, WorkflowState, action_id
@@ -126,8 +127,13 @@ class Engine:
         item: Event | Tick,
         now: datetime,
         scores: Mapping[str, float] = _EMPTY_SCORES,
+        scorer: Scorer | None = None,
     ) -> tuple[LoanRecord | None, StepResult]:
-        """Apply one event or tick to one loan's record."""
+        """Apply one event or tick to one loan's record.
+
+        ``scorer``, when given, is asked for the model scores once the step is
+        applied and before the rules are judged (it wins over ``scores``).
+        """
         policy = self.policy
         if isinstance(item, Tick):
             if record is None:
@@ -158,8 +164,11 @@ class Engine:
         loan = record.loan
         advance(loan, today, policy)
 
+        card = scorer(loan, event) if scorer is not None else None
+        if card is not None:
+            scores = card.values
         ctx = RuleContext(loan, loan.features, event, scores, today, now)
-        warnings = self._judge(record, ctx, event, when, today)
+        warnings = self._judge(record, ctx, event, when, today, card)
         next_due = loan.next_due_date
         actions = self._act(record, warnings, event, today, now, next_due)
         wakeup = None
@@ -187,6 +196,7 @@ class Engine:
         event: Event | None,
         when: datetime,
         today: date,
+        card: ScoreCard | None = None,
     ) -> list[RiskWarning]:
         out: list[RiskWarning] = []
         by_rule = record.episodes.by_rule
@@ -204,7 +214,7 @@ class Engine:
                         episode.open = False
                         out.append(
                             self._warning(
-                                record, rule, ctx, other, episode, "resolved", event, when
+                                record, rule, ctx, other, episode, "resolved", event, when, card
                             )
                         )
             if not fired:
@@ -222,7 +232,7 @@ class Engine:
             state.seq += 1
             state.last_opened = today
             state.open = not is_event_rule
-            out.append(self._warning(record, rule, ctx, key, state, "open", event, when))
+            out.append(self._warning(record, rule, ctx, key, state, "open", event, when, card))
         return out
 
     @staticmethod
@@ -241,6 +251,7 @@ class Engine:
         status: str,
         event: Event | None,
         when: datetime,
+        card: ScoreCard | None = None,
     ) -> RiskWarning:
         loan = record.loan
         names = rule.condition.names
@@ -262,6 +273,8 @@ class Engine:
             episode_key=key,
             reasons=reasons,
             score=ctx.scores.get("pd") if uses_model else None,
+            model_reasons=card.reasons if uses_model and card is not None else (),
+            model_version=card.version if uses_model and card is not None else None,
             dpd=loan.dpd,
             bucket=loan.bucket,
             klass=loan.klass,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from rules.scoring import ModelReason
+
 __all__ = ["EpisodeBook", "EpisodeState", "Reason", "RiskWarning", "warning_id"]
 
 WarningStatus = Literal["open", "resolved"]
@@ -77,6 +79,9 @@ class RiskWarning:
     event_id: str | None
     event_time: datetime
     produced_at: datetime
+    model_reasons: tuple[ModelReason, ...] = ()
+    """When the rule read a model score: the features that pushed the PD most."""
+    model_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready mapping (times as ISO-8601), the wire format of risk.warnings."""
@@ -102,6 +107,11 @@ class RiskWarning:
             "event_id": self.event_id,
             "event_time": self.event_time.isoformat(),
             "produced_at": self.produced_at.isoformat(),
+            "model_reasons": [
+                {"name": r.name, "value": r.value, "contribution": r.contribution}
+                for r in self.model_reasons
+            ],
+            "model_version": self.model_version,
         }
 
 

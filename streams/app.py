@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo
 import faust
 
 from config import Settings
+from models.hub import HubConfig
+from models.labels import PendingLabels
 from rules import EventDecodeError, FieldError, decode_event
 from rules.clock import DueIndex
 from rules.core import Engine, LoanRecord, Tick
@@ -40,6 +42,7 @@ from streams.dlq import Origin, dead_letter
 from streams.outputs import outputs_of
 from streams.record_cache import RecordCache
 from streams.rules_feed import FileWatcher, TopicFeed
+from streams.scoring import PartitionModels
 from streams.stored import frame, header_only, unframe
 from streams.topics import ticks_topic
 
@@ -91,8 +94,13 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
-def _decode_stored(stored: bytes) -> LoanRecord:
-    return LoanRecord.from_bytes(unframe(stored).record)
+_Cached = tuple[LoanRecord, PendingLabels | None]
+
+
+def _decode_stored(stored: bytes) -> _Cached:
+    found = unframe(stored)
+    labels = PendingLabels.from_bytes(found.labels) if found.labels else None
+    return LoanRecord.from_bytes(found.record), labels
 
 
 @dataclass
@@ -166,6 +174,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         key_type=bytes,
         value_type=bytes,
     )
+    if worker.models:
+        hubs = app.Table(
+            "models",
+            default=None,
+            partitions=settings.topics.partitions,
+            key_type=bytes,
+            value_type=bytes,
+        )
+        rt.models = PartitionModels(hubs, HubConfig(), worker.model_checkpoint_steps)
 
     async def send(message: Any, topic: Any, key: bytes, value: bytes, headers: Any = None) -> None:
         """Send an output; under exactly_once, inside the source partition's transaction.
@@ -229,9 +246,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
                     if day > rt.stream_day.get(partition, date.min):
                         rt.stream_day[partition] = day
             stored = loans.get(key)
-            record = rt.records.get(key, stored) if stored else None
+            record, labels = rt.records.get(key, stored) if stored else (None, None)
+            now = datetime.now(UTC)
+            scorer = None
+            if rt.models is not None:
+                labels = labels or rt.models.new_labels()
+                scorer = rt.models.scorer(partition, labels, now)
             try:
-                record, result = rt.engine.step(record, item, datetime.now(UTC))
+                record, result = rt.engine.step(record, item, now, scorer=scorer)
             except BaseException:
                 rt.records.drop(key)
                 raise
@@ -248,16 +270,24 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
                 continue
             if record is None or result.duplicate:
                 continue
+            if rt.models is not None and labels is not None:
+                drifts = rt.models.after_step(
+                    partition, record.loan, labels, now, rt.engine.pack.digest
+                )
+                if drifts:
+                    result = replace(result, warnings=result.warnings + tuple(drifts))
             # Outputs before the table row: if the process dies between the two, the
             # event is judged again on restart and its outputs repeat with the same ids
             # (sinks collapse them); the other order could lose them for good, since a
             # replayed event the table already holds is skipped as a duplicate.
             for out in outputs_of(result, settings):
                 await send(message, sinks[out.topic], out.key, out.value)
-            blob = frame(partition, result.wakeup, record.to_bytes())
+            keep = labels is not None and (len(labels) > 0 or labels.closed)
+            kept = labels.to_bytes() if keep and labels is not None else b""
+            blob = frame(partition, result.wakeup, record.to_bytes(), kept)
             if blob != stored:  # a tick that changed nothing costs no table write or changelog
                 loans[key] = blob
-            rt.records.put(key, blob, record)
+            rt.records.put(key, blob, (record, labels))
             rt.index(partition).set(key.decode(), result.wakeup)
 
     def rebuild_indexes() -> None:
@@ -272,6 +302,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         rt.indexed = False  # rebuilt on the next clock run, after table recovery
         rt.records.clear()
+        if rt.models is not None:
+            rt.models.forget()
 
     watcher = FileWatcher(worker.rules_file, rt.install) if worker.rules_file else None
 

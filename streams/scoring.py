@@ -1,0 +1,195 @@
+"""The models in the worker: one hub per partition, scores into each step, drift warnings out.
+
+Each Kafka partition of the events topic gets its own `models.hub.ModelHub`,
+checkpointed in the worker's ``models`` table under the partition's key. A hub
+thus moves with its partition on a rebalance and comes back from the changelog
+after a crash, like the loans it learns from; a replay of one partition's events
+yields the same scores whichever worker runs it.
+
+Per step (`PartitionModels.scorer`): the engine applies the event, then asks the
+hub for scores before judging rules (`rules.scoring.Scorer`); the PD's feature
+vector is kept in the loan's `models.labels.PendingLabels` (stored with the
+loan's record). After the step, `PartitionModels.after_step` labels what the
+loan's state now proves and learns from it, so no score ever saw a label its
+own step produced.
+
+Checkpoints are written every ``model_checkpoint_steps`` steps of a partition:
+a crash loses at most that much learning (the pending snapshots already
+learned are gone from the loans' label stores), never scoring.
+
+A drift (`models.drift.Drift`) becomes a warning on the warnings topic for team
+``models``; its ``loan_id`` names the model and partition (``model:pd/p3``), not a
+loan. At most one per (model, metric, partition, day), so its id stays unique.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import struct
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from models.drift import Drift
+from models.exceptions import CheckpointError
+from models.hub import HubConfig, ModelHub, Scores
+from models.labels import PendingLabels
+from rules.events import Event
+from rules.loan import LoanState
+from rules.scoring import ModelReason, ScoreCard
+from rules.warnings import Reason, RiskWarning
+
+__all__ = ["PartitionModels", "drift_warning", "score_card"]
+
+log = logging.getLogger("loanwatch.models")
+
+_LEN = struct.Struct(">I")
+
+
+def score_card(scores: Scores) -> ScoreCard:
+    """The rules' view of a hub's scores."""
+    return ScoreCard(
+        values=scores.rule_scores(),
+        reasons=tuple(ModelReason(r.name, r.value, r.contribution) for r in scores.reasons),
+        version=scores.model_version,
+        extra={"scores": scores},
+    )
+
+
+def drift_warning(drift: Drift, partition: int, pack_digest: str, now: datetime) -> RiskWarning:
+    """A drift as a warning for the model owners (subject ``model:<model>/p<partition>``)."""
+    subject = f"model:{drift.model}/p{partition}"
+    day = drift.detected_at.date()
+    text = "\x1f".join((subject, drift.metric, day.isoformat()))
+    direction = "rose" if drift.after > drift.before else "fell"
+    return RiskWarning(
+        warning_id=hashlib.blake2b(text.encode(), digest_size=12).hexdigest(),
+        status="open",
+        loan_id=subject,
+        borrower_id="",
+        rule_id="model_drift",
+        rule_version=1,
+        pack_digest=pack_digest,
+        severity="medium",
+        owner_team="models",
+        message=(
+            f"{drift.model} {drift.metric} {direction} from {drift.before:.4g} "
+            f"to {drift.after:.4g} on partition {partition}"
+        ),
+        episode=1,
+        episode_key=drift.metric,
+        reasons=(
+            Reason("drift.before", drift.before),
+            Reason("drift.after", drift.after),
+            Reason("drift.metric", drift.metric),
+        ),
+        score=None,
+        dpd=0,
+        bucket="",
+        klass="",
+        event_id=None,
+        event_time=drift.detected_at.astimezone(UTC),
+        produced_at=now,
+    )
+
+
+@dataclass
+class PartitionHub:
+    """One partition's hub, with what it has said since its last checkpoint."""
+
+    hub: ModelHub
+    steps: int = 0
+    drift_days: dict[str, int] = field(default_factory=dict)
+    """Last day (ordinal) a drift warning was sent per ``model/metric``."""
+
+    def to_bytes(self) -> bytes:
+        head = orjson.dumps(self.drift_days)
+        return _LEN.pack(len(head)) + head + self.hub.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PartitionHub:
+        (size,) = _LEN.unpack_from(data)
+        head = data[_LEN.size : _LEN.size + size]
+        hub = ModelHub.from_bytes(data[_LEN.size + size :])
+        return cls(hub, drift_days=dict(orjson.loads(head)))
+
+
+class PartitionModels:
+    """The hubs of the partitions this worker holds, loaded from and saved to a table.
+
+    ``table`` is any mutable mapping of bytes to bytes (the worker's Faust table);
+    writes must happen while a message of that partition is being processed.
+    """
+
+    def __init__(self, table: Any, config: HubConfig, checkpoint_steps: int) -> None:
+        self._table = table
+        self._config = config
+        self._checkpoint_steps = checkpoint_steps
+        self._slots: dict[int, PartitionHub] = {}
+
+    @staticmethod
+    def key(partition: int) -> bytes:
+        return f"p{partition}".encode()
+
+    def forget(self) -> None:
+        """Partitions moved: reload every hub from the table when next needed."""
+        self._slots.clear()
+
+    def slot(self, partition: int) -> PartitionHub:
+        found = self._slots.get(partition)
+        if found is None:
+            stored = self._table.get(self.key(partition))
+            if stored:
+                try:
+                    found = PartitionHub.from_bytes(stored)
+                except (CheckpointError, ValueError, struct.error) as exc:
+                    log.error("model checkpoint of partition %d unreadable: %s", partition, exc)
+            if found is None:
+                found = PartitionHub(ModelHub(self._config))
+            self._slots[partition] = found
+        return found
+
+    def new_labels(self) -> PendingLabels:
+        return PendingLabels(
+            self._config.horizon_days, self._config.spacing_days, self._config.capacity
+        )
+
+    def scorer(self, partition: int, labels: PendingLabels, now: datetime) -> Any:
+        """A `rules.scoring.Scorer` for one step of one loan on ``partition``."""
+        hub = self.slot(partition).hub
+
+        def score(loan: LoanState, event: Event | None) -> ScoreCard:
+            return score_card(hub.score(loan, now=now, labels=labels, event=event))
+
+        return score
+
+    def after_step(
+        self, partition: int, loan: LoanState, labels: PendingLabels, now: datetime, digest: str
+    ) -> list[RiskWarning]:
+        """Learn what the loan's state now proves; checkpoint when due; drift warnings."""
+        slot = self.slot(partition)
+        slot.hub.observe_outcome(loan, labels, now=now)
+        out: list[RiskWarning] = []
+        for drift in slot.hub.drain_drifts():
+            name = f"{drift.model}/{drift.metric}"
+            day = drift.detected_at.date().toordinal()
+            if slot.drift_days.get(name) == day:
+                continue
+            slot.drift_days[name] = day
+            out.append(drift_warning(drift, partition, digest, now))
+        slot.steps += 1
+        if slot.steps >= self._checkpoint_steps:
+            self.checkpoint(partition)
+        return out
+
+    def checkpoint(self, partition: int) -> None:
+        slot = self._slots.get(partition)
+        if slot is not None:
+            self._table[self.key(partition)] = slot.to_bytes()
+            slot.steps = 0
+
+    def metrics(self) -> dict[int, dict[str, dict[str, Any]]]:
+        return {p: s.hub.metrics() for p, s in sorted(self._slots.items())}

@@ -1,0 +1,112 @@
+"""The models in the worker, without Kafka: per-partition hubs, checkpoints, drift warnings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from models.drift import Drift
+from models.hub import HubConfig
+from rules.core import Engine
+from rules.pack import default_pack
+from rules.policy import load_policy
+from rules.workflows import load_workflow_policy
+from streams.scoring import PartitionHub, PartitionModels, drift_warning
+from streams.simulate.book import BookSpec, LoanBook
+from streams.stored import frame, unframe
+
+NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
+
+
+def _engine() -> Engine:
+    return Engine(default_pack(), load_policy(None), load_workflow_policy(None))
+
+
+def _judge(models: PartitionModels, loans: int = 12, months: int = 5) -> dict[str, object]:
+    engine = _engine()
+    records: dict[str, object] = {}
+    labels: dict[str, object] = {}
+    for event in LoanBook(BookSpec(loans, months, 3)):
+        pending = labels.get(event.loan_id) or models.new_labels()
+        scorer = models.scorer(0, pending, NOW)
+        record, result = engine.step(records.get(event.loan_id), event, NOW, scorer=scorer)
+        assert not result.rejected
+        records[event.loan_id], labels[event.loan_id] = record, pending
+        models.after_step(0, record.loan, pending, NOW, engine.pack.digest)
+    return labels
+
+
+def test_checkpoint_is_written_every_n_steps_and_restores_the_same_hub() -> None:
+    table: dict[bytes, bytes] = {}
+    models = PartitionModels(table, HubConfig(), checkpoint_steps=40)
+    _judge(models)
+    assert PartitionModels.key(0) in table
+    models.checkpoint(0)
+    restored = PartitionModels(table, HubConfig(), checkpoint_steps=40).slot(0).hub
+    live = models.slot(0).hub
+    assert restored.model_version == live.model_version
+    assert restored.pd_learned == live.pd_learned > 0
+
+
+def test_unreadable_checkpoint_starts_a_fresh_hub_instead_of_crashing() -> None:
+    table = {PartitionModels.key(2): b"\x00\x00\x00\x02{}garbage"}
+    hub = PartitionModels(table, HubConfig(), checkpoint_steps=10).slot(2).hub
+    assert hub.pd_learned == 0
+
+
+def test_drift_warning_names_the_model_goes_to_team_models_and_has_a_stable_id() -> None:
+    drift = Drift("pd", "log_loss", 0.21, 0.48, NOW)
+    first = drift_warning(drift, 3, "digest", NOW)
+    again = drift_warning(drift, 3, "digest", NOW.replace(hour=23))
+    assert first.warning_id == again.warning_id
+    assert first.loan_id == "model:pd/p3" and first.owner_team == "models"
+    assert "rose from 0.21 to 0.48" in first.message
+    assert {r.name: r.value for r in first.reasons}["drift.after"] == 0.48
+
+
+def test_only_one_drift_warning_per_metric_per_day_survives_a_checkpoint() -> None:
+    slot = PartitionHub(PartitionModels({}, HubConfig(), 1).slot(0).hub)
+    slot.drift_days["pd/log_loss"] = NOW.date().toordinal()
+    assert PartitionHub.from_bytes(slot.to_bytes()).drift_days == slot.drift_days
+
+
+def test_closed_label_store_is_kept_in_the_loan_row() -> None:
+    models = PartitionModels({}, HubConfig(), checkpoint_steps=1000)
+    pending = models.new_labels()
+    pending.add(100, {"loan.dpd": 0.0})
+    pending.resolve(150, bad=True)
+    assert pending.closed and len(pending) == 0
+    row = unframe(frame(1, None, b"record", pending.to_bytes()))
+    assert type(pending).from_bytes(row.labels).closed
+
+
+def test_collection_note_on_a_real_loan_is_scored_for_intent() -> None:
+    from rules.events import CollectionNote
+
+    engine = _engine()
+    models = PartitionModels({}, HubConfig(), checkpoint_steps=1000)
+    book = list(LoanBook(BookSpec(1, 2, 3)))
+    record = None
+    pending = models.new_labels()
+    for event in book[:3]:
+        record, _ = engine.step(record, event, NOW, scorer=models.scorer(0, pending, NOW))
+    note = CollectionNote(
+        event_id="note-1",
+        loan_id=book[0].loan_id,
+        borrower_id=book[0].borrower_id,
+        event_time=book[2].event_time,
+        source="test",
+        schema_version=1,
+        text="Borrower lost his job, asks for more time",
+        author_team="collections",
+    )
+    seen = []
+
+    def scorer(loan, event):
+        card = models.scorer(0, pending, NOW)(loan, event)
+        seen.append(card)
+        return card
+
+    record, result = engine.step(record, note, NOW, scorer=scorer)
+    assert not result.rejected
+    assert seen[-1].extra["scores"].intent is not None
+    assert seen[-1].values["intent_hardship"] in (0.0, 1.0)
