@@ -167,21 +167,20 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         name: app.topic(name, **_RAW)
         for name in (settings.topics.warnings, settings.topics.transitions, settings.topics.actions)
     }
-    loans = app.Table(
-        "loans",
-        default=None,
-        partitions=settings.topics.partitions,
-        key_type=bytes,
-        value_type=bytes,
-    )
-    if worker.models:
-        hubs = app.Table(
-            "models",
+
+    def table(name: str) -> Any:
+        """A bytes-to-bytes table co-partitioned with the events (RocksDB + changelog)."""
+        return app.Table(
+            name,
             default=None,
             partitions=settings.topics.partitions,
             key_type=bytes,
             value_type=bytes,
         )
+
+    loans = table("loans")
+    if worker.models:
+        hubs = table("models")
         rt.models = PartitionModels(hubs, HubConfig(), worker.model_checkpoint_steps)
 
     async def send(message: Any, topic: Any, key: bytes, value: bytes, headers: Any = None) -> None:
