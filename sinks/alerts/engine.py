@@ -200,6 +200,7 @@ class Engine:
     def __init__(self, config: AlertConfig) -> None:
         self.config = config
         self.alerts: dict[str, AlertState] = {}
+        self._member_of: dict[str, set[str]] = {}  # warning id -> keys of its groups
         self.groups: dict[str, GroupState] = {}
         self.silences: dict[str, Silence] = {}
         self._routes: dict[str, Route] = {}
@@ -225,6 +226,10 @@ class Engine:
         """Load what the store kept; a group whose route left the config is dropped."""
         self.alerts = {a.alert.warning_id: a for a in alerts}
         self.groups = {g.key: g for g in groups if g.route_id in self._routes}
+        self._member_of = {}
+        for group in self.groups.values():
+            for wid in group.alerts:
+                self._member_of.setdefault(wid, set()).add(group.key)
         self.silences = {s.id: s for s in silences}
 
     def take_dirty(self) -> Dirty:
@@ -247,12 +252,11 @@ class Engine:
         Dedup needs them only while Kafka could still redeliver their warning, i.e. for
         minutes; keeping them for days costs little and bounds the state.
         """
-        grouped = {w for g in self.groups.values() for w in g.alerts}
         cutoff = now - timedelta(seconds=keep_s)
         old = [
             w
             for w, s in self.alerts.items()
-            if s.resolved_at is not None and s.resolved_at < cutoff and w not in grouped
+            if s.resolved_at is not None and s.resolved_at < cutoff and not self._member_of.get(w)
         ]
         for wid in old:
             del self.alerts[wid]
@@ -316,10 +320,18 @@ class Engine:
             )
             self.groups[key] = group
         group.alerts.append(state.alert.warning_id)
+        self._member_of.setdefault(state.alert.warning_id, set()).add(key)
         self.dirty_groups.add(key)
 
     def _groups_of(self, warning_id: str) -> list[GroupState]:
-        return [g for g in self.groups.values() if warning_id in g.alerts]
+        return [self.groups[k] for k in sorted(self._member_of.get(warning_id, ()))]
+
+    def _leave(self, warning_id: str, key: str) -> None:
+        keys = self._member_of.get(warning_id)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._member_of[warning_id]
 
     def _find(self, ref: str) -> tuple[list[AlertState], list[GroupState]]:
         """A group ref, or a warning id (its groups): the alerts and groups it names."""
@@ -363,7 +375,8 @@ class Engine:
 
     def _groups_of_states(self, states: list[AlertState]) -> list[GroupState]:
         ids = {s.alert.warning_id for s in states}
-        return [g for g in self.groups.values() if ids.intersection(g.alerts)]
+        keys = {k for wid in ids for k in self._member_of.get(wid, ())}
+        return [self.groups[k] for k in sorted(keys)]
 
     def add_silence(self, silence: Silence) -> None:
         self.silences[silence.id] = silence
@@ -491,7 +504,10 @@ class Engine:
         group.notified = shown_ids
         # What resolved has now been told (or was never shown): the group lets it go, so a
         # long-lived group does not grow with every episode it ever saw.
-        group.alerts = [w for w in group.alerts if w in self.alerts and self.alerts[w].firing]
+        kept = [w for w in group.alerts if w in self.alerts and self.alerts[w].firing]
+        for wid in set(group.alerts) - set(kept):
+            self._leave(wid, group.key)
+        group.alerts = kept
         self._forget_if_done(group)
 
     def _escalate(
@@ -565,6 +581,8 @@ class Engine:
             return
         if any(w in self.alerts and self.alerts[w].firing for w in group.alerts):
             return
+        for wid in group.alerts:
+            self._leave(wid, group.key)
         del self.groups[group.key]
         self.dirty_groups.discard(group.key)
         self.dropped_groups.add(group.key)
