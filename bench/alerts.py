@@ -9,10 +9,12 @@
    consumes the same topic. Handled rate: warnings ingested per second from the
    first to the last consumed. Delivery: the receiver records when each message
    arrives; the delivery ledger's events map each message's notifications to
-   their warnings, so each warning's delay is its first arrival minus the burst's
-   start.
+   their warnings, so each warning's delay is its first arrival minus the
+   service's start (the burst waited in Kafka).
+4. With ``--spread-s 60``, the same number again on a fresh topic, sent evenly
+   over a minute while the service runs; delays count from each warning's send.
 
-    .venv/bin/python bench/alerts.py --warnings 10000
+    .venv/bin/python bench/alerts.py --warnings 10000 --spread-s 60
 
 Ends with one JSON line:
 {"warnings_per_s": .., "notifications_sent": .., "max_delay_s": .., ...}
@@ -138,66 +140,82 @@ def bare_consume(settings: Settings, topic: str, total: int) -> float:
     return seen / max(elapsed, 1e-9)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--warnings", type=int, default=10_000)
-    parser.add_argument("--group-wait", default="2s")
-    parser.add_argument("--group-interval", default="5s")
-    args = parser.parse_args()
+def routing(port: int, group_wait: str, group_interval: str) -> Any:
+    return parse_config(
+        {
+            "route": {
+                "receiver": "oncall",
+                "group_by": ["team", "rule"],
+                "group_wait": group_wait,
+                "group_interval": group_interval,
+                "repeat_interval": "4h",
+            },
+            "receivers": [
+                {
+                    "name": "oncall",
+                    "urls": [f"json://127.0.0.1:{port}/hook"],
+                    "rate_limit": {"count": 600, "per": "60s"},
+                }
+            ],
+        }
+    )
 
-    settings = load_settings()
-    local_stack.up(settings)
+
+def produce(
+    settings: Settings, topic: str, bodies: list[dict[str, Any]], spread_s: float
+) -> dict[str, float]:
+    """Produce the warnings (evenly over ``spread_s``, or at once); when each was sent."""
+    producer = Producer({**settings.kafka.confluent_config(), "linger.ms": 5})
+    sent_at: dict[str, float] = {}
+    start = time.perf_counter()
+    for n, body in enumerate(bodies):
+        if spread_s > 0:
+            ahead = start + n * spread_s / len(bodies) - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+        sent_at[body["warning_id"]] = time.perf_counter()
+        producer.produce(topic, key=body["loan_id"].encode(), value=orjson.dumps(body))
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    return sent_at
+
+
+def phase(
+    settings: Settings, receiver: Receiver, n: int, spread_s: float, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One run on a fresh topic and Redis prefix; figures for it."""
     run = uuid.uuid4().hex[:6]
     topic = f"bench.{run}.warnings"
     admin = AdminClient(settings.kafka.confluent_config())
     admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(30)
     prefix = f"bench:{run}:"
     client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
-    receiver = Receiver()
+    receiver.messages.clear()
+    bodies = burst(n, run)
+    figures: dict[str, Any] = {}
     try:
-        bodies = burst(args.warnings, run)
-        producer = Producer({**settings.kafka.confluent_config(), "linger.ms": 5})
-        t_burst = time.perf_counter()
-        for body in bodies:
-            producer.produce(topic, key=body["loan_id"].encode(), value=orjson.dumps(body))
-            producer.poll(0)
-        assert producer.flush(60) == 0
-        produce_s = time.perf_counter() - t_burst
-        print(f"burst of {len(bodies):,} produced in {produce_s:.2f}s", file=sys.stderr)
-
-        bare = bare_consume(settings, topic, len(bodies))
-        print(f"bare consume+decode: {bare:,.0f} warnings/s", file=sys.stderr)
-
-        config = parse_config(
-            {
-                "route": {
-                    "receiver": "oncall",
-                    "group_by": ["team", "rule"],
-                    "group_wait": args.group_wait,
-                    "group_interval": args.group_interval,
-                    "repeat_interval": "4h",
-                },
-                "receivers": [
-                    {
-                        "name": "oncall",
-                        "urls": [f"json://127.0.0.1:{receiver.port}/hook"],
-                        "rate_limit": {"count": 600, "per": "60s"},
-                    }
-                ],
-            }
-        )
+        sent_at: dict[str, float] = {}
+        if spread_s <= 0:
+            produce(settings, topic, bodies, 0)
+            figures["bare_warnings_per_s"] = round(bare_consume(settings, topic, n))
+            print(f"bare consume+decode: {figures['bare_warnings_per_s']:,} /s", file=sys.stderr)
+        else:
+            feeder = threading.Thread(
+                target=lambda: sent_at.update(produce(settings, topic, bodies, spread_s))
+            )
         service = AlertService(
             settings,
-            config,
+            routing(receiver.port, args.group_wait, args.group_interval),
             topics=[topic],
             group_id=f"bench-alerts-{run}",
             prefix=prefix,
             history=None,
         )
-        # Re-base the burst at the service's start: the bare loop's time is not its delay.
         t_start = time.perf_counter()
+        if spread_s > 0:
+            feeder.start()
         ingested, first, last = 0, None, None
-        while ingested < len(bodies):
+        while ingested < n:
             before = time.perf_counter()
             result = service.step()
             if result.ingested:
@@ -205,13 +223,11 @@ def main() -> None:
                 last = time.perf_counter()
                 ingested += result.ingested
         handled = ingested / max((last or 0) - (first or 0), 1e-9)
-        print(f"alert service: {handled:,.0f} warnings/s handled", file=sys.stderr)
-
         # Deliver: every warning must appear in some delivered notification.
         owner: dict[str, str] = {}
         seen_events = 0
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and len(owner) < n:
             service.step()
             fresh = client.lrange(service.store.keys.events, seen_events, -1)
             seen_events += len(fresh)
@@ -219,39 +235,72 @@ def main() -> None:
                 event = orjson.loads(raw)
                 if event["kind"] == "sent":
                     owner.setdefault(event["warning_id"], event["notification_id"])
-            if len(owner) >= len(bodies):
-                break
         service.step()
         service.close()
+        if spread_s > 0:
+            feeder.join()
         arrival: dict[str, float] = {}
-        for at, notices in receiver.messages:
+        for at, notices in list(receiver.messages):
             for notice in notices:
                 arrival.setdefault(notice, at)
-        ids = [b["warning_id"] for b in bodies]
-        delays = [arrival[owner[w]] - t_start for w in ids if w in owner]
-        missing = len(bodies) - len(delays)
-        messages = len(receiver.messages)
+        # Burst: the warnings waited in Kafka, so delay counts from the service's start.
+        delays = [
+            arrival[owner[w]] - sent_at.get(w, t_start)
+            for w in (b["warning_id"] for b in bodies)
+            if w in owner and owner[w] in arrival
+        ]
         span = max((at for at, _ in receiver.messages), default=t_start) - t_start
+        figures.update(
+            {
+                "warnings_per_s": round(handled),
+                "notifications_sent": len(receiver.messages),
+                "notifications_per_s": round(len(receiver.messages) / max(span, 1e-9), 2),
+                "warnings_missing": n - len(delays),
+                "max_delay_s": round(max(delays), 2) if delays else None,
+            }
+        )
     finally:
         keys = list(client.scan_iter(match=prefix + "*"))
         if keys:
             client.delete(*keys)
         admin.delete_topics([topic])
+    return figures
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warnings", type=int, default=10_000)
+    parser.add_argument("--group-wait", default="2s")
+    parser.add_argument("--group-interval", default="5s")
+    parser.add_argument(
+        "--spread-s",
+        type=float,
+        default=0.0,
+        help="also send the warnings evenly over this many seconds (e.g. 60), live",
+    )
+    args = parser.parse_args()
+
+    settings = load_settings()
+    local_stack.up(settings)
+    receiver = Receiver()
+    burst_figures = phase(settings, receiver, args.warnings, 0.0, args)
+    print(f"burst: {burst_figures}", file=sys.stderr)
     figures: dict[str, Any] = {
-        "warnings": len(bodies),
-        "warnings_per_s": round(handled),
-        "bare_warnings_per_s": round(bare),
-        "ratio_vs_bare": round(handled / bare, 3),
-        "notifications_sent": messages,
-        "notifications_per_s": round(messages / max(span, 1e-9), 2),
-        "warnings_missing": missing,
-        "max_delay_s": round(max(delays), 2) if delays else None,
+        "warnings": args.warnings,
+        **burst_figures,
+        "ratio_vs_bare": round(
+            burst_figures["warnings_per_s"] / burst_figures["bare_warnings_per_s"], 3
+        ),
         "group_wait": args.group_wait,
         "group_interval": args.group_interval,
     }
+    if args.spread_s > 0:
+        live = phase(settings, receiver, args.warnings, args.spread_s, args)
+        print(f"over {args.spread_s:g}s: {live}", file=sys.stderr)
+        figures.update({f"spread_{k}": v for k, v in live.items()})
+        figures["spread_s"] = args.spread_s
     for key, value in figures.items():
-        print(f"{key:>22}: {value}", file=sys.stderr)
+        print(f"{key:>28}: {value}", file=sys.stderr)
     print(orjson.dumps(figures).decode())
 
 
