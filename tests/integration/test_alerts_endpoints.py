@@ -39,7 +39,7 @@ def service(
 ) -> Iterator[tuple[AlertService, str]]:
     svc = AlertService(
         settings,
-        parse_config({**routing(receiver, repeat_interval="2s"), "ack_url": "http://x"}),
+        parse_config({**routing(receiver, repeat_interval="1s"), "ack_url": "http://x"}),
         topics=[topic],
         group_id=f"test-alerts-{uuid.uuid4().hex}",
         prefix=redis_prefix,
@@ -96,7 +96,7 @@ def test_http_ack_records_who_and_stops_the_repeats(
     (alert,) = first_group(base)["alerts"]
     assert alert["state"] == "acked" and alert["acked_by"] == "carol" and alert["acked_at"]
     count = len(receiver.to("/team"))
-    time.sleep(4.5)  # two repeat intervals: nothing more, it is acked
+    time.sleep(2.5)  # two repeat intervals and more: nothing, it is acked
     assert len(receiver.to("/team")) == count
 
 

@@ -276,12 +276,12 @@ def test_unacked_group_repeats_and_ack_stops_it(
     settings: Settings, topic: str, http: HttpReceiver, start: Any, redis_client: redis.Redis,
     redis_prefix: str,
 ) -> None:  # fmt: skip
-    start(parse_config(routing(http, repeat_interval="2s")))
+    start(parse_config(routing(http, repeat_interval="1s")))
     produce(settings, topic, [warning(1)])
     wait_for("a repeat", lambda: len(http.to("/team")) >= 2, 15)
     assert command(redis_client, redis_prefix, "ack", ref="w00001") == {"ok": True}
     count = len(http.to("/team"))
-    time.sleep(4)
+    time.sleep(2.5)  # two repeat intervals and more: nothing, it is acked
     assert len(http.to("/team")) == count
     assert "STILL FIRING" in http.to("/team")[1]["title"]
 
@@ -373,7 +373,7 @@ def test_unacked_alert_escalates_level_by_level_with_signed_dingtalk(
     assert query["sign"] == dingtalk_sign("SECtest", int(query["timestamp"]))
     assert body["msgtype"] == "markdown" and body["at"]["atMobiles"] == ["13800000000"]
     assert "@13800000000" in body["markdown"]["text"] and "升级" in body["markdown"]["text"]
-    time.sleep(3)  # loops: 1 -> the ladder ends
+    time.sleep(2.5)  # loops: 1 -> the ladder ends
     assert len(http.to("/lead")) == 1 and len(http.to("/robot/send")) == 1
 
 
