@@ -247,8 +247,11 @@ class AlertService:
                 if command.get("op") in ("silence", "expire"):
                     silences.append(self.engine.silences[str(command["id"])])
                 answer: dict[str, Any] = {"ok": True}
-            except (AlertError, KeyError, ValueError) as exc:
+            except AlertError as exc:
                 answer = {"ok": False, "error": str(exc)}
+            except Exception as exc:  # noqa: BLE001 - a malformed request must not wedge the queue
+                log.warning("alerts: bad command %r: %r", command, exc)
+                answer = {"ok": False, "error": f"bad request: {exc!r}"}
             if command.get("id_reply"):
                 replies.append((str(command["id_reply"]), answer))
         result.commands = len(commands)

@@ -93,6 +93,15 @@ def test_http_ack_records_who_and_stops_the_repeats(
         timeout=15,
     )
     assert done.status_code == 200, done.text
+    silence = requests.post(
+        f"{base}/silences",
+        json={"by": "carol", "matchers": ['rule="dpd_1"'], "duration": "30m", "comment": "x"},
+        headers={"Authorization": "Bearer t0ken"},
+        timeout=15,
+    )
+    assert silence.status_code == 200 and silence.json()["id"].startswith("s-"), silence.text
+    view = requests.get(f"{base}/alerts", timeout=10).json()
+    assert [(s["author"], s["matchers"]) for s in view["silences"]] == [("carol", ['rule="dpd_1"'])]
     (alert,) = first_group(base)["alerts"]
     assert alert["state"] == "acked" and alert["acked_by"] == "carol" and alert["acked_at"]
     count = len(receiver.to("/team"))
