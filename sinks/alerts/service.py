@@ -195,6 +195,9 @@ class AlertService:
         if held and self.consumer is None:
             self.engine = Engine(self.config)
             self.store.load(self.engine)
+            for name, window in self.windows.items():  # what the previous instance sent
+                for at_s in self.store.recent_sends(name, time.time() - window.period_s):
+                    window.record(at_s)
             self.consumer = batch_consumer(self.settings, self.group_id, self.topics)
             log.info("alerts: this instance (%s) is active", self.instance[:8])
         elif not held and self.consumer is not None:
@@ -334,16 +337,17 @@ class AlertService:
             receiver = self.config.receivers[name]
             window = self.windows[name]
             while queued > 0:
-                mono = time.monotonic()
-                if mono < self.retry_at.get(name, 0.0) or not window.allows(mono):
+                mono, wall = time.monotonic(), time.time()
+                if mono < self.retry_at.get(name, 0.0) or not window.allows(wall):
                     break
-                free = window.free(mono)
+                free = window.free(wall)
                 size = 1 if queued <= free else min(receiver.max_batch, -(-queued // free))
                 batch = self.store.peek(name, size)
                 if not batch:
                     break
                 sent = self._send(name, batch)
-                window.record(mono)
+                window.record(wall)
+                self.store.record_send(name, wall, receiver.rate_period_s)
                 messages += 1
                 if not sent:
                     self.retry_at[name] = mono + 2.0

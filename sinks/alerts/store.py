@@ -19,11 +19,13 @@ Keys (under ``{redis.key_prefix}alerts:``; docs/alerting.md):
 ``commands``           list    ack / resolve / silence / expire requests, oldest first
 ``reply:{command_id}`` list    the service's answer to one command (expires)
 ``leader``             string  the active instance's id (a lease with a TTL)
+``rate:{receiver}``    zset    send times (s) within the receiver's rate window
 =====================  ======  =====================================================
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +77,9 @@ class AlertKeys:
 
     def reply(self, command_id: str) -> str:
         return f"{self.prefix}reply:{command_id}"
+
+    def rate(self, receiver: str) -> str:
+        return f"{self.prefix}rate:{receiver}"
 
     @property
     def leader(self) -> str:
@@ -170,6 +175,19 @@ class AlertStore:
             pipe.rpush(self.keys.events, *(e.to_json() for e in events))
         pipe.zremrangebyscore(self.keys.sent, "-inf", at_s - SENT_KEEP_S)
         pipe.execute()
+
+    def record_send(self, receiver: str, at_s: float, period_s: float) -> None:
+        """Remember a send for the rate window, so a restart does not start a fresh one."""
+        key = self.keys.rate(receiver)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(key, {f"{at_s:.6f}:{uuid.uuid4().hex[:6]}": at_s})
+        pipe.zremrangebyscore(key, "-inf", at_s - period_s)
+        pipe.expire(key, int(period_s) + 60)
+        pipe.execute()
+
+    def recent_sends(self, receiver: str, since_s: float) -> list[float]:
+        rows = self.client.zrangebyscore(self.keys.rate(receiver), since_s, "+inf", withscores=True)
+        return [float(score) for _, score in rows]
 
     # -- commands (CLI, HTTP) ------------------------------------------------------------------
 

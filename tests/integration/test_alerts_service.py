@@ -387,7 +387,7 @@ def test_receiver_over_its_rate_limit_gets_a_batched_queue_not_drops(
 ) -> None:
     raw = routing(http, group_by=["..."])
     raw["receivers"][0]["rate_limit"] = {"count": 2, "per": "3s"}
-    start(parse_config(raw))
+    first = start(parse_config(raw))
     produce(settings, topic, [warning(n) for n in range(12)])
     wait_for("two messages", lambda: len(http.to("/team")) >= 2)
     time.sleep(1)
@@ -397,6 +397,11 @@ def test_receiver_over_its_rate_limit_gets_a_batched_queue_not_drops(
     assert len(posts) <= 4
     all_ids = [i for p in posts for i in ids_in(p)]
     assert sorted(all_ids) == [f"w{n:05d}" for n in range(12)]  # each once, none lost
+    first.stop()
+    again = start(parse_config(raw), group="again")  # a restart keeps the window it used
+    wait_for("the lease", lambda: again.service.consumer is not None)
+    window = again.service.windows["team"]
+    assert window.free(time.time()) < 2
 
 
 def test_restart_neither_loses_nor_repeats_a_notification(
