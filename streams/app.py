@@ -112,7 +112,8 @@ class Runtime:
     indexes: dict[int, DueIndex] = field(default_factory=dict)
     stream_day: dict[int, date] = field(default_factory=dict)
     indexed: bool = False
-    records: RecordCache[LoanRecord] = field(default_factory=lambda: RecordCache(0, _decode_stored))
+    records: RecordCache[_Cached] = field(default_factory=lambda: RecordCache(0, _decode_stored))
+    models: PartitionModels | None = None
     counts: dict[str, int] = field(default_factory=lambda: {"events": 0, "ticks": 0, "dead": 0})
 
     def install(self, pack: RulePack) -> None:
@@ -256,6 +257,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             except BaseException:
                 rt.records.drop(key)
                 raise
+            if result.clamped_wakeup is not None:  # a bug upstream of the clock; see StepResult
+                rt.counts["clamped_wakeups"] = rt.counts.get("clamped_wakeups", 0) + 1
+                log.warning("wake-up clamped loan=%s asked=%s", key.decode(), result.clamped_wakeup)
             if result.rejected or result.duplicate:
                 rt.records.drop(key)  # the cached record may hold a half-made change
             if result.rejected and message.topic != ticks_name:

@@ -7,6 +7,7 @@ prints the tables. Every command reads the same settings tree, so a bad
 
 from __future__ import annotations
 
+import atexit
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -104,12 +105,21 @@ def worker(
         raise typer.BadParameter(
             f"expected one of {sorted(_FAUST_LEVELS)}", param_hint="--loglevel"
         )
+    from streams import local_state
     from streams.app import create_app
     from streams.topics import ensure_topics
 
     settings = _settings()
     ensure_topics(settings)
+    exactly_once = settings.worker.processing_guarantee == "exactly_once"
+    local_state.prepare(settings.data_dir, exactly_once=exactly_once)
     faust_app = create_app(settings)
+
+    @atexit.register
+    def _stopped() -> None:
+        if faust_app.crash_reason is None:  # an orderly stop, not a crash
+            local_state.mark_clean(settings.data_dir)
+
     # Faust's own command line reads sys.argv; hand it exactly the worker command.
     sys.argv = ["loanwatch", "worker", "--loglevel", level, "--without-web"]
     faust_app.main()
