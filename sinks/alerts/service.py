@@ -260,6 +260,8 @@ class AlertService:
         result.commands = len(commands)
         outcome.extend(self.engine.tick(now))
         result.decided = len(outcome.notifications)
+        if not self._lead():  # the step outlived the lease: another instance owns the state
+            return result
         self.store.persist(
             self.engine,
             outcome.notifications,
