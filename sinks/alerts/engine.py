@@ -24,6 +24,23 @@ escalation:
   it covered; a new alert in the group starts them again. Escalation: a group with
   a policy that is still unacked ``after`` a level's delay is sent to that level's
   receiver, level by level, the whole ladder ``loops`` times at most.
+
+>>> from datetime import UTC, datetime, timedelta
+>>> from sinks.alerts.model import alert_from_warning
+>>> from sinks.alerts.routing import parse_config
+>>> engine = Engine(parse_config({"route": {"receiver": "ops", "group_by": ["team"],
+...     "group_wait": "30s"}, "receivers": [{"name": "ops", "urls": ["json://127.0.0.1/x"]}]}))
+>>> t0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+>>> for n in range(3):
+...     body = {"warning_id": f"w{n}", "status": "open", "loan_id": f"L-00000{n}",
+...         "borrower_id": "bw-1", "rule_id": "dpd_30", "severity": "high",
+...         "owner_team": "collections", "dpd": 30, "bucket": "M1",
+...         "klass": "special_mention", "event_time": "2026-03-04T16:00:00+00:00"}
+...     _ = engine.ingest(alert_from_warning(body, b"key"), t0)
+>>> engine.tick(t0 + timedelta(seconds=29)).notifications
+[]
+>>> [(n.kind, len(n.firing)) for n in engine.tick(t0 + timedelta(seconds=30)).notifications]
+[('firing', 3)]
 """
 
 from __future__ import annotations
