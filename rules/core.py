@@ -10,7 +10,8 @@ The record is owned by the caller and updated in place (copying a loan per
 event would cost more than judging it); the caller persists the returned
 record. Swapping the rule pack (`Engine.with_pack`) keeps every record and
 every open episode: episodes are keyed by rule id, so a new version of a rule
-continues its predecessor's episode instead of alerting again.
+continues its predecessor's episode instead of alerting again. An open episode
+of a rule the new pack no longer has is resolved at the loan's next step.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -36,7 +38,10 @@ if TYPE_CHECKING:
     from rules.pack import Rule, RulePack
     from rules.policy import Policy
 
-__all__ = ["Engine", "LoanRecord", "StepResult", "Tick"]
+__all__ = ["RETIRED_OWNER", "Engine", "LoanRecord", "StepResult", "Tick"]
+
+RETIRED_OWNER: Final = "risk-review"
+"""Owner team of the warning that resolves an episode of a rule the engine never saw."""
 
 _RECORD_FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format version, length of the loan's own bytes
@@ -76,7 +81,14 @@ class LoanRecord:
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
-    """What one step produced. ``wakeup`` is the next day time alone matters to the loan."""
+    """What one step produced. ``wakeup`` is the next day time alone matters to the loan.
+
+    ``clamped_wakeup`` is set when the loan asked to be woken on a day already
+    judged (on or before the step's day): the engine moved the wake-up to the
+    next day, which keeps the clock from ticking the loan forever, and reports
+    the day asked for so the caller can log and count it. It should never
+    happen; when it does, the loan state or a workflow has a bug.
+    """
 
     warnings: tuple[RiskWarning, ...] = ()
     transitions: tuple[Any, ...] = ()
@@ -84,6 +96,7 @@ class StepResult:
     rejected: str | None = None
     duplicate: bool = False
     wakeup: date | None = None
+    clamped_wakeup: date | None = None
 
 
 _EMPTY_SCORES: Mapping[str, float] = {}
@@ -97,8 +110,11 @@ class Engine:
     pack: RulePack
     policy: Policy
     workflows: WorkflowPolicy
+    retired: Mapping[str, Rule] = field(default_factory=dict, repr=False, compare=False)
+    """Rules of earlier packs that this pack no longer has, by id (see `with_pack`)."""
     _plan: tuple[_Planned, ...] = field(init=False, repr=False, compare=False)
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    _ids: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Looked up once per pack instead of once per rule per step: the hot loop
@@ -109,10 +125,18 @@ class Engine:
         )
         object.__setattr__(self, "_plan", plan)
         object.__setattr__(self, "_zone", ZoneInfo(self.policy.time_zone))
+        object.__setattr__(self, "_ids", frozenset(self.pack.by_id))
 
     def with_pack(self, pack: RulePack) -> Engine:
-        """Hot reload: the same engine with a new rule pack; records are untouched."""
-        return Engine(pack, self.policy, self.workflows)
+        """Hot reload: the same engine with a new rule pack; records are untouched.
+
+        Rules the new pack drops are remembered in ``retired``, so the warning
+        that resolves one of their open episodes names the right severity and
+        owner team.
+        """
+        retired = {**self.retired, **self.pack.by_id}
+        kept = {rule_id: rule for rule_id, rule in retired.items() if rule_id not in pack.by_id}
+        return Engine(pack, self.policy, self.workflows, MappingProxyType(kept))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -171,7 +195,7 @@ class Engine:
         warnings = self._judge(record, ctx, event, when, today, card)
         next_due = loan.next_due_date
         actions = self._act(record, warnings, event, today, now, next_due)
-        wakeup = None
+        wakeup = clamped = None
         if loan.status == "active":
             loan_day = next_wakeup(loan, policy)
             work_day = record.workflow.next_wakeup(next_due, self.workflows)
@@ -181,12 +205,14 @@ class Engine:
                 wakeup = loan_day
             if wakeup is not None and wakeup <= today:
                 # Never ask the clock for a day already judged: that would tick forever.
+                clamped = wakeup
                 wakeup = today + timedelta(days=1)
         return record, StepResult(
             warnings=tuple(warnings),
             transitions=tuple(loan.drain_transitions()),
             actions=tuple(actions),
             wakeup=wakeup,
+            clamped_wakeup=clamped,
         )
 
     def _judge(
@@ -233,6 +259,47 @@ class Engine:
             state.last_opened = today
             state.open = not is_event_rule
             out.append(self._warning(record, rule, ctx, key, state, "open", event, when, card))
+        if not by_rule.keys() <= self._ids:
+            out.extend(self._retire(record, ctx, event, when))
+        return out
+
+    def _retire(
+        self, record: LoanRecord, ctx: RuleContext, event: Event | None, when: datetime
+    ) -> list[RiskWarning]:
+        """Resolve the open episodes of rules that left the pack.
+
+        The episodes stay in the book, closed: a rule that comes back continues
+        its numbering and cooldown. A rule this engine never saw (the worker
+        restarted on a pack without it) is named by its id alone.
+        """
+        out: list[RiskWarning] = []
+        loan, pack = record.loan, self.pack
+        for rule_id in sorted(record.episodes.by_rule.keys() - self._ids):
+            rule = self.retired.get(rule_id)
+            for key, state in sorted(record.episodes.by_rule[rule_id].items()):
+                if not state.open:
+                    continue
+                state.open = False
+                message = (
+                    f"Rule {rule_id} is no longer in rule pack {pack.name} "
+                    f"version {pack.version}: its episode is closed"
+                )
+                out.append(
+                    self._emit(
+                        loan,
+                        rule_id,
+                        key,
+                        state,
+                        "resolved",
+                        ctx,
+                        event,
+                        when,
+                        version=rule.version if rule is not None else 0,
+                        severity=rule.severity if rule is not None else "info",
+                        owner_team=rule.owner_team if rule is not None else RETIRED_OWNER,
+                        message=message,
+                    )
+                )
         return out
 
     @staticmethod
@@ -253,28 +320,64 @@ class Engine:
         when: datetime,
         card: ScoreCard | None = None,
     ) -> RiskWarning:
-        loan = record.loan
         names = rule.condition.names
-        reasons = tuple(Reason(name, VOCABULARY[name].getter(ctx)) for name in sorted(names))
         uses_model = any(name.startswith("model.") for name in names)
-        opened = state.last_opened or ctx.today
-        return RiskWarning(
-            warning_id=warning_id(loan.loan_id, rule.id, key, state.seq, opened),
-            status="open" if status == "open" else "resolved",
-            loan_id=loan.loan_id,
-            borrower_id=loan.borrower_id,
-            rule_id=rule.id,
-            rule_version=rule.version,
-            pack_digest=self.pack.digest,
+        return self._emit(
+            record.loan,
+            rule.id,
+            key,
+            state,
+            status,
+            ctx,
+            event,
+            when,
+            version=rule.version,
             severity=rule.severity,
             owner_team=rule.owner_team,
             message=rule.render_message(ctx),
+            reasons=tuple(Reason(name, VOCABULARY[name].getter(ctx)) for name in sorted(names)),
+            card=card if uses_model else None,
+            score=ctx.scores.get("pd") if uses_model else None,
+        )
+
+    def _emit(
+        self,
+        loan: LoanState,
+        rule_id: str,
+        key: str,
+        state: EpisodeState,
+        status: str,
+        ctx: RuleContext,
+        event: Event | None,
+        when: datetime,
+        *,
+        version: int,
+        severity: str,
+        owner_team: str,
+        message: str,
+        reasons: tuple[Reason, ...] = (),
+        card: ScoreCard | None = None,
+        score: float | None = None,
+    ) -> RiskWarning:
+        """The warning of one episode of one rule, opening or resolving."""
+        opened = state.last_opened or ctx.today
+        return RiskWarning(
+            warning_id=warning_id(loan.loan_id, rule_id, key, state.seq, opened),
+            status="open" if status == "open" else "resolved",
+            loan_id=loan.loan_id,
+            borrower_id=loan.borrower_id,
+            rule_id=rule_id,
+            rule_version=version,
+            pack_digest=self.pack.digest,
+            severity=severity,
+            owner_team=owner_team,
+            message=message,
             episode=state.seq,
             episode_key=key,
             reasons=reasons,
-            score=ctx.scores.get("pd") if uses_model else None,
-            model_reasons=card.reasons if uses_model and card is not None else (),
-            model_version=card.version if uses_model and card is not None else None,
+            score=score,
+            model_reasons=card.reasons if card is not None else (),
+            model_version=card.version if card is not None else None,
             dpd=loan.dpd,
             bucket=loan.bucket,
             klass=loan.klass,
@@ -308,8 +411,10 @@ class Engine:
         if warnings:
             rules = self.pack.by_id
             for warning in warnings:
+                if warning.status != "open":
+                    continue
                 rule = rules[warning.rule_id]
-                if warning.status == "open" and rule.action is not None:
+                if rule.action is not None:
                     params = dict(rule.action.params)
                     due.append((rule.action.kind, rule.action.name, params, rule.id))
         event_id = event.event_id if event is not None else None

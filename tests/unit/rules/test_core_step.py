@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_loan_builders import Book, at, monthly
 
+import rules.core
 from rules.core import Engine, LoanRecord, StepResult, Tick
 from rules.events import Event
 from rules.pack import default_pack, load_pack_text
@@ -184,3 +186,19 @@ def test_the_next_wakeup_is_always_after_the_day_just_judged() -> None:
     for item, result in run(items)[1]:
         day = item.on if isinstance(item, Tick) else ENGINE.local_day(item.event_time)
         assert result.wakeup is None or result.wakeup > day, (item, result.wakeup)
+        assert result.clamped_wakeup is None, (item, result.clamped_wakeup)
+
+
+def test_a_wakeup_on_a_day_already_judged_is_moved_to_the_next_day_and_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, events = book_events()
+    record, _ = run(events)
+    asked = date(2026, 1, 25)
+    monkeypatch.setattr(rules.core, "next_wakeup", lambda loan, policy: asked)
+    for day, expected in ((date(2026, 1, 25), asked), (date(2026, 1, 26), asked)):
+        record, result = ENGINE.step(record, Tick("L-7", day), NOW)
+        assert result.wakeup == day + timedelta(days=1)
+        assert result.clamped_wakeup == expected
+    record, result = ENGINE.step(record, Tick("L-7", date(2026, 1, 24)), NOW)
+    assert result.wakeup == asked and result.clamped_wakeup is None  # a later day is kept
