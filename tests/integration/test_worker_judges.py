@@ -157,3 +157,67 @@ def _collect(
     finally:
         consumer.close()
     return seen
+
+
+def test_clock_keeps_ageing_a_silent_loan_after_a_sigkill_and_restart(harness, tmp_path) -> None:
+    """The clock index comes back with the table: ticks resume on the restarted worker.
+
+    L-silent never sends an event after its disbursement; only ticks age it. The
+    worker is killed with SIGKILL once the loan is past due, and a new one starts
+    on an empty data dir: it must rebuild the loan and its wake-up day from the
+    changelog and carry it on to DPD 30 and 60.
+    """
+    from rules import encode_event as encode
+
+    clock = {"LOANWATCH_WORKER__CLOCK_INTERVAL_S": "0.5"}
+    topics = harness.local.topics
+    producer = Producer(harness.local.kafka.confluent_config())
+
+    def send(events: list[Event]) -> None:
+        for event in events:  # one partition: L-busy's events move L-silent's clock
+            producer.produce(
+                topics.events, key=event.loan_id.encode(), value=encode(event), partition=0
+            )
+        assert producer.flush(30) == 0
+
+    harness.start("first", tmp_path / "data-first", **clock)
+    collector = harness.collector()
+
+    def opened(*pairs: tuple[str, str]):
+        def holds(c) -> bool:
+            got = {
+                (w["loan_id"], w["rule_id"])
+                for w in c.seen[topics.warnings]
+                if w["status"] == "open"
+            }
+            return set(pairs) <= got
+
+        return holds
+
+    send(
+        [_disbursed("L-busy"), _disbursed("L-silent")]
+        + [_activity("L-busy", n) for n in range(1, 16)]
+    )
+    harness.wait("L-silent past due", opened(("L-silent", "dpd_1")), collector, alive=("first",))
+    harness.wait_committed(17, alive=("first",))
+    harness.kill9("first")
+    before = len(collector.seen[topics.warnings])
+
+    harness.start("second", tmp_path / "data-second", **clock)
+    send([_activity("L-busy", n) for n in range(16, 40)])
+    harness.wait(
+        "L-silent aged by the restarted worker's clock",
+        opened(("L-silent", "dpd_30"), ("L-silent", "dpd_60")),
+        collector,
+        timeout_s=120,
+        alive=("second",),
+    )
+    collector.drain(2)
+    assert collector.seen[topics.dlq] == [], harness.logs()
+    later = [w for w in collector.seen[topics.warnings][before:] if w["loan_id"] == "L-silent"]
+    assert {"dpd_30", "dpd_60"} <= {w["rule_id"] for w in later if w["event_id"] is None}
+    # Repeats after the kill (at-least-once) carry the same id and body.
+    bodies: dict[tuple[str, str], dict[str, object]] = {}
+    for w in collector.seen[topics.warnings]:
+        body = {k: v for k, v in w.items() if k != "produced_at"}
+        assert bodies.setdefault((w["warning_id"], w["status"]), body) == body
