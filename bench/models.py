@@ -90,6 +90,7 @@ def run(loans: int, seed: int, candidate: str) -> dict[str, Any]:
         labels = pending.setdefault(loan.loan_id, hub.new_labels())
         hub.score(loan, labels=labels, event=event, now=NOW)
         hub.observe_outcome(loan, labels, now=NOW)
+    first_pass_labels = hub.pd_learned
     # Labelled examples for the timing of `learn`: each step's vector, labelled by
     # whether its loan ended 90+ DPD (the same label the first pass learned).
     bad = {loan.loan_id: loan.max_dpd >= 90 for loan, _ in steps}
@@ -123,7 +124,7 @@ def run(loans: int, seed: int, candidate: str) -> dict[str, Any]:
         "candidate": candidate,
         "loans": loans,
         "events": len(steps),
-        "labels_learned": hub.pd_learned,
+        "labels_learned_first_pass": first_pass_labels,
         "score_us_per_event": round(score_us, 2),
         "score_tick_us": round(score_labels_us, 2),
         "score_no_snapshot_us": round(score_tick_us, 2),

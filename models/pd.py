@@ -22,9 +22,11 @@ the weight directly; the forest, whose `learn_one` takes no weight, learns an
 example ``floor(w)`` times plus once more with probability ``w - floor(w)``.
 
 Calibration. Weighting shifts probabilities upwards, so the weighted score is
-not a probability. An online Platt step (`PlattScaling`) maps the logit of the
-raw score to a calibrated probability, and is itself trained on the raw score
-*before* the classifier learns the example (progressive, unweighted), so it
+not a probability. Balanced weights shift the logit by the log prior odds,
+which is known from the running counts and added back exactly; an online Platt
+step (`PlattScaling`) then learns what is left (the forest's and the
+ensemble's scores are not logistic, so something is). It is trained on the raw
+score *before* the classifier learns the example, without weights, so it
 learns the true base rate. The bench reports the Brier score of both.
 
 Reason codes. For the linear part a feature's contribution to the logit is its
@@ -85,10 +87,13 @@ def _sigmoid(z: float) -> float:
 
 
 class PlattScaling:
-    """Online Platt scaling: ``p = sigmoid(a * logit(raw) + b)``, fitted by SGD on log loss.
+    """Online Platt scaling: ``p = sigmoid(a * logit(raw) + b + offset)``, SGD on log loss.
 
     Starts as the identity (``a = 1, b = 0``) so that an untrained calibrator
-    does no harm.
+    does no harm. ``offset`` is a known shift the caller supplies: for a
+    classifier trained with balanced weights it is the log prior odds, the
+    exact correction for the weighting, so ``a`` and ``b`` learn only what is
+    left and the scale does not wander while they converge.
 
     Examples
     --------
@@ -99,17 +104,17 @@ class PlattScaling:
     0.1
     """
 
-    def __init__(self, lr: float = 0.01) -> None:
+    def __init__(self, lr: float = 0.002) -> None:
         self.lr = lr
         self.a = 1.0
         self.b = 0.0
 
-    def transform_one(self, raw: float) -> float:
-        return _sigmoid(self.a * _logit(raw) + self.b)
+    def transform_one(self, raw: float, offset: float = 0.0) -> float:
+        return _sigmoid(self.a * _logit(raw) + self.b + offset)
 
-    def learn_one(self, raw: float, y: bool) -> None:
+    def learn_one(self, raw: float, y: bool, offset: float = 0.0) -> None:
         z = _logit(raw)
-        gradient = _sigmoid(self.a * z + self.b) - (1.0 if y else 0.0)
+        gradient = _sigmoid(self.a * z + self.b + offset) - (1.0 if y else 0.0)
         self.a -= self.lr * gradient * z
         self.b -= self.lr * gradient
 
@@ -123,7 +128,9 @@ def _linear(seed: int) -> compose.Pipeline:
 
 
 def _forest(seed: int) -> forest.ARFClassifier:
-    return forest.ARFClassifier(n_models=10, seed=seed)
+    # Grace period 20 (not 50) and majority-class leaves: measured best of four
+    # settings on the Taiwan data (bench/taiwan.py, docs/models.md).
+    return forest.ARFClassifier(n_models=10, grace_period=20, leaf_prediction="mc", seed=seed)
 
 
 class EarlyWarning:
@@ -206,6 +213,24 @@ class EarlyWarning:
             return p_forest, up
         return 0.5 * (p_forest + p_linear), up
 
+    def heads_one(self, x: dict[str, float]) -> dict[str, float]:
+        """The raw score each candidate would give, from this model's members.
+
+        The members do not depend on the candidate (the linear model, the
+        forest and the resampling draws are the same for the same seed), so an
+        ``ensemble`` model holds the ``logistic`` and ``forest`` candidates too:
+        the bench scores all three in one pass, each with its own calibrator.
+        """
+        p_linear = self._linear_one(x)[0]
+        if self.forest is None:
+            return {"logistic": p_linear}
+        p_forest = float(self.forest.predict_proba_one(x).get(True, 0.0))
+        return {
+            "logistic": p_linear,
+            "forest": p_forest,
+            "ensemble": 0.5 * (p_forest + p_linear),
+        }
+
     def raw_one(self, x: dict[str, float]) -> float:
         """The classifier's probability before calibration."""
         return self._raw(x)[0]
@@ -213,12 +238,12 @@ class EarlyWarning:
     def predict_one(self, x: dict[str, float]) -> float:
         """P(bad within the horizon), calibrated when `calibrate` is on."""
         raw = self._raw(x)[0]
-        return self.calibrator.transform_one(raw) if self.calibrate else raw
+        return self.calibrator.transform_one(raw, self.prior_offset()) if self.calibrate else raw
 
     def score_one(self, x: dict[str, float], top: int = 3) -> tuple[float, tuple[Reason, ...]]:
         """`predict_one` and `explain` together, for the price of one pass over ``x``."""
         raw, up = self._raw(x)
-        p = self.calibrator.transform_one(raw) if self.calibrate else raw
+        p = self.calibrator.transform_one(raw, self.prior_offset()) if self.calibrate else raw
         return p, self._reasons(x, up, top)
 
     def explain(self, x: dict[str, float], top: int = 3) -> tuple[Reason, ...]:
@@ -238,6 +263,10 @@ class EarlyWarning:
 
     # learning
 
+    def prior_offset(self) -> float:
+        """Log prior odds of bad: undoes balanced weighting (0 when weighting is off)."""
+        return math.log(self.counts[1] / self.counts[0]) if self.balance else 0.0
+
     def weight(self, y: bool) -> float:
         """The balanced weight of class ``y`` given the classes seen so far."""
         if not self.balance:
@@ -249,7 +278,7 @@ class EarlyWarning:
         """Learn one labelled example (calibrator first, on the score before learning)."""
         y = bool(y)
         if self.calibrate:
-            self.calibrator.learn_one(self.raw_one(x), y)
+            self.calibrator.learn_one(self.raw_one(x), y, self.prior_offset())
         self.counts[y] += 1
         w = self.weight(y)
         self.linear.learn_one(x, y, w=w)

@@ -56,3 +56,23 @@ def test_explain_names_the_features_that_raised_the_score_largest_first() -> Non
 def test_an_unknown_candidate_is_refused_with_the_known_names() -> None:
     with pytest.raises(UnknownModelError, match="logistic, forest, ensemble"):
         EarlyWarning("xgboost")
+
+
+def test_an_ensemble_holds_the_logistic_and_forest_candidates_exactly() -> None:
+    # bench/taiwan.py relies on this to score every candidate in one pass.
+    models = {c: EarlyWarning(c, seed=4) for c in CANDIDATES}
+    data = stream(600, seed=6)
+    for x, y in data:
+        for model in models.values():
+            model.learn_one(x, y)
+    for x, _ in data[:50]:
+        heads = models["ensemble"].heads_one(x)
+        assert heads == {c: models[c].raw_one(x) for c in CANDIDATES}
+
+
+def test_balanced_weights_favour_the_rare_class_and_can_be_turned_off() -> None:
+    model = EarlyWarning("logistic")
+    for x, y in stream(500, seed=7):
+        model.learn_one(x, y)
+    assert model.weight(True) > 1.0 > model.weight(False)
+    assert EarlyWarning("logistic", balance=False).weight(True) == 1.0
