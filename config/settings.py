@@ -220,6 +220,8 @@ class WorkerSettings(_Section):
     models: bool = True
     """Score every step with the online models (`models/`) so rules can read
     ``model.*``; off, those names read 0.0 and no model state is kept."""
+    model_warmup_labels: int = Field(default=200, ge=0)
+    """Outcomes a partition's PD model must have learned before rules see its score."""
     model_checkpoint_steps: int = Field(default=500, gt=0)
     """Steps of a partition between checkpoints of its models: a crash loses at
     most this much learning, never scoring."""

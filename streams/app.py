@@ -182,7 +182,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     loans = table("loans")
     if worker.models:
         hubs = table("models")
-        rt.models = PartitionModels(hubs, HubConfig(), worker.model_checkpoint_steps)
+        rt.models = PartitionModels(
+            hubs, HubConfig(), worker.model_checkpoint_steps, worker.model_warmup_labels
+        )
 
     async def send(message: Any, topic: Any, key: bytes, value: bytes, headers: Any = None) -> None:
         """Send an output; under exactly_once, inside the source partition's transaction.

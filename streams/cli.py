@@ -243,6 +243,12 @@ def demo(
             title="detected vs ground truth (loans; lag d = median days from label to warning)",
         )
     )
+    view.print(
+        scores_table(
+            result.model_scores,
+            title="the online models vs what later happened (negative lag: warned before)",
+        )
+    )
     if result.unscored:
         view.print(
             "labelled but no rule in the pack watches them: "

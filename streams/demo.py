@@ -60,6 +60,7 @@ from streams.simulate import SimulationSummary, simulate_command
 from streams.topics import ensure_topics, ticks_topic
 
 __all__ = [
+    "MODEL_SIGNAL_RULES",
     "SIGNAL_RULES",
     "UNSCORED_SIGNALS",
     "DemoResult",
@@ -100,6 +101,21 @@ three times), and ``income_stopped`` by the salary and inflow rules, including t
 customer-care variant. The DPD rules apply the policy's grace period and the
 labels none, so a loan one or two days late may be labelled ``dpd_1`` and never
 flagged: that shows as missed, by design.
+"""
+
+MODEL_SIGNAL_RULES: Final[dict[str, tuple[str, ...]]] = {
+    "dpd_30": ("high_pd",),
+    "dpd_90": ("high_pd",),
+    "write_off": ("high_pd",),
+    "fund_diversion": ("anomalous_event",),
+}
+"""Ground-truth signals the online models should see coming, and the model rules.
+
+The early-warning PD (``high_pd``) is judged against the loans that later went
+30 and 90 days past due or were written off: a negative lag means it warned
+before the label. The anomaly rule is judged against fund diversion, the
+profile whose money moves are the least like the book's. Scored apart from
+``SIGNAL_RULES`` because a model warning is a forecast, not a detection.
 """
 
 UNSCORED_SIGNALS: Final[tuple[str, ...]] = (
@@ -560,6 +576,7 @@ class DemoResult:
     simulation: SimulationSummary | None
     tally: WarningTally
     scores: list[SignalScore]
+    model_scores: list[SignalScore]
     unscored: dict[str, int]
     summary_path: Path
     worker_log: Path
@@ -723,6 +740,9 @@ def run_demo(
     summary: SimulationSummary | None = sim.get("summary")
     labels = read_labels(labels_path) if summary is not None else []
     scores = score_signals(labels, tally.kept, zone=settings.time_zone)
+    model_scores = score_signals(
+        labels, tally.kept, mapping=MODEL_SIGNAL_RULES, zone=settings.time_zone
+    )
     unscored = unscored_counts(labels)
     result = DemoResult(
         run_id=run_id,
@@ -731,6 +751,7 @@ def run_demo(
         simulation=summary,
         tally=tally,
         scores=scores,
+        model_scores=model_scores,
         unscored=unscored,
         summary_path=summary_path,
         worker_log=log_path,
@@ -756,6 +777,8 @@ def _write_summary(
         "ticks_judged": progress.ticks_judged,
         "warnings": result.tally.to_json(),
         "signals": [score.to_json() for score in result.scores],
+        "model_signals": [score.to_json() for score in result.model_scores],
+        "model_signal_rules": {name: list(rules) for name, rules in MODEL_SIGNAL_RULES.items()},
         "unscored_signals": result.unscored,
         "signal_rules": {name: list(rules) for name, rules in SIGNAL_RULES.items()},
     }

@@ -13,6 +13,10 @@ loan's record). After the step, `PartitionModels.after_step` labels what the
 loan's state now proves and learns from it, so no score ever saw a label its
 own step produced.
 
+Until a partition's hub has learned ``model_warmup_labels`` outcomes its PD is
+withheld from the rules (they read ``model.pd`` as 0.0): a model that has seen
+no outcome would call every loan a coin toss.
+
 Checkpoints are written every ``model_checkpoint_steps`` steps of a partition:
 a crash loses at most that much learning (the pending snapshots already
 learned are gone from the loans' label stores), never scoring.
@@ -49,11 +53,21 @@ log = logging.getLogger("loanwatch.models")
 _LEN = struct.Struct(">I")
 
 
-def score_card(scores: Scores) -> ScoreCard:
-    """The rules' view of a hub's scores."""
+def score_card(scores: Scores, *, pd_ready: bool = True) -> ScoreCard:
+    """The rules' view of a hub's scores.
+
+    Until the hub has learned enough labels (``pd_ready`` false) the PD is left
+    out, so rules read ``model.pd`` as 0.0: an untrained model says 0.5 about
+    every loan, which would raise a warning on the whole book.
+    """
+    values = scores.rule_scores()
+    if not pd_ready:
+        values.pop("pd", None)
     return ScoreCard(
-        values=scores.rule_scores(),
-        reasons=tuple(ModelReason(r.name, r.value, r.contribution) for r in scores.reasons),
+        values=values,
+        reasons=tuple(ModelReason(r.name, r.value, r.contribution) for r in scores.reasons)
+        if pd_ready
+        else (),
         version=scores.model_version,
         extra={"scores": scores},
     )
@@ -124,10 +138,13 @@ class PartitionModels:
     writes must happen while a message of that partition is being processed.
     """
 
-    def __init__(self, table: Any, config: HubConfig, checkpoint_steps: int) -> None:
+    def __init__(
+        self, table: Any, config: HubConfig, checkpoint_steps: int, warmup_labels: int = 0
+    ) -> None:
         self._table = table
         self._config = config
         self._checkpoint_steps = checkpoint_steps
+        self._warmup = warmup_labels
         self._slots: dict[int, PartitionHub] = {}
 
     @staticmethod
@@ -160,9 +177,10 @@ class PartitionModels:
     def scorer(self, partition: int, labels: PendingLabels, now: datetime) -> Any:
         """A `rules.scoring.Scorer` for one step of one loan on ``partition``."""
         hub = self.slot(partition).hub
+        ready = hub.pd_learned >= self._warmup
 
         def score(loan: LoanState, event: Event | None) -> ScoreCard:
-            return score_card(hub.score(loan, now=now, labels=labels, event=event))
+            return score_card(hub.score(loan, now=now, labels=labels, event=event), pd_ready=ready)
 
         return score
 

@@ -62,7 +62,11 @@ def test_model_scores_reach_rules_and_hubs_come_back_after_sigkill(harness, tmp_
     events = harness.book(loans=40, months=8, seed=5)
     split = len(events) * 3 // 5
     later = events[split:]
-    models = {"LOANWATCH_WORKER__MODELS": "true", "LOANWATCH_WORKER__MODEL_CHECKPOINT_STEPS": "50"}
+    models = {
+        "LOANWATCH_WORKER__MODELS": "true",
+        "LOANWATCH_WORKER__MODEL_CHECKPOINT_STEPS": "50",
+        "LOANWATCH_WORKER__MODEL_WARMUP_LABELS": "20",
+    }
     warnings = harness.local.topics.warnings
 
     harness.start("first", tmp_path / "data-first", **models)

@@ -208,3 +208,19 @@ def test_simulate_command_line_writes_a_file_and_prints_its_summary(tmp_path: Pa
     assert "loan_disbursed" in result.output and "good_payer" in result.output
     assert len(read_labels(labels)) == 5
     assert len(events.read_bytes().splitlines()) > 5
+
+
+def test_model_rules_are_scored_as_forecasts_of_later_signals() -> None:
+    from streams.demo import MODEL_SIGNAL_RULES
+
+    labels = [
+        _label("L1", "dpd_30", "dpd_90", seen={"dpd_30": "2026-03-01", "dpd_90": "2026-05-01"}),
+        _label("L2"),
+    ]
+    warnings = [
+        _warning("L1", "high_pd", at="2026-02-20T02:00:00+00:00"),
+        _warning("L2", "high_pd"),
+    ]
+    scores = _by_signal(score_signals(labels, warnings, mapping=MODEL_SIGNAL_RULES))
+    assert scores["dpd_90"].detected == 1 and scores["dpd_90"].false_alarms == 1
+    assert scores["dpd_90"].median_lag_days < 0  # warned before the loan got there
