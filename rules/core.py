@@ -100,7 +100,7 @@ class StepResult:
 
 
 _EMPTY_SCORES: Mapping[str, float] = {}
-_Planned = tuple[Any, str, Any, Any, bool]
+_Planned = tuple[Any, str, Any, Any, bool, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +112,43 @@ class Engine:
     workflows: WorkflowPolicy
     retired: Mapping[str, Rule] = field(default_factory=dict, repr=False, compare=False)
     """Rules of earlier packs that this pack no longer has, by id (see `with_pack`)."""
-    _plan: tuple[_Planned, ...] = field(init=False, repr=False, compare=False)
+    _plans: dict[str, tuple[_Planned, ...]] = field(init=False, repr=False, compare=False)
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _ids: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Looked up once per pack instead of once per rule per step: the hot loop
         # in `_judge` then reads plain tuple items.
-        plan = tuple(
-            (rule, rule.id, rule.condition, rule.episode_key, rule.kind == "event")
-            for rule in self.pack.rules
-        )
-        object.__setattr__(self, "_plan", plan)
+        # Ticks judge the state rules alone; events (plans built per event type on
+        # first use) add the event rules whose event.type test the type can pass.
+        object.__setattr__(self, "_plans", {"": self._plan_of(self.pack.rules, None)})
         object.__setattr__(self, "_zone", ZoneInfo(self.policy.time_zone))
         object.__setattr__(self, "_ids", frozenset(self.pack.by_id))
+
+    @staticmethod
+    def _plan_of(rules: tuple[Rule, ...], event_type: str | None) -> tuple[_Planned, ...]:
+        """The rules a step judges, in pack order, as plain tuples for the hot loop."""
+        return tuple(
+            (
+                rule,
+                rule.id,
+                rule.condition,
+                rule.episode_key,
+                rule.kind == "event",
+                rule.resolve_when,
+            )
+            for rule in rules
+            if rule.kind == "state"
+            or (
+                event_type is not None
+                and (rule.condition.event_types is None or event_type in rule.condition.event_types)
+            )
+        )
+
+    def _plan_for(self, event_type: str) -> tuple[_Planned, ...]:
+        plan = self._plan_of(self.pack.rules, event_type)
+        self._plans[event_type] = plan
+        return plan
 
     def with_pack(self, pack: RulePack) -> Engine:
         """Hot reload: the same engine with a new rule pack; records are untouched.
@@ -226,17 +249,20 @@ class Engine:
     ) -> list[RiskWarning]:
         out: list[RiskWarning] = []
         by_rule = record.episodes.by_rule
-        for rule, rule_id, condition, episode_key, is_event_rule in self._plan:
-            if is_event_rule and event is None:
-                continue
+        plan = self._plans.get("" if event is None else event.type)
+        if plan is None:
+            plan = self._plan_for(event.type)  # type: ignore[union-attr]
+        for rule, rule_id, condition, episode_key, is_event_rule, resolve_when in plan:
             fired = condition(ctx)
             keys = by_rule.get(rule_id)
-            if not fired and not keys:
-                continue
+            if not fired and (not keys or is_event_rule):
+                continue  # nothing opens, and nothing is open that could resolve
             key = "" if episode_key is None else str(episode_key(ctx))
-            if not is_event_rule and keys:
+            if keys and not is_event_rule:
                 for other, episode in list(keys.items()):
-                    if episode.open and (other != key or self._resolves(rule, ctx, fired)):
+                    if episode.open and (
+                        other != key or (not fired if resolve_when is None else resolve_when(ctx))
+                    ):
                         episode.open = False
                         out.append(
                             self._warning(
@@ -301,12 +327,6 @@ class Engine:
                     )
                 )
         return out
-
-    @staticmethod
-    def _resolves(rule: Rule, ctx: RuleContext, fired: bool) -> bool:
-        if rule.resolve_when is not None:
-            return bool(rule.resolve_when(ctx))
-        return not fired
 
     def _warning(
         self,

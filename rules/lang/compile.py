@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 from rules.lang import ops
 from rules.lang.exceptions import ExpressionError
 from rules.lang.expression import Condition, Expression, ValueKind
+from rules.lang.guards import event_types
 from rules.lang.names import resolve
 from rules.lang.parse import (
     Binary,
@@ -96,7 +97,8 @@ def compile_condition(text: str, vocabulary: Mapping[str, Var] = VOCABULARY) -> 
     ...
     rules.lang.exceptions.ExpressionError: cannot compare str with int (column 1)
     """
-    fn, kind, nullable, names = _Compiler(text, vocabulary).run()
+    compiler = _Compiler(text, vocabulary)
+    fn, kind, nullable, names = compiler.run()
     if kind != "bool":
         raise ExpressionError(
             f"a condition must be true or false, not {_describe(kind)}"
@@ -105,7 +107,10 @@ def compile_condition(text: str, vocabulary: Mapping[str, Var] = VOCABULARY) -> 
         )
     if nullable:
         fn = ops.is_true(fn)
-    return Condition(fn, text=text.strip(), names=names, kind="bool", nullable=False)
+    guard = event_types(compiler.tree) if compiler.tree is not None else None
+    return Condition(
+        fn, text=text.strip(), names=names, kind="bool", nullable=False, event_types=guard
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +159,11 @@ class _Compiler:
         self.text = text
         self.vocabulary = vocabulary
         self.names: set[str] = set()
+        self.tree: Node | None = None
 
     def run(self) -> tuple[ops.Getter, Kind, bool, frozenset[str]]:
-        out = self.node(parse(self.text))
+        self.tree = parse(self.text)
+        out = self.node(self.tree)
         if out.fn is None:
             raise ExpressionError(
                 f"the expression is constant ({out.value!r}): it must read a vocabulary name",

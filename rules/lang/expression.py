@@ -6,7 +6,9 @@ of its compiled closure: calling it goes straight from C to the closure, about
 half the overhead of a Python ``__call__`` method. It also carries what the
 loader and the engine need to know without running it: the source ``text``,
 the vocabulary ``names`` it reads (a warning lists their values as reasons),
-and whether it reads the event (which makes a rule an *event* rule).
+and whether it reads the event (which makes a rule an *event* rule), and for a
+condition that tests ``event.type``, the only types on which it can be true
+(``event_types``, see `rules.lang.guards`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ class Expression(partial[Any]):
     when they have the same class, text and result type.
     """
 
-    __slots__ = ("kind", "names", "nullable", "text", "uses_event")
+    __slots__ = ("event_types", "kind", "names", "nullable", "text", "uses_event")
 
     text: str
     names: frozenset[str]
     uses_event: bool
+    event_types: frozenset[str] | None
+    """The event types on which the value can be true; ``None``: any type, or unknown."""
     kind: ValueKind
     nullable: bool
 
@@ -45,12 +49,14 @@ class Expression(partial[Any]):
         names: frozenset[str],
         kind: ValueKind,
         nullable: bool,
+        event_types: frozenset[str] | None = None,
     ) -> Expression:
         self = super().__new__(cls, function)
         for attribute, value in (
             ("text", text),
             ("names", names),
             ("uses_event", any(name.startswith("event.") for name in names)),
+            ("event_types", event_types),
             ("kind", kind),
             ("nullable", nullable),
         ):
