@@ -21,6 +21,7 @@ shows the queries.
 
 from __future__ import annotations
 
+import operator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -84,14 +85,16 @@ MODEL_SCORES = Table(
 )
 
 _WARNING_INDEX = {c.name: i for i, c in enumerate(WARNINGS.columns)}
-_SCORE_AT = tuple(_WARNING_INDEX[name] for name in _SCORE_COLUMNS)
+_SCORE = _WARNING_INDEX["score"]
+_SCORE_OF = operator.itemgetter(*(_WARNING_INDEX[name] for name in _SCORE_COLUMNS))
 
 
 def score_row(warning: tuple[Any, ...]) -> tuple[Any, ...] | None:
     """The ``model_scores`` row of a ``warnings`` row, or None when it has no score."""
-    if warning[_WARNING_INDEX["score"]] is None:
+    if warning[_SCORE] is None:
         return None
-    return tuple(warning[i] for i in _SCORE_AT)
+    row: tuple[Any, ...] = _SCORE_OF(warning)
+    return row
 
 
 _DISBURSED = b'"loan_disbursed"'

@@ -25,7 +25,7 @@ from sinks.clickhouse import (
     row_of,
 )
 from sinks.clickhouse.migrations import pending
-from sinks.clickhouse.tables import DEAD_LETTERS, columnar
+from sinks.clickhouse.tables import _SHAPES, _WIRE, DEAD_LETTERS, _checked_row, columnar
 from sinks.errors import MigrationError, SinkError
 
 # The example in docs/warnings.md, verbatim.
@@ -140,6 +140,43 @@ def test_bad_messages_are_refused_with_a_reason(value: bytes | None, reason: str
         row_of("warnings", value)
 
 
+@pytest.mark.parametrize(
+    ("table", "body"),
+    [
+        ("warnings", WARNING),
+        ("warnings", {**WARNING, "score": 1, "event_id": "e-1"}),  # an integer score
+        ("warnings", {**WARNING, "score": 0.41, "event_time": "2026-03-05T00:00:00+08:00"}),
+        ("warnings", {**WARNING, "produced_at": "2026-03-05T00:00:02Z"}),
+        ("transitions", TRANSITION),
+        ("actions", ACTION),
+        ("actions", {**ACTION, "event_id": None, "params": {}}),
+    ],
+)
+def test_the_fast_path_gives_the_checked_paths_row(table: str, body: dict[str, Any]) -> None:
+    value = orjson.dumps(body)
+    fast = _SHAPES[table].fast(orjson.loads(value))
+    assert fast is not None
+    assert fast == _checked_row(_WIRE[table], orjson.loads(value)) == row_of(table, value)
+    assert [type(v) for v in fast] == [type(v) for v in _checked_row(_WIRE[table], body)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**WARNING, "dpd": True},
+        {**WARNING, "status": None},
+        {**WARNING, "event_time": "2026-03-04T16:00:00"},
+        {**WARNING, "event_time": "yesterday"},
+        {**WARNING, "schema_version": 2},
+        {k: v for k, v in WARNING.items() if k != "loan_id"},
+    ],
+)
+def test_the_fast_path_declines_what_the_checked_path_refuses(body: dict[str, Any]) -> None:
+    assert _SHAPES["warnings"].fast(body) is None
+    with pytest.raises(BadMessage):
+        _checked_row(_WIRE["warnings"], body)
+
+
 def test_every_table_has_a_wire_field_per_column() -> None:
     samples = {"warnings": WARNING, "transitions": TRANSITION, "actions": ACTION}
     for table, body in samples.items():
@@ -149,6 +186,8 @@ def test_every_table_has_a_wire_field_per_column() -> None:
 def test_columnar_transposes_rows() -> None:
     assert columnar([(1, "a"), (2, "b")], 2) == [[1, 2], ["a", "b"]]
     assert columnar([], 3) == [[], [], []]
+    with pytest.raises(ValueError, match="every row must have 2 values"):
+        columnar([(1, "a"), (2,)], 2)
 
 
 def test_old_ddl_uses_a_datetime_version_column_18_16_accepts() -> None:
