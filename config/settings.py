@@ -117,6 +117,12 @@ class RedisSettings(_Section):
     ssl_check_hostname: bool = True
     key_prefix: str = "lw:"
     socket_timeout_s: float = Field(default=2.0, gt=0)
+    socket_connect_timeout_s: float = Field(default=1.0, gt=0)
+    """Seconds to wait for a connection: bounds how long an unreachable Redis takes to notice."""
+    retries: int = Field(default=0, ge=0)
+    """redis-py's own immediate retries of a failed command; our writers back off themselves."""
+    health_check_interval_s: int = Field(default=30, ge=0)
+    """PING a connection idle this long before using it (0: never)."""
     closed_ttl_days: int = Field(default=90, ge=0)
     """Days a loan's keys live once it has no open warning or was written off (0: forever)."""
 
@@ -131,8 +137,21 @@ class RedisSettings(_Section):
         return self.url.startswith("rediss://")
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``redis.Redis.from_url(settings.url, **kwargs)``."""
-        kwargs: dict[str, Any] = {"socket_timeout": self.socket_timeout_s}
+        """Keyword arguments for ``redis.Redis.from_url(settings.url, **kwargs)``.
+
+        The retry policy is explicit: left to redis-py, a client built with
+        ``redis.Redis(...)`` retries a refused connection three times with its own
+        backoff (seconds), hiding an outage from the writer that should report it.
+        """
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        kwargs: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout_s,
+            "socket_connect_timeout": self.socket_connect_timeout_s,
+            "retry": Retry(NoBackoff(), self.retries),
+            "health_check_interval": self.health_check_interval_s,
+        }
         if self.username:
             kwargs["username"] = self.username
         if self.password:

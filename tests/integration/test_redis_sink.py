@@ -7,6 +7,7 @@ and drains a real writer until every message is handled.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any
@@ -248,6 +249,54 @@ def test_redis_down_keeps_the_batch_and_logs_degraded_once(
     assert sum("degraded" in m for m in messages) == 1
     assert sum("recovered" in m for m in messages) == 1
     assert lookup(redis_client, redis_prefix, "L-000001") is not None
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_refused_redis_is_reported_within_a_second_however_the_client_is_built(
+    settings: Settings,
+) -> None:
+    port = closed_port()
+    kwargs = settings.redis.client_kwargs()
+    clients = {
+        "from_url": redis.Redis.from_url(f"redis://127.0.0.1:{port}/0", **kwargs),
+        # Built this way, redis-py's default policy retried for about 4 s.
+        "constructor": redis.Redis(host="127.0.0.1", port=port, **kwargs),
+    }
+    for how, client in clients.items():
+        pipe = client.pipeline()
+        pipe.set("lw:probe", 1)
+        started = time.monotonic()
+        with pytest.raises(redis.ConnectionError):
+            pipe.execute()
+        took = time.monotonic() - started
+        assert took < 1.0, f"{how}: the outage took {took:.2f}s to surface"
+
+
+def test_redis_client_timeouts_and_retries_come_from_settings(settings: Settings) -> None:
+    local = settings.model_copy(
+        update={
+            "redis": settings.redis.model_copy(
+                update={"socket_connect_timeout_s": 0.3, "retries": 2, "health_check_interval_s": 5}
+            )
+        }
+    )
+    client = redis.Redis.from_url(local.redis.url, **local.redis.client_kwargs())
+    try:
+        assert client.ping()
+        connection = client.connection_pool.get_connection()
+        try:
+            assert connection.socket_connect_timeout == 0.3
+            assert connection.retry.get_retries() == 2
+            assert connection.health_check_interval == 5
+        finally:
+            client.connection_pool.release(connection)
+    finally:
+        client.close()
 
 
 def test_lookup_returns_card_open_and_recent_in_one_round_trip(
