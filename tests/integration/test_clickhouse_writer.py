@@ -186,14 +186,117 @@ def test_bad_rows_go_to_dead_letters_with_a_reason_and_the_rest_is_inserted(
 
 
 class CountingClient(Client):  # type: ignore[misc]
-    """A driver client that counts insert attempts, to see a writer retrying."""
+    """A driver client that counts insert attempts, to see a writer retrying.
+
+    ``inserts`` lists each attempt's table and row count.
+    """
 
     attempts = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inserts: list[tuple[str, int]] = []
 
     def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
         if query.startswith("INSERT"):
             self.attempts += 1
+            table = query.split()[2].rsplit(".", 1)[-1]
+            self.inserts.append((table, len(args[0][0]) if args and args[0] else 0))
         return super().execute(query, *args, **kwargs)
+
+
+def test_halving_isolates_each_refused_row_in_few_inserts_and_letters_keep_positions(
+    settings: Settings, clickhouse: Client, topic: str, unique: str
+) -> None:
+    target = local(settings, clickhouse)
+    migrate(target)
+    bodies = [warning(n) for n in range(16)]
+    bodies[5] = warning(905, dpd=-5)  # UInt32 cannot hold either
+    bodies[12] = warning(912, dpd=-7)
+    produce_to_partition(target, topic, [orjson.dumps(b) for b in bodies])
+    group = f"test-{unique}"
+    client = CountingClient(**target.clickhouse.driver_kwargs())
+    w = writer(target, topic, group, max_rows=1000, client=client)
+    try:
+        results = drain(w, len(bodies))
+    finally:
+        w.close()
+    [result] = [r for r in results if r.consumed]
+    assert result.inserted["warnings"] == 14 and result.dead_letters == 2 and result.committed
+    # One try of 16, then halves down to each bad row: far fewer than one per row.
+    tries = [rows for table, rows in client.inserts if table == "warnings"]
+    assert tries[0] == 16 and len(tries) <= 2 * 2 * 4 + 1
+    stored = {w for (w,) in clickhouse.execute("SELECT warning_id FROM warnings")}
+    assert len(stored) == 14 and not {"w0905", "w0912"} & stored
+    letters = clickhouse.execute(
+        "SELECT kafka_partition, kafka_offset, reason FROM dead_letters FINAL ORDER BY kafka_offset"
+    )
+    assert [(p, o) for p, o, _ in letters] == [(0, 5), (0, 12)]
+    assert all("out of range" in reason for _, _, reason in letters)
+    assert committed(target, topic, group) == len(bodies)
+
+
+def produce_to_partition(settings: Settings, topic: str, values: list[bytes]) -> None:
+    """Every value into partition 0, in order: Kafka offsets are then list positions."""
+    producer = Producer(settings.kafka.confluent_config())
+    for value in values:
+        producer.produce(topic, value=value, partition=0)
+    assert producer.flush(30) == 0
+
+
+class SlowClient(Client):  # type: ignore[misc]
+    """A driver client whose next insert takes ``delay_s`` longer: a ClickHouse under load."""
+
+    delay_s = 0.0
+
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        result = super().execute(query, *args, **kwargs)
+        if query.startswith("INSERT"):
+            time.sleep(self.delay_s)
+            self.delay_s = 0.0
+        return result
+
+
+@pytest.mark.timeout(180)
+def test_a_commit_kafka_refuses_after_a_slow_insert_is_reported_and_the_batch_redelivered(
+    settings: Settings, clickhouse: Client, topic: str, unique: str
+) -> None:
+    """The insert outlasts the group's poll interval, so Kafka refuses the commit.
+
+    The writer says so (``committed`` False) instead of raising; the group redelivers
+    the batch, and ``FINAL`` still shows every warning once.
+    """
+    target = local(settings, clickhouse)
+    migrate(target)
+    values = [orjson.dumps(warning(n)) for n in range(10)]
+    produce(target, topic, values)
+    group = f"test-{unique}"
+    consumer = Consumer(
+        {
+            **target.kafka.confluent_config(),
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "max.poll.interval.ms": 6000,  # the shortest a broker allows
+        }
+    )
+    consumer.subscribe([topic])
+    client = SlowClient(**target.clickhouse.driver_kwargs())
+    w = writer(target, topic, group, max_rows=1000, client=client, consumer=consumer)
+    try:
+        client.delay_s = 8.0  # past max.poll.interval.ms: the consumer leaves the group
+        first = w.drain_once()
+        while not first.consumed:
+            first = w.drain_once()
+        assert first.inserted["warnings"] == len(values) and not first.committed
+        assert committed(target, topic, group) == 0
+        drain(w, len(values))
+    finally:
+        w.close()
+    assert committed(target, topic, group) == len(values)
+    assert clickhouse.execute("SELECT count() FROM warnings FINAL")[0][0] == len(values)
 
 
 def free_port() -> int:
@@ -331,6 +434,8 @@ def test_a_writer_keeps_its_batch_while_clickhouse_is_away_and_catches_up(
         thread.join(60)
         assert outcome and outcome[0].committed and outcome[0].retries >= 2
         assert outcome[0].inserted["warnings"] == len(values)
+        # Every attempt carried the whole batch: nothing was split or dropped meanwhile.
+        assert {rows for table, rows in client.inserts if table == "warnings"} == {len(values)}
         assert clickhouse.execute("SELECT count() FROM warnings")[0][0] == len(values)
         assert committed(target, topic, group) == len(values)
     finally:
