@@ -17,11 +17,13 @@ of a rule the new pack no longer has is resolved at the loan's next step.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import compress, repeat
+from operator import call, or_
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -35,6 +37,8 @@ from rules.warnings import EpisodeBook, EpisodeState, Reason, RiskWarning, warni
 from rules.workflows import Action, WorkflowPolicy, WorkflowState, action_id
 
 if TYPE_CHECKING:
+    from rules.lang import Condition
+    from rules.lang.ops import Getter
     from rules.pack import Rule, RulePack
     from rules.policy import Policy
 
@@ -103,6 +107,14 @@ _EMPTY_SCORES: Mapping[str, float] = {}
 _Planned = tuple[Any, str, Any, Any, bool, Any]
 
 
+class _Plan(NamedTuple):
+    """The rules one kind of step judges: their tuples, conditions and ids, in pack order."""
+
+    items: tuple[_Planned, ...]
+    conditions: tuple[Condition, ...]
+    ids: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Engine:
     """The rule pack and policies a worker judges with; immutable, swapped whole."""
@@ -112,9 +124,12 @@ class Engine:
     workflows: WorkflowPolicy
     retired: Mapping[str, Rule] = field(default_factory=dict, repr=False, compare=False)
     """Rules of earlier packs that this pack no longer has, by id (see `with_pack`)."""
-    _plans: dict[str, tuple[_Planned, ...]] = field(init=False, repr=False, compare=False)
+    _plans: dict[str, _Plan] = field(init=False, repr=False, compare=False)
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _ids: frozenset[str] = field(init=False, repr=False, compare=False)
+    _reads: dict[str, tuple[tuple[tuple[str, Getter], ...], bool]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         # Looked up once per pack instead of once per rule per step: the hot loop
@@ -124,11 +139,21 @@ class Engine:
         object.__setattr__(self, "_plans", {"": self._plan_of(self.pack.rules, None)})
         object.__setattr__(self, "_zone", ZoneInfo(self.policy.time_zone))
         object.__setattr__(self, "_ids", frozenset(self.pack.by_id))
+        # What a warning of each rule lists as its reasons, in name order, and
+        # whether it carries the model's score.
+        reads = {
+            rule.id: (
+                tuple((name, VOCABULARY[name].getter) for name in sorted(rule.condition.names)),
+                any(name.startswith("model.") for name in rule.condition.names),
+            )
+            for rule in self.pack.rules
+        }
+        object.__setattr__(self, "_reads", reads)
 
     @staticmethod
-    def _plan_of(rules: tuple[Rule, ...], event_type: str | None) -> tuple[_Planned, ...]:
+    def _plan_of(rules: tuple[Rule, ...], event_type: str | None) -> _Plan:
         """The rules a step judges, in pack order, as plain tuples for the hot loop."""
-        return tuple(
+        items = tuple(
             (
                 rule,
                 rule.id,
@@ -144,8 +169,9 @@ class Engine:
                 and (rule.condition.event_types is None or event_type in rule.condition.event_types)
             )
         )
+        return _Plan(items, tuple(item[2] for item in items), tuple(item[1] for item in items))
 
-    def _plan_for(self, event_type: str) -> tuple[_Planned, ...]:
+    def _plan_for(self, event_type: str) -> _Plan:
         plan = self._plan_of(self.pack.rules, event_type)
         self._plans[event_type] = plan
         return plan
@@ -252,8 +278,19 @@ class Engine:
         plan = self._plans.get("" if event is None else event.type)
         if plan is None:
             plan = self._plan_for(event.type)  # type: ignore[union-attr]
-        for rule, rule_id, condition, episode_key, is_event_rule, resolve_when in plan:
-            fired = condition(ctx)
+        # Every condition first, called from C; then Python looks only at the rules
+        # that fired or hold episodes (anything else has nothing to open or resolve).
+        hits = list(map(call, plan.conditions, repeat(ctx)))
+        if by_rule:
+            todo: Iterable[tuple[_Planned, bool]] = compress(
+                zip(plan.items, hits, strict=True),
+                map(or_, hits, map(by_rule.__contains__, plan.ids)),
+            )
+        elif True in hits:
+            todo = compress(zip(plan.items, hits, strict=True), hits)
+        else:
+            todo = ()
+        for (rule, rule_id, _, episode_key, is_event_rule, resolve_when), fired in todo:
             keys = by_rule.get(rule_id)
             if not fired and (not keys or is_event_rule):
                 continue  # nothing opens, and nothing is open that could resolve
@@ -340,8 +377,7 @@ class Engine:
         when: datetime,
         card: ScoreCard | None = None,
     ) -> RiskWarning:
-        names = rule.condition.names
-        uses_model = any(name.startswith("model.") for name in names)
+        reads, uses_model = self._reads[rule.id]
         return self._emit(
             record.loan,
             rule.id,
@@ -355,7 +391,7 @@ class Engine:
             severity=rule.severity,
             owner_team=rule.owner_team,
             message=rule.render_message(ctx),
-            reasons=tuple(Reason(name, VOCABULARY[name].getter(ctx)) for name in sorted(names)),
+            reasons=tuple([Reason(name, get(ctx)) for name, get in reads]),
             card=card if uses_model else None,
             score=ctx.scores.get("pd") if uses_model else None,
         )

@@ -254,11 +254,15 @@ class Features:
     @property
     def balance_drop_7d(self) -> float:
         """Fall from the 7-day high as a share of that high (0.0 without a positive high)."""
-        balance = self.balance
+        return self._drop(self.balance)
+
+    def _drop(self, balance: int | None) -> float:
         if balance is None:
             return 0.0
-        self._sync()
-        high = max(self._high_vals, default=balance)
+        if self._synced != self.today:
+            self._sync()
+        vals = self._high_vals
+        high = max(vals) if vals else balance
         if high <= 0 or balance >= high:
             return 0.0
         return (high - balance) / high
@@ -310,6 +314,8 @@ class Features:
 
     @property
     def collateral_ltv(self) -> float | None:
+        if not self._collateral:
+            return None
         value = sum(v[2] for v in self._collateral.values())
         return self.outstanding / value if value > 0 else None
 
@@ -368,30 +374,36 @@ class Features:
         if self._synced == today:
             return
         self._synced = today
-        days, bins, edges, sums = self._days, self._bins, self._edges, self._sums
-        for k, window in enumerate(WINDOWS):
-            limit = today - window
-            edge = edges[k]
-            total = sums[k]
-            while edge < len(days) and days[edge] <= limit:
-                row = bins[edge]
-                for column in range(_COLUMNS):
-                    total[column] -= row[column]
-                edge += 1
-            edges[k] = edge
-        gone = edges[-1]
-        if gone:
-            del days[:gone]
-            del bins[:gone]
-            for k in range(len(edges)):
-                edges[k] -= gone
-        cut = bisect_right(self._high_days, today - _HIGH_DAYS)
-        if cut:
-            del self._high_days[:cut]
+        days = self._days
+        if days:
+            bins, edges, sums, n = self._bins, self._edges, self._sums, len(days)
+            for k, window in enumerate(WINDOWS):
+                limit = today - window
+                edge = edges[k]
+                if edge < n and days[edge] <= limit:
+                    total = sums[k]
+                    while edge < n and days[edge] <= limit:
+                        money_in, money_out, salary, other = bins[edge]  # the _COLUMNS
+                        total[_IN] -= money_in
+                        total[_OUT] -= money_out
+                        total[_SALARY] -= salary
+                        total[_OTHER_LENDER] -= other
+                        edge += 1
+                    edges[k] = edge
+            gone = edges[-1]
+            if gone:
+                del days[:gone]
+                del bins[:gone]
+                for k in range(len(edges)):
+                    edges[k] -= gone
+        high_days = self._high_days
+        if high_days and high_days[0] <= today - _HIGH_DAYS:
+            cut = bisect_right(high_days, today - _HIGH_DAYS)
+            del high_days[:cut]
             del self._high_vals[:cut]
-        cut = bisect_right(self._contacts, today - _CONTACT_DAYS)
-        if cut:
-            del self._contacts[:cut]
+        contacts = self._contacts
+        if contacts and contacts[0] <= today - _CONTACT_DAYS:
+            del contacts[: bisect_right(contacts, today - _CONTACT_DAYS)]
 
     def _rebuild(self) -> None:
         """Put the window edges back after loading (the sums are stored with the bins)."""

@@ -16,8 +16,10 @@ name, day), so a replay or a redelivery never creates a second task.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -104,6 +106,10 @@ def load_workflow_policy(path: Path | None = None) -> WorkflowPolicy:
         raise RulesError(f"{source}: not valid YAML: {exc}") from None
 
 
+_days: Callable[[int], timedelta] = lru_cache(maxsize=64)(timedelta)
+"""``timedelta`` of a whole number of days, made once per number (asked twice per step)."""
+
+
 def action_id(loan_id: str, kind: str, name: str, day: date) -> str:
     """Deterministic id: one action of a kind and name per loan per day."""
     text = f"{loan_id}\x1f{kind}\x1f{name}\x1f{day.toordinal()}"
@@ -176,7 +182,7 @@ class WorkflowState:
     def _reminder_day(self, next_due: date | None, policy: WorkflowPolicy) -> date | None:
         if next_due is None or next_due == self.reminded_for:
             return None
-        return next_due - timedelta(days=policy.collection.reminder_days_before_due)
+        return next_due - _days(policy.collection.reminder_days_before_due)
 
     def step(
         self,

@@ -55,9 +55,21 @@ class Template:
         self._parts = parts
 
     def render(self, ctx: RuleContext) -> str:
-        return "".join(
-            part if isinstance(part, str) else _format(part, ctx) for part in self._parts
-        )
+        out: list[str] = []
+        for part in self._parts:  # one frame for the whole message: it is built per warning
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            getter, spec = part
+            value = getter(ctx)
+            if value is None:
+                out.append(MISSING)
+                continue
+            try:
+                out.append(format(value, spec))
+            except (ValueError, TypeError):
+                out.append(str(value))  # a value of an unexpected type still renders
+        return "".join(out)
 
     def __repr__(self) -> str:
         return f"Template({self.text!r})"
@@ -67,17 +79,6 @@ class Template:
 
     def __hash__(self) -> int:
         return hash(("Template", self.text))
-
-
-def _format(part: tuple[Getter, str], ctx: RuleContext) -> str:
-    getter, spec = part
-    value = getter(ctx)
-    if value is None:
-        return MISSING
-    try:
-        return format(value, spec)
-    except (ValueError, TypeError):
-        return str(value)  # a value of an unexpected type still renders
 
 
 def compile_template(text: str, vocabulary: Mapping[str, Var] = VOCABULARY) -> Template:
