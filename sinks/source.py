@@ -14,8 +14,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypedDict, TypeVar, Unpack
+from typing import Any, NamedTuple, TypedDict, TypeVar, Unpack
 
 from config import Settings
 from sinks.errors import WriterStopped
@@ -35,9 +34,12 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class SourceMessage:
-    """One consumed message: where it came from and its raw value."""
+class SourceMessage(NamedTuple):
+    """One consumed message: where it came from and its raw value.
+
+    A named tuple rather than a frozen dataclass: a writer makes one per message,
+    and a tuple is built in half the time.
+    """
 
     topic: str
     partition: int
@@ -83,10 +85,8 @@ def poll_batch(
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("kafka: %s", error)
                 continue
-            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
-            if topic is None or partition is None or offset is None:
-                continue  # never so for a consumed message; keeps the types honest
-            batch.append(SourceMessage(topic, partition, offset, msg.value()))
+            # A message without an error always has its topic, partition and offset.
+            batch.append(SourceMessage(msg.topic(), msg.partition(), msg.offset(), msg.value()))
     return batch
 
 
