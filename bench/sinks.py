@@ -136,16 +136,10 @@ def clickhouse_figures(settings: Settings, topic: str, values: list[bytes]) -> d
         rows = [row_of("warnings", v) for v in values]
         names = ", ".join(c.name for c in WARNINGS.columns)
         data = columnar(rows, len(WARNINGS.columns))
-        client.execute("CREATE TABLE bare AS warnings")
-        started = time.perf_counter()
-        client.execute(
-            f"INSERT INTO bare ({names}) VALUES",  # noqa: S608 - our names
-            data,
-            columnar=True,
-        )
-        bare = len(rows) / (time.perf_counter() - started)
+        epoch_data = with_epoch_times(client, database, data)
+        bare = bare_insert(client, "bare", names, data)
         print(f"clickhouse bare (one columnar insert): {bare:,.0f} rows/s", file=sys.stderr)
-        epoch = bare_with_epoch_times(client, database, names, data)
+        epoch = bare_insert(client, "bare_epoch", names, epoch_data)
         print(
             f"clickhouse bare, times as epoch integers (the driver's fastest): {epoch:,.0f} rows/s",
             file=sys.stderr,
@@ -170,19 +164,29 @@ def clickhouse_figures(settings: Settings, topic: str, values: list[bytes]) -> d
     }
 
 
-def bare_with_epoch_times(
-    client: Client, database: str, names: str, data: list[list[Any]]
-) -> float:
-    """Rows/s of the same columnar insert with the times as integers, converted beforehand.
+def bare_insert(client: Client, table: str, names: str, columns: list[list[Any]]) -> float:
+    """Rows/s of one columnar insert of ``columns`` into a new copy of ``warnings``."""
+    client.execute(f"CREATE TABLE {table} AS warnings")
+    started = time.perf_counter()
+    client.execute(
+        f"INSERT INTO {table} ({names}) VALUES",  # noqa: S608 - our names
+        columns,
+        columnar=True,
+    )
+    return len(columns[0]) / (time.perf_counter() - started)
+
+
+def with_epoch_times(client: Client, database: str, data: list[list[Any]]) -> list[list[Any]]:
+    """The same columns with the times as the integers the server stores.
 
     clickhouse-driver converts each timezone-aware datetime itself (through pytz)
     unless it is given the integer the column stores: seconds for ``DateTime``,
     milliseconds for ``DateTime64(3)``. The writer sends datetimes, so the main
-    baseline does too; this figure shows what the insert alone could reach.
+    baseline does too; this variant shows what the insert alone could reach.
     """
     types = dict(
         client.execute(
-            "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'bare'",
+            "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'warnings'",
             {"db": database},
         )
     )
@@ -190,20 +194,9 @@ def bare_with_epoch_times(
     columns = [list(column) for column in data]
     for i, column in enumerate(WARNINGS.columns):
         if column.kind is Kind.TIME:
-            unit = (
-                timedelta(milliseconds=1)
-                if "DateTime64" in types[column.name]
-                else timedelta(seconds=1)
-            )
+            unit = timedelta(milliseconds=1 if "DateTime64" in types[column.name] else 1000)
             columns[i] = [(at - epoch) // unit for at in columns[i]]
-    client.execute("CREATE TABLE bare_epoch AS warnings")
-    started = time.perf_counter()
-    client.execute(
-        f"INSERT INTO bare_epoch ({names}) VALUES",  # noqa: S608 - our names
-        columns,
-        columnar=True,
-    )
-    return len(columns[0]) / (time.perf_counter() - started)
+    return columns
 
 
 def redis_figures(settings: Settings, topic: str, values: list[bytes]) -> dict[str, float]:
