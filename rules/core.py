@@ -17,11 +17,11 @@ of a rule the new pack no longer has is resolved at the loan's next step.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import compress, repeat
-from operator import call, or_
+from operator import call, itemgetter, or_
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
@@ -108,11 +108,45 @@ _Planned = tuple[Any, str, Any, Any, bool, Any]
 
 
 class _Plan(NamedTuple):
-    """The rules one kind of step judges: their tuples, conditions and ids, in pack order."""
+    """The rules one kind of step judges, in pack order, and how to evaluate them.
+
+    Conditions that are one test of one name (``loan.dpd >= 30``, see
+    `rules.lang.compile`) are evaluated as ``test(getter(ctx))``, both in C;
+    the others by calling them. ``order`` puts the two runs of results back
+    in pack order (``None``: they already are).
+    """
 
     items: tuple[_Planned, ...]
-    conditions: tuple[Condition, ...]
     ids: tuple[str, ...]
+    getters: tuple[Getter, ...]
+    tests: tuple[Callable[[Any], bool], ...]
+    conditions: tuple[Condition, ...]
+    order: Callable[[tuple[bool, ...]], tuple[bool, ...]] | None
+
+    def judge(self, ctx: RuleContext) -> tuple[bool, ...]:
+        """Every condition's value for this context, in pack order."""
+        hits = (
+            *map(call, self.tests, map(call, self.getters, repeat(ctx))),
+            *map(call, self.conditions, repeat(ctx)),
+        )
+        return hits if self.order is None else self.order(hits)
+
+    @classmethod
+    def of(cls, items: tuple[_Planned, ...]) -> _Plan:
+        split = [i for i, item in enumerate(items) if item[2].split is not None]
+        whole = [i for i, item in enumerate(items) if item[2].split is None]
+        where = {index: position for position, index in enumerate(split + whole)}
+        positions = [where[index] for index in range(len(items))]
+        # Out of order means two rules or more, so itemgetter returns a tuple.
+        order = itemgetter(*positions) if positions != sorted(positions) else None
+        return cls(
+            items,
+            tuple(item[1] for item in items),
+            tuple(items[i][2].split[0] for i in split),
+            tuple(items[i][2].split[1] for i in split),
+            tuple(items[i][2] for i in whole),
+            order,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +203,7 @@ class Engine:
                 and (rule.condition.event_types is None or event_type in rule.condition.event_types)
             )
         )
-        return _Plan(items, tuple(item[2] for item in items), tuple(item[1] for item in items))
+        return _Plan.of(items)
 
     def _plan_for(self, event_type: str) -> _Plan:
         plan = self._plan_of(self.pack.rules, event_type)
@@ -280,7 +314,7 @@ class Engine:
             plan = self._plan_for(event.type)  # type: ignore[union-attr]
         # Every condition first, called from C; then Python looks only at the rules
         # that fired or hold episodes (anything else has nothing to open or resolve).
-        hits = list(map(call, plan.conditions, repeat(ctx)))
+        hits = plan.judge(ctx)
         if by_rule:
             todo: Iterable[tuple[_Planned, bool]] = compress(
                 zip(plan.items, hits, strict=True),

@@ -75,7 +75,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from hashlib import blake2b
+from itertools import chain
 from operator import attrgetter
 from typing import Any, Final, Literal
 
@@ -125,7 +127,15 @@ _PAY: Final = 1  # aux: flag bits below
 _PROMISE: Final = 2  # aux: the promised date (ordinal)
 _THIRD_PARTY: Final = 1
 _REVERSED: Final = 2
-_ENTRY = struct.Struct(">qqBiqi")
+_ENTRY_FORMAT: Final = "qqBiqi"
+_ENTRY = struct.Struct(">" + _ENTRY_FORMAT)
+
+
+@lru_cache(maxsize=256)
+def _packer(item: str, count: int) -> struct.Struct:
+    """Big-endian, unpadded ``item`` repeated ``count`` times: a run packs in one call."""
+    return struct.Struct(">" + item * count)
+
 
 # Barriers: history before them is settled and events older than them are refused.
 _BARRIERS: Final = ("disbursement", "restructure", "write-off", "ledger memory")
@@ -886,7 +896,7 @@ class LoanState:
         hashes would take three times the room as decimal text.
         """
         seen = self._seen
-        ledger = b"".join(_ENTRY.pack(*entry) for entry in self._ledger)
+        ledger = _packer(_ENTRY_FORMAT, len(self._ledger)).pack(*chain.from_iterable(self._ledger))
         flags = (
             self.klass_downgraded
             | self.bucket_worsened << 1
@@ -911,7 +921,7 @@ class LoanState:
                 self._barrier_t,
                 self._barrier,
                 seen.maxlen,
-                base64.b64encode(struct.pack(f">{len(seen)}q", *seen)).decode(),
+                base64.b64encode(_packer("q", len(seen)).pack(*seen)).decode(),
                 base64.b64encode(ledger).decode(),
                 flags,
                 [[t.kind, t.from_, t.to, t.on.toordinal(), t.event_id] for t in self._transitions],
@@ -985,10 +995,7 @@ class LoanState:
             barrier_t,
             barrier,
             seen,
-            [
-                tuple(_ENTRY.unpack_from(ledger_raw, offset))
-                for offset in range(0, len(ledger_raw), _ENTRY.size)
-            ],
+            list(_ENTRY.iter_unpack(ledger_raw)),
             base,
             bool(flags & 1),
             bool(flags & 2),

@@ -13,7 +13,8 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from functools import partial
+from typing import Any, Literal, TypeGuard, cast
 
 from rules.lang import ops
 from rules.lang.exceptions import ExpressionError
@@ -107,10 +108,54 @@ def compile_condition(text: str, vocabulary: Mapping[str, Var] = VOCABULARY) -> 
         )
     if nullable:
         fn = ops.is_true(fn)
-    guard = event_types(compiler.tree) if compiler.tree is not None else None
+    tree = compiler.tree
     return Condition(
-        fn, text=text.strip(), names=names, kind="bool", nullable=False, event_types=guard
+        fn,
+        text=text.strip(),
+        names=names,
+        kind="bool",
+        nullable=False,
+        event_types=event_types(tree) if tree is not None else None,
+        split=_split(tree, vocabulary) if tree is not None else None,
     )
+
+
+def _split(node: Node, vocabulary: Mapping[str, Var]) -> ops.Split | None:
+    """``loan.dpd >= 30`` as (the getter of loan.dpd, ``partial(operator.le, 30)``).
+
+    Only for one comparison or ``in`` test of a name that is never None (so the
+    closure's None check is moot) against constants: both halves then run in C
+    and a caller judging many conditions can skip the closure's Python frame.
+
+    >>> getter, test = compile_condition("loan.dpd >= 30").split
+    >>> test(30), test(29)
+    (True, False)
+    >>> compile_condition("features.balance > 0").split is None  # may be None
+    True
+    """
+    if isinstance(node, Member) and not node.negated and _held(node.operand):
+        var = vocabulary[node.operand.name]
+        if var.nullable or var.type == "bool":
+            return None
+        return var.getter, frozenset(const.value for const in node.values).__contains__
+    if not isinstance(node, Compare) or len(node.ops) != 1:
+        return None
+    left, right = node.operands
+    if _held(left) and isinstance(right, Const):
+        name, value, op = left, right.value, _FLIPPED[node.ops[0]]  # x >= c is c <= x
+    elif isinstance(left, Const) and _held(right):
+        name, value, op = right, left.value, node.ops[0]
+    else:
+        return None
+    var = vocabulary[name.name]
+    if var.nullable or value is None or var.type == "bool" or isinstance(value, bool):
+        return None
+    return var.getter, partial(_COMPARE[op], value)
+
+
+def _held(node: Node) -> TypeGuard[Name]:
+    """A name of the loan's own state (model scores come from outside and are not trusted)."""
+    return isinstance(node, Name) and node.name.startswith(("loan.", "features."))
 
 
 @dataclass(frozen=True, slots=True)

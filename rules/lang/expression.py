@@ -30,7 +30,7 @@ class Expression(partial[Any]):
     when they have the same class, text and result type.
     """
 
-    __slots__ = ("event_types", "kind", "names", "nullable", "text", "uses_event")
+    __slots__ = ("event_types", "kind", "names", "nullable", "split", "text", "uses_event")
 
     text: str
     names: frozenset[str]
@@ -39,6 +39,8 @@ class Expression(partial[Any]):
     """The event types on which the value can be true; ``None``: any type, or unknown."""
     kind: ValueKind
     nullable: bool
+    split: tuple[Any, Any] | None
+    """(getter, test of its value) when the value is one C-only test of one name."""
 
     def __new__(
         cls,
@@ -50,6 +52,7 @@ class Expression(partial[Any]):
         kind: ValueKind,
         nullable: bool,
         event_types: frozenset[str] | None = None,
+        split: tuple[Any, Any] | None = None,
     ) -> Expression:
         self = super().__new__(cls, function)
         for attribute, value in (
@@ -57,6 +60,7 @@ class Expression(partial[Any]):
             ("names", names),
             ("uses_event", any(name.startswith("event.") for name in names)),
             ("event_types", event_types),
+            ("split", split),
             ("kind", kind),
             ("nullable", nullable),
         ):

@@ -27,6 +27,7 @@ from rules.vocabulary import RuleContext
 __all__ = [
     "Getter",
     "Op",
+    "Split",
     "arith_cf",
     "arith_fc",
     "arith_ff",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 Getter = Callable[[RuleContext], Any]
+Split = tuple[Getter, Callable[[Any], bool]]
+"""A condition as (getter, test of the value read): see `rules.lang.compile`."""
 Op = Callable[[Any, Any], Any]
 Operand = tuple[bool, Any]
 """(is_constant, value or getter): a chain operand, so constants cost no call."""
