@@ -135,3 +135,25 @@ def test_a_collector_label_is_judged_then_learned() -> None:
     assert hub.intent_learned == 2 and hub.metrics()["intent"]["n"] == 2
     assert hub.intent.predict_one(text, NOW.date()).label == "dispute"
     assert hub.model_version.endswith("intent.2")
+
+
+def test_a_shift_in_the_book_dpd_is_drained_as_a_feature_drift() -> None:
+    hub = ModelHub(HubConfig(spacing_days=1))
+    current, late = open_loan("current"), open_loan("late")
+    tick(late, START + timedelta(days=75))
+    for i, loan in enumerate([current] * 400 + [late] * 400):
+        pending = PendingLabels(spacing_days=1)  # a fresh store: every score keeps a snapshot
+        hub.score(loan, labels=pending, now=NOW + timedelta(minutes=i))
+    drifts = [d for d in hub.drain_drifts() if d.metric == "feature.dpd"]
+    assert drifts and drifts[0].model == "pd"
+    assert drifts[0].before == 0.0 and drifts[0].after > 0.0
+
+
+def test_a_repaid_loan_labels_its_pending_snapshots_good() -> None:
+    hub = ModelHub()
+    loan, pending = open_loan("repaid", months=1), hub.new_labels()
+    hub.score(loan, labels=pending, now=NOW)
+    repay(loan, START + timedelta(days=20), 101_000, 1)
+    assert loan.status == "closed"
+    assert hub.observe_outcome(loan, pending, now=NOW) == 1
+    assert hub.pd_learned == 1 and pending.closed
