@@ -8,7 +8,8 @@ event contract (`rules.events`), April to September 2005:
 - ``repayment_received``: the month's payment (X18..X23), when there was one.
 
 A small revolving-card state (`CardState`) folds those events into the
-attributes `models.features.pd_features` reads from a loan's state. One fact
+attributes `models.features.pd_features` reads from a loan's state, with the
+credit limit (X1) as the principal. One fact
 has no event: the bank's repayment status (X6..X11, months of delay), which is
 the bank's own DPD computation. The monitor would compute DPD itself from
 schedule and repayments, but a revolving card has no schedule in our contract,
