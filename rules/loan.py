@@ -404,8 +404,16 @@ class LoanState:
 
     @property
     def missed_installments(self) -> int:
-        sched, paid = self._sched, self._paid
-        return sum(1 for i in range(self._first_open, self._n_cut) if remaining(sched, paid, i) > 0)
+        (fees, interest, principal), (paid_fees, paid_interest, paid_principal) = (
+            self._sched,
+            self._paid,
+        )
+        return sum(
+            1
+            for i in range(self._first_open, self._n_cut)
+            if fees[i] - paid_fees[i] + interest[i] - paid_interest[i] + principal[i]
+            > paid_principal[i]
+        )
 
     @property
     def days_since_disbursement(self) -> int:
@@ -501,8 +509,10 @@ class LoanState:
         )
 
     def _overdue(self, component: int) -> int:
-        owed, have = self._sched[component], self._paid[component]
-        return sum(owed[i] - have[i] for i in range(self._first_open, self._n_cut))
+        start, stop = self._first_open, self._n_cut
+        if start >= stop:
+            return 0
+        return sum(self._sched[component][start:stop]) - sum(self._paid[component][start:stop])
 
     # ------------------------------------------------------------------ the clock
 
