@@ -74,6 +74,15 @@ def _event_type(ctx: RuleContext) -> str:
     return "tick" if ctx.event is None else str(ctx.event.type)
 
 
+_INTENTS: dict[str, str] = {
+    "promise_to_pay": "a promise to pay",
+    "hardship": "hardship (job loss, illness, business closed)",
+    "dispute": "a dispute of the debt",
+    "refusal": "a refusal to pay",
+}
+"""The note intents the text model tells apart (besides ``other``), each a 0/1 score."""
+
+
 def _score(name: str) -> Callable[[RuleContext], Any]:
     return lambda ctx: ctx.scores.get(name, 0.0)
 
@@ -187,6 +196,10 @@ def _build() -> Mapping[str, Var]:
         names[f"event.{attr}"] = Var(kind, _event(attr), doc, nullable=True)
     names["model.pd"] = Var("float", _score("pd"), "early-warning probability of default")
     names["model.anomaly"] = Var("float", _score("anomaly"), "anomaly score of the latest event")
+    for intent, what in _INTENTS.items():
+        names[f"model.intent_{intent}"] = Var(
+            "float", _score(f"intent_{intent}"), f"1.0 when this collection note reads as {what}"
+        )
     return MappingProxyType(names)
 
 

@@ -91,6 +91,8 @@ SIGNAL_RULES: Final[dict[str, tuple[str, ...]]] = {
     "external_delinquency": ("bureau_delinquency",),
     "lawsuit": ("lawsuit_or_enforcement",),
     "contact_change_near_miss": ("contact_change_near_miss",),
+    "hardship": ("note_hardship",),
+    "refusal": ("note_refusal",),
     "write_off": ("written_off",),
 }
 """Ground-truth signal (docs/simulator.md) -> the rules of rules/packs/default.yaml that detect it.
@@ -121,8 +123,6 @@ profile whose money moves are the least like the book's. Scored apart from
 UNSCORED_SIGNALS: Final[tuple[str, ...]] = (
     "first_payment_default",
     "repayment_reversed",
-    "hardship",
-    "refusal",
     "unreachable",
     "restructured",
 )

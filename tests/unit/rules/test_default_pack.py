@@ -122,6 +122,26 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"anomalous_event"},
     ),
     "anomaly score on a tick": ({"scores": {"anomaly": 0.95}}, set()),
+    "note reads as hardship": (
+        {"scores": {"intent_hardship": 1.0}, "event": {"type": "collection_note"}},
+        {"note_hardship"},
+    ),
+    "note reads as refusal, 40 days late": (
+        {
+            "scores": {"intent_refusal": 1.0},
+            "event": {"type": "collection_note"},
+            "loan": {"dpd": 40, "bucket": "M2"},
+        },
+        {"note_refusal", "dpd_1", "dpd_30"},
+    ),
+    "note reads as a dispute": (
+        {"scores": {"intent_dispute": 1.0}, "event": {"type": "collection_note"}},
+        {"note_dispute"},
+    ),
+    "ordinary note": (
+        {"scores": {"intent_promise_to_pay": 1.0}, "event": {"type": "collection_note"}},
+        set(),
+    ),
     "written off": ({"loan": {"written_off": True, "status": "written_off"}}, {"written_off"}),
     "restructured and late again": (
         {"loan": {"in_observation": True, "restructured": True, "dpd": 5}},
@@ -199,6 +219,7 @@ def test_actions_follow_the_team_that_acts() -> None:
     assert {r for r, kind in kinds.items() if kind == "care_offer"} == {
         "care_salary_stopped",
         "care_partial_payment",
+        "note_hardship",
     }
     teams = {rule.owner_team for rule in PACK.rules}
     assert teams == {"collections", "risk-review", "fraud", "customer-care"}
