@@ -26,17 +26,18 @@ offsets committed, synchronously. So:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Unpack
 
 from config import Settings
 from sinks.clickhouse.book import LOANS, MODEL_SCORES, loan_row, score_row
-from sinks.clickhouse.dialect import Table
+from sinks.clickhouse.dialect import Kind, Table
 from sinks.clickhouse.tables import DEAD_LETTERS, TABLES, WARNINGS, BadMessage, columnar, row_of
 from sinks.errors import WriterStopped
 from sinks.metrics import SinkMetrics
@@ -147,6 +148,7 @@ class ClickHouseWriter(BatchWriter):
 
             client = Client(**settings.clickhouse.driver_kwargs())
         self.client = client
+        self._units: dict[str, list[tuple[int, timedelta]]] = {}
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -264,9 +266,13 @@ class ClickHouseWriter(BatchWriter):
         columns = _TARGETS[table].columns
         names = ", ".join(c.name for c in columns)
         try:
+            data = columnar(rows, len(columns))
+            units = self._units.get(table)
+            for i, unit in units or ():
+                data[i] = epoch_integers(data[i], unit)
             self.client.execute(
                 f"INSERT INTO {self.database}.{table} ({names}) VALUES",  # noqa: S608 - our names
-                columnar(rows, len(columns)),
+                data,
                 columnar=True,
             )
         except (
@@ -277,16 +283,80 @@ class ClickHouseWriter(BatchWriter):
             OSError,
             EOFError,
         ) as exc:
+            self._units.clear()  # perhaps another server now: read the column types again
             raise _Unavailable(str(exc)) from exc
         except errors.ServerException as exc:
             if exc.code in _TRANSIENT_CODES:
+                self._units.clear()
                 raise _Unavailable(f"code {exc.code}") from exc
             # str() of a server exception is "Code: N." alone on its first line.
             return _first_line(f"Code: {exc.code}. {exc.message}")
         except (errors.Error, TypeError, ValueError, OverflowError) as exc:
             # Client-side serialization refused a value (wrong type, out of range).
             return _first_line(f"{type(exc).__name__}: {exc}")
+        if units is None:
+            self._learn_time_units(table)
         return None
+
+    def _learn_time_units(self, table: str) -> None:
+        """Note (column index, unit of the stored integer) of each time column of ``table``.
+
+        The driver converts every timezone-aware datetime through pytz, which costs
+        about as much as the rest of the insert; given the integer the column stores
+        it converts nothing. That integer depends on the column the server made:
+        seconds for ``DateTime`` (18.16), milliseconds for ``DateTime64(3)``, so the
+        types are read from ``system.columns`` once the table has taken an insert
+        (it exists, and the connection works), and again after an outage, when the
+        server may be another one. Until then, and if the read fails, the rows go as
+        datetimes.
+        """
+        from clickhouse_driver import errors
+
+        try:
+            types = dict(
+                self.client.execute(
+                    "SELECT name, type FROM system.columns "
+                    "WHERE database = %(database)s AND table = %(table)s",
+                    {"database": self.database, "table": table},
+                )
+            )
+        except (errors.Error, OSError, EOFError) as exc:
+            log.debug("column types of %s not read (%s); sending datetimes", table, exc)
+            return
+        self._units[table] = [
+            (i, unit)
+            for i, c in enumerate(_TARGETS[table].columns)
+            if c.kind is Kind.TIME and (unit := time_unit(types.get(c.name, ""))) is not None
+        ]
+
+
+def time_unit(column_type: str) -> timedelta | None:
+    """The unit of the integer a ``DateTime`` or ``DateTime64(p)`` column stores.
+
+    None for any other type, or a precision finer than microseconds: such a column
+    gets datetimes, which the driver converts itself.
+
+    >>> time_unit("DateTime('UTC')"), time_unit("DateTime64(3, 'UTC')"), time_unit("String")
+    (datetime.timedelta(seconds=1), datetime.timedelta(microseconds=1000), None)
+    """
+    match = re.match(r"^DateTime64\((\d+)", column_type)
+    if match:
+        precision = int(match.group(1))
+        return timedelta(microseconds=10 ** (6 - precision)) if precision <= 6 else None
+    return timedelta(seconds=1) if column_type.startswith("DateTime") else None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_integers(values: list[datetime | None], unit: timedelta) -> list[int | None]:
+    """Timezone-aware datetimes as whole ``unit``s since the epoch (what the server stores).
+
+    >>> epoch_integers([datetime(2026, 3, 5, 0, 0, 2, 113000, tzinfo=UTC), None],
+    ...                timedelta(milliseconds=1))
+    [1772668802113, None]
+    """
+    return [None if at is None else (at - _EPOCH) // unit for at in values]
 
 
 def run(

@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -714,3 +714,48 @@ def test_run_writes_all_three_output_topics_until_stopped(
         assert clickhouse.execute("SELECT count() FROM dead_letters") == [(0,)]
     finally:
         kafka_admin.delete_topics([names["transitions"], names["actions"], names["events"]])
+
+
+def test_times_reach_every_table_exactly_whatever_their_offset(
+    settings: Settings, clickhouse: Client, topic: str, unique: str
+) -> None:
+    """Times go as datetimes in a table's first insert, then as the integers it stores.
+
+    One message per batch, so each table gets both; both must store the same instants.
+    """
+    target = local(settings, clickhouse)
+    migrate(target)
+    first = warning(1, event_time="2026-03-05T00:30:00+08:00", score=0.5)
+    second = warning(2, event_time="2026-03-04T16:30:00+00:00", score=0.7)
+    for body in (first, second):
+        body["produced_at"] = "2026-03-05T00:00:02.913+00:00"
+    values = [first, disbursement("L9"), second, disbursement("L8", on="2026-01-06")]
+    produce_to_partition(target, topic, [orjson.dumps(v) for v in values])
+    started = int(time.time())
+    for table in ("warnings", "loans"):  # a disbursement is a dead letter for warnings
+        w = ClickHouseWriter(
+            target, topics={topic: table}, group_id=f"test-{unique}-{table}", max_rows=1
+        )
+        try:
+            drain(w, len(values))
+            assert w._units[table], "the later batches did not send integers"
+        finally:
+            w.close()
+    event_time = int(datetime(2026, 3, 4, 16, 30, tzinfo=UTC).timestamp())
+    produced_at = int(datetime(2026, 3, 5, 0, 0, 2, tzinfo=UTC).timestamp())
+    for table in ("warnings", "model_scores"):
+        assert (
+            clickhouse.execute(
+                f"SELECT toUnixTimestamp(event_time), toUnixTimestamp(produced_at) FROM {table}"  # noqa: S608
+            )
+            == [(event_time, produced_at)] * 2
+        )
+    assert clickhouse.execute(
+        "SELECT toUnixTimestamp(disbursed_at), disbursed_on FROM loans ORDER BY loan_id DESC"
+    ) == [  # 09:30 at +08:00
+        (int(datetime(2026, 1, 5, 1, 30, tzinfo=UTC).timestamp()), date(2026, 1, 5)),
+        (int(datetime(2026, 1, 6, 1, 30, tzinfo=UTC).timestamp()), date(2026, 1, 6)),
+    ]
+    failed = clickhouse.execute("SELECT toUnixTimestamp(failed_at) FROM dead_letters")
+    assert len(failed) == 2
+    assert all(started <= at <= time.time() + 1 for (at,) in failed)
