@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from binascii import b2a_base64
 from bisect import bisect_left, bisect_right, insort
 from calendar import monthrange
 from collections import deque
@@ -931,8 +932,8 @@ class LoanState:
                 self._barrier_t,
                 self._barrier,
                 seen.maxlen,
-                base64.b64encode(_packer("q", len(seen)).pack(*seen)).decode(),
-                base64.b64encode(ledger).decode(),
+                b2a_base64(_packer("q", len(seen)).pack(*seen), newline=False).decode(),
+                b2a_base64(ledger, newline=False).decode(),
                 flags,
                 [[t.kind, t.from_, t.to, t.on.toordinal(), t.event_id] for t in self._transitions],
                 self.features.to_obj(),
