@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,19 +30,17 @@ import faust
 
 from config import Settings
 from models.hub import HubConfig
-from models.labels import PendingLabels
 from rules import EventDecodeError, FieldError, decode_event
-from rules.clock import DueIndex
-from rules.core import Engine, LoanRecord, Tick
-from rules.pack import RulePack, default_pack, load_pack
+from rules.core import Engine, Tick
+from rules.pack import default_pack, load_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
 from streams.dlq import Origin, dead_letter
+from streams.judging import Runtime
 from streams.outputs import outputs_of
-from streams.record_cache import RecordCache
 from streams.rules_feed import FileWatcher, TopicFeed
 from streams.scoring import PartitionModels
-from streams.stored import frame, header_only, unframe
+from streams.stored import header_only
 from streams.topics import ticks_topic
 
 __all__ = ["Runtime", "build_engine", "create_app"]
@@ -94,51 +91,12 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
-_Cached = tuple[LoanRecord, PendingLabels | None]
-
-
-def _decode_stored(stored: bytes) -> _Cached:
-    found = unframe(stored)
-    labels = PendingLabels.from_bytes(found.labels) if found.labels else None
-    return LoanRecord.from_bytes(found.record), labels
-
-
-@dataclass
-class Runtime:
-    """The worker's mutable, in-memory companions of the table."""
-
-    engine: Engine
-    zone: ZoneInfo
-    indexes: dict[int, DueIndex] = field(default_factory=dict)
-    stream_day: dict[int, date] = field(default_factory=dict)
-    indexed: bool = False
-    records: RecordCache[_Cached] = field(default_factory=lambda: RecordCache(0, _decode_stored))
-    models: PartitionModels | None = None
-    counts: dict[str, int] = field(default_factory=lambda: {"events": 0, "ticks": 0, "dead": 0})
-
-    def install(self, pack: RulePack) -> None:
-        if pack.digest != self.engine.pack.digest:
-            log.info(
-                "rule pack installed name=%s version=%s digest=%s",
-                pack.name,
-                pack.version,
-                pack.digest[:12],
-            )
-            self.engine = self.engine.with_pack(pack)
-
-    def index(self, partition: int) -> DueIndex:
-        found = self.indexes.get(partition)
-        if found is None:
-            found = self.indexes[partition] = DueIndex()
-        return found
-
-
 def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     """Build the app, its table, agents and timers from settings."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = settings.worker
     rt = runtime or Runtime(build_engine(settings), ZoneInfo(settings.time_zone))
-    rt.records = RecordCache(worker.cached_loans, _decode_stored)
+    rt.cache(worker.cached_loans)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{s.strip()}" for s in settings.kafka.bootstrap_servers.split(",")],
@@ -248,22 +206,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
                     if day > rt.stream_day.get(partition, date.min):
                         rt.stream_day[partition] = day
             stored = loans.get(key)
-            record, labels = rt.records.get(key, stored) if stored else (None, None)
-            now = datetime.now(UTC)
-            scorer = None
-            if rt.models is not None:
-                labels = labels or rt.models.new_labels()
-                scorer = rt.models.scorer(partition, labels, now)
-            try:
-                record, result = rt.engine.step(record, item, now, scorer=scorer)
-            except BaseException:
-                rt.records.drop(key)
-                raise
-            if result.clamped_wakeup is not None:  # a bug upstream of the clock; see StepResult
-                rt.counts["clamped_wakeups"] = rt.counts.get("clamped_wakeups", 0) + 1
-                log.warning("wake-up clamped loan=%s asked=%s", key.decode(), result.clamped_wakeup)
-            if result.rejected or result.duplicate:
-                rt.records.drop(key)  # the cached record may hold a half-made change
+            verdict = rt.judge(key, stored, partition, item, datetime.now(UTC))
+            result = verdict.result
             if result.rejected and message.topic != ticks_name:
                 error = EventDecodeError(
                     [FieldError("$", result.rejected)],
@@ -273,27 +217,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
                 )
                 await reject(message, error)
                 continue
-            if record is None or result.duplicate:
+            if verdict.row is None:
                 continue
-            if rt.models is not None and labels is not None:
-                drifts = rt.models.after_step(
-                    partition, record.loan, labels, now, rt.engine.pack.digest
-                )
-                if drifts:
-                    result = replace(result, warnings=result.warnings + tuple(drifts))
             # Outputs before the table row: if the process dies between the two, the
             # event is judged again on restart and its outputs repeat with the same ids
             # (sinks collapse them); the other order could lose them for good, since a
             # replayed event the table already holds is skipped as a duplicate.
             for out in outputs_of(result, settings):
                 await send(message, sinks[out.topic], out.key, out.value)
-            keep = labels is not None and (len(labels) > 0 or labels.closed)
-            kept = labels.to_bytes() if keep and labels is not None else b""
-            blob = frame(partition, result.wakeup, record.to_bytes(), kept)
-            if blob != stored:  # a tick that changed nothing costs no table write or changelog
-                loans[key] = blob
-            rt.records.put(key, blob, (record, labels))
-            rt.index(partition).set(key.decode(), result.wakeup)
+            if verdict.row != stored:  # a tick that changed nothing costs no write
+                loans[key] = verdict.row
+            rt.stored(key, partition, verdict)
 
     def rebuild_indexes() -> None:
         """After start or a rebalance: rebuild the clock index from stored headers."""

@@ -7,9 +7,10 @@ wrote and the record they decode to. The table stays the truth: a cached record
 is used only when the table still holds those very bytes, so a row restored from
 the changelog after a rebalance, or written by anyone else, is decoded afresh.
 
-The engine steps records in place, so a step that did not end in a table write
-(a rejection, a duplicate, an exception) must :meth:`RecordCache.drop` the key:
-its cached record may hold half of a change the table never saw.
+The engine steps records in place, so the worker *takes* a record out of the
+cache before a step and puts it back only after the table write: a step that
+did not end in a table write (a rejection, a duplicate, an exception, a
+cancelled send) leaves nothing behind that the table never saw.
 
 >>> cache = RecordCache(capacity=2, decode=lambda raw: raw.decode())
 >>> cache.get(b"a", b"one")
@@ -54,6 +55,17 @@ class RecordCache(Generic[R]):
             return entry[1]
         self.misses += 1
         self._entries.pop(key, None)
+        return self._decode(stored)
+
+    def take(self, key: bytes, stored: bytes) -> R:
+        """Like `get`, but the entry leaves the cache: the caller is about to change
+        the record in place, and puts it back only once the table holds the result,
+        so a step that fails half-way can never leave a changed record behind."""
+        entry = self._entries.pop(key, None)
+        if entry is not None and entry[0] == stored:
+            self.hits += 1
+            return entry[1]
+        self.misses += 1
         return self._decode(stored)
 
     def put(self, key: bytes, stored: bytes, record: R) -> None:

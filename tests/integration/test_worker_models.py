@@ -13,11 +13,22 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
 from models.hub import ModelHub
 from streams.scoring import PartitionHub
+
+_MODEL_SEEN = """
+  - id: model_seen
+    version: 1
+    description: Holds whenever the early-warning PD is known (test only).
+    condition: model.pd > 0.0
+    severity: info
+    message: "PD {model.pd:.2f}"
+    owner_team: risk-review
+"""
 
 _VERSION = re.compile(r"^pd-(\w+)\.(\d+)/intent\.(\d+)$")
 
@@ -62,7 +73,15 @@ def test_model_scores_reach_rules_and_hubs_come_back_after_sigkill(harness, tmp_
     events = harness.book(loans=40, months=8, seed=5)
     split = len(events) * 3 // 5
     later = events[split:]
+    # The default pack plus a rule that holds whenever the PD is known, so every warm
+    # partition shows a model-read warning whatever the PD's level.
+    pack = tmp_path / "pack-with-model-rule.yaml"
+    pack.write_text(
+        Path(harness.env["LOANWATCH_WORKER__RULES_FILE"]).read_text(encoding="utf-8") + _MODEL_SEEN,
+        encoding="utf-8",
+    )
     models = {
+        "LOANWATCH_WORKER__RULES_FILE": str(pack),
         "LOANWATCH_WORKER__MODELS": "true",
         "LOANWATCH_WORKER__MODEL_CHECKPOINT_STEPS": "50",
         "LOANWATCH_WORKER__MODEL_WARMUP_LABELS": "20",
@@ -114,8 +133,10 @@ def test_model_scores_reach_rules_and_hubs_come_back_after_sigkill(harness, tmp_
             assert set(reason) == {"name", "value", "contribution"}, reason
             assert reason["contribution"] > 0, reason
     # A score above the base rate is explained by the features that raised it (one
-    # driven by the intercept alone, early in learning, has none to name).
-    assert any(w["model_reasons"] for w in model_warnings if w["rule_id"] == "high_pd")
+    # driven by the intercept alone has none to name).
+    seen = [w for w in model_warnings if w["rule_id"] == "model_seen"]
+    assert seen, "no partition's PD came out of its warm-up"
+    assert any(w["model_reasons"] for w in seen), seen[:3]
     # The restored hubs went on from their checkpoints: no version after the restart
     # counts fewer labels than the smallest checkpoint did.
     after = [

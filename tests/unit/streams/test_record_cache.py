@@ -54,3 +54,11 @@ def test_capacity_zero_keeps_nothing() -> None:
     cache.put(b"a", b"1", "A")
     assert cache.get(b"a", b"1") == "1"
     assert len(cache) == 0 and decoded == [b"1"]
+
+
+def test_taken_record_leaves_the_cache_until_it_is_put_back() -> None:
+    cache, decoded = _cache(4)
+    cache.put(b"a", b"1", "A")
+    assert cache.take(b"a", b"1") == "A"
+    assert len(cache) == 0  # a failure before `put` leaves no half-changed record
+    assert cache.take(b"a", b"1") == "1" and decoded == [b"1"]
