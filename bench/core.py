@@ -13,6 +13,8 @@ other (cold: each record was last touched long before); ``to_bytes_after_step_us
 is what the worker pays per event, encoding the record it has just stepped
 (measured in a second pass over the first 20,000 events, so the step figures
 stay comparable with older runs), and ``events_per_s_with_write`` counts both.
+``clamped_wakeups`` counts the steps whose wake-up the engine had to move off a
+day already judged (`rules.core.StepResult.clamped_wakeup`): it should be 0.
 
     .venv/bin/python bench/core.py --loans 2000
 
@@ -144,7 +146,7 @@ def run(loans: int, seed: int) -> dict[str, Any]:
     index = DueIndex()
     now = datetime.now(UTC)
     event_s = tick_s = serialize_s = 0.0
-    ticks = warnings = actions = 0
+    ticks = warnings = actions = clamped = 0
     day = merged[0].event_time.astimezone(zone).date()
     for event in merged:
         event_day = event.event_time.astimezone(zone).date()
@@ -158,6 +160,7 @@ def run(loans: int, seed: int) -> dict[str, Any]:
                 index.set(loan_id, result.wakeup)
                 warnings += len(result.warnings)
                 actions += len(result.actions)
+                clamped += result.clamped_wakeup is not None
             tick_s += time.perf_counter() - t0
             ticks += len(due)
         t0 = time.perf_counter()
@@ -167,6 +170,7 @@ def run(loans: int, seed: int) -> dict[str, Any]:
         index.set(event.loan_id, result.wakeup)
         warnings += len(result.warnings)
         actions += len(result.actions)
+        clamped += result.clamped_wakeup is not None
 
     sizes = []
     t0 = time.perf_counter()
@@ -202,6 +206,7 @@ def run(loans: int, seed: int) -> dict[str, Any]:
         "ticks": ticks,
         "warnings": warnings,
         "actions": actions,
+        "clamped_wakeups": clamped,
         "events_per_s": round(len(merged) / event_s),
         "ticks_per_s": round(ticks / tick_s) if tick_s else None,
         "bytes_per_loan": round(sum(sizes) / len(sizes)),
