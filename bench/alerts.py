@@ -29,24 +29,18 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-# Run as a script, this file's folder leads sys.path, and bench/sinks.py there would
-# hide the `sinks` package.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+import orjson
+import redis
+from aiohttp import web
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
-import orjson  # noqa: E402
-import redis  # noqa: E402
-from aiohttp import web  # noqa: E402
-from confluent_kafka import Consumer, Producer  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-
-from config import Settings, load_settings  # noqa: E402
-from config import stack as local_stack  # noqa: E402
-from sinks.alerts.routing import parse_config  # noqa: E402
-from sinks.alerts.service import AlertService  # noqa: E402
+from config import Settings, load_settings
+from config import stack as local_stack
+from sinks.alerts.routing import parse_config
+from sinks.alerts.service import AlertService
 
 TEAMS = ("collections", "risk-review", "fraud")
 RULES = ("dpd_1", "dpd_30", "dpd_60", "installment_missed", "partial_payment", "multi_lending")

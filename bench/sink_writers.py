@@ -17,7 +17,7 @@
    parsing, no batching and one round trip.
 5. Redis, writer: `RedisWriter` in its own group, timed the same way.
 
-    .venv/bin/python bench/sinks.py --warnings 100000
+    .venv/bin/python bench/sink_writers.py --warnings 100000
 
 Starts the local stack if it is not up; removes its topic, database and keys.
 Ends with one JSON line:
