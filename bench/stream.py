@@ -177,8 +177,11 @@ def latencies(
     return out
 
 
-def faust_floor(settings: Settings, run: str, ends: dict[int, int]) -> float:
-    """Events/s of `bench/faust_floor.py` (table read + write + one send per event)."""
+def faust_floor(settings: Settings, run: str, ends: dict[int, int]) -> float | None:
+    """Events/s of `bench/faust_floor.py` (table read + write + one send per event).
+
+    ``None`` when it was done before its first commit was seen (too few events to time).
+    """
     total = sum(ends.values())
     group = f"bench-floor-{run}"
     env = {
@@ -206,6 +209,8 @@ def faust_floor(settings: Settings, run: str, ends: dict[int, int]) -> float:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+    if done >= total:
+        return None
     return (total - done) / max(1e-9, last - first)
 
 
@@ -247,7 +252,8 @@ def main() -> None:
     bare = bare_loop(settings, settings.topics.events, f"bench.{run}.bare", total)
     print(f"bare consume+produce: {bare:,.0f} events/s", file=sys.stderr)
     floor = faust_floor(settings, run, ends)
-    print(f"faust floor (table read+write, one send): {floor:,.0f} events/s", file=sys.stderr)
+    shown = f"{floor:,.0f} events/s" if floor else "too few events to time (use more --loans)"
+    print(f"faust floor (table read+write, one send): {shown}", file=sys.stderr)
 
     log = Path(env["LOANWATCH_DATA_DIR"]) / "worker.log"
     with log.open("wb") as sink:
@@ -285,8 +291,8 @@ def main() -> None:
         "events_per_s": round(worker_rate),
         "bare_events_per_s": round(bare),
         "ratio_vs_bare": round(worker_rate / bare, 3),
-        "faust_floor_events_per_s": round(floor),
-        "ratio_vs_faust_floor": round(worker_rate / floor, 3),
+        "faust_floor_events_per_s": round(floor) if floor else None,
+        "ratio_vs_faust_floor": round(worker_rate / floor, 3) if floor else None,
         "latency_rate_events_per_s": round(rate),
         "latency_samples": len(lat),
         "p50_ms": round(statistics.median(lat), 1) if lat else None,
