@@ -230,6 +230,11 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
+        "--latency-rate",
+        type=float,
+        help="events/s for the latency phase (default: half the measured throughput)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="record a py-spy profile (raw stacks) of the worker into this file",
@@ -274,7 +279,7 @@ def main() -> None:
 
         # Latency at a steady rate below capacity, with the worker caught up.
         second = list(LoanBook(BookSpec(max(20, args.loans // 4), 3, args.seed + 1)))
-        rate = max(50.0, min(2000.0, worker_rate * 0.5))
+        rate = args.latency_rate or max(50.0, min(2000.0, worker_rate * 0.5))
         produce_book(settings, second, rate=rate)
         ids = {e.event_id for e in second}
         lat = latencies(settings, ids, settings.topics.warnings, settings.topics.events)
