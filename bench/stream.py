@@ -230,6 +230,13 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="LOANWATCH_NAME=VALUE",
+        help="a setting for the worker (repeatable), e.g. LOANWATCH_WORKER__MODELS=false",
+    )
+    parser.add_argument(
         "--latency-rate",
         type=float,
         help="events/s for the latency phase (default: half the measured throughput)",
@@ -245,6 +252,11 @@ def main() -> None:
     local_stack.up(base)
     run = uuid.uuid4().hex[:8]
     settings, env = local_settings(base, run)
+    for assignment in args.set:
+        name, _, value = assignment.partition("=")
+        if not name.startswith("LOANWATCH_"):
+            parser.error(f"--set {assignment!r}: expected LOANWATCH_NAME=VALUE")
+        env[name] = value
     ensure_topics(settings)
 
     book = list(LoanBook(BookSpec(args.loans, args.months, args.seed)))
