@@ -45,7 +45,20 @@ if TYPE_CHECKING:
 __all__ = ["RETIRED_OWNER", "Engine", "LoanRecord", "StepResult", "Tick"]
 
 RETIRED_OWNER: Final = "risk-review"
-"""Owner team of the warning that resolves an episode of a rule the engine never saw."""
+"""Owner team of the warning that resolves an episode of a rule the engine never saw
+and whose episode predates the record keeping its owner."""
+
+
+def _retired_field(
+    rule: Rule | None, remembered: tuple[int, str, str] | None, index: int, default: Any
+) -> Any:
+    """A retired rule's version, severity or owner: from the rule, else the episode."""
+    if rule is not None:
+        return (rule.version, rule.severity, rule.owner_team)[index]
+    if remembered is not None:
+        return remembered[index]
+    return default
+
 
 _RECORD_FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format version, length of the loan's own bytes
@@ -335,6 +348,7 @@ class Engine:
                         other != key or (not fired if resolve_when is None else resolve_when(ctx))
                     ):
                         episode.open = False
+                        episode.owner = None
                         out.append(
                             self._warning(
                                 record, rule, ctx, other, episode, "resolved", event, when, card
@@ -355,6 +369,7 @@ class Engine:
             state.seq += 1
             state.last_opened = today
             state.open = not is_event_rule
+            state.owner = (rule.version, rule.severity, rule.owner_team) if state.open else None
             out.append(self._warning(record, rule, ctx, key, state, "open", event, when, card))
         if not by_rule.keys() <= self._ids:
             out.extend(self._retire(record, ctx, event, when))
@@ -377,6 +392,7 @@ class Engine:
                 if not state.open:
                     continue
                 state.open = False
+                remembered, state.owner = state.owner, None
                 message = (
                     f"Rule {rule_id} is no longer in rule pack {pack.name} "
                     f"version {pack.version}: its episode is closed"
@@ -391,9 +407,9 @@ class Engine:
                         ctx,
                         event,
                         when,
-                        version=rule.version if rule is not None else 0,
-                        severity=rule.severity if rule is not None else "info",
-                        owner_team=rule.owner_team if rule is not None else RETIRED_OWNER,
+                        version=_retired_field(rule, remembered, 0, 0),
+                        severity=_retired_field(rule, remembered, 1, "info"),
+                        owner_team=_retired_field(rule, remembered, 2, RETIRED_OWNER),
                         message=message,
                     )
                 )

@@ -128,6 +128,10 @@ class EpisodeState:
     seq: int = 0
     open: bool = False
     last_opened: date | None = None
+    owner: tuple[int, str, str] | None = None
+    """(rule version, severity, owner team) of the open episode, kept so that the
+    episode can still be resolved in the rule's name by an engine that never saw
+    the rule (a worker restarted on a pack without it)."""
 
 
 @dataclass(slots=True)
@@ -161,6 +165,7 @@ class EpisodeBook:
         return {
             rule_id: {
                 key: [s.seq, int(s.open), s.last_opened.toordinal() if s.last_opened else 0]
+                + (list(s.owner) if s.open and s.owner is not None else [])
                 for key, s in keys.items()
             }
             for rule_id, keys in self.by_rule.items()
@@ -171,8 +176,13 @@ class EpisodeBook:
         return cls(
             {
                 rule_id: {
-                    key: EpisodeState(seq, bool(is_open), date.fromordinal(day) if day else None)
-                    for key, (seq, is_open, day) in keys.items()
+                    key: EpisodeState(
+                        row[0],
+                        bool(row[1]),
+                        date.fromordinal(row[2]) if row[2] else None,
+                        (row[3], row[4], row[5]) if len(row) == 6 else None,
+                    )
+                    for key, row in keys.items()
                 }
                 for rule_id, keys in obj.items()
             }

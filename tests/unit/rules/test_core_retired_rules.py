@@ -96,7 +96,7 @@ def test_retired_rules_accumulate_over_reloads_until_they_return() -> None:
     assert sorted(third.retired) == ["dpd_30"]
 
 
-def test_a_rule_the_engine_never_saw_resolves_under_its_id_alone() -> None:
+def test_a_rule_the_engine_never_saw_resolves_in_the_name_the_episode_kept() -> None:
     record = LoanRecord.from_bytes(late_record().to_bytes())  # as after a restart
     engine = Engine(without("dpd_1"), ENGINE.policy, ENGINE.workflows)
     record, result = engine.step(
@@ -104,6 +104,25 @@ def test_a_rule_the_engine_never_saw_resolves_under_its_id_alone() -> None:
     )
     (warning,) = [w for w in result.warnings if w.rule_id == "dpd_1"]
     assert warning.status == "resolved"
+    rule = ENGINE.pack.by_id["dpd_1"]
+    assert (warning.rule_version, warning.severity, warning.owner_team) == (
+        rule.version,
+        rule.severity,
+        rule.owner_team,
+    )
+
+
+def test_an_episode_from_before_owners_were_kept_resolves_under_its_id_alone() -> None:
+    old = late_record()
+    state = old.episodes.get("dpd_1", "")
+    assert state is not None and state.open and state.owner is not None
+    state.owner = None  # a record written before episodes kept their owner
+    record = LoanRecord.from_bytes(old.to_bytes())
+    engine = Engine(without("dpd_1"), ENGINE.policy, ENGINE.workflows)
+    record, result = engine.step(
+        record, daily_ticks("L-7", date(2026, 2, 21), date(2026, 2, 21))[0], NOW
+    )
+    (warning,) = [w for w in result.warnings if w.rule_id == "dpd_1"]
     assert (warning.rule_version, warning.severity, warning.owner_team) == (
         0,
         "info",
