@@ -5,6 +5,7 @@ import random
 import pytest
 
 from models import CANDIDATES, EarlyWarning, ProgressiveMetrics, UnknownModelError
+from models.pd import binned
 
 
 def stream(n: int, seed: int) -> list[tuple[dict[str, float], bool]]:
@@ -76,3 +77,40 @@ def test_balanced_weights_favour_the_rare_class_and_can_be_turned_off() -> None:
         model.learn_one(x, y)
     assert model.weight(True) > 1.0 > model.weight(False)
     assert EarlyWarning("logistic", balance=False).weight(True) == 1.0
+
+
+def test_the_one_pass_linear_score_equals_the_pipeline_on_the_binned_vector() -> None:
+    model = EarlyWarning("logistic", seed=1)
+    rng = random.Random(3)
+    for _ in range(400):
+        x = {
+            "dpd": float(rng.choice([0, 0, 0, 15, 35, 70, 100])),
+            "outstanding_share": rng.random(),
+            "noise": rng.random(),
+        }
+        model.learn_one(x, x["dpd"] > 50 or rng.random() < 0.1)
+    for dpd in (0.0, 15.0, 35.0, 70.0, 100.0):
+        x = {"dpd": dpd, "outstanding_share": 0.5, "noise": 0.5}
+        expected = model.linear.predict_proba_one(binned(x))[True]
+        assert model.raw_one(x) == pytest.approx(expected, abs=1e-12)
+    # The bins' contribution is counted as the feature's own: no reason names a bin.
+    reasons = model.explain({"dpd": 100.0, "outstanding_share": 0.5, "noise": 0.5})
+    assert reasons[0].name == "dpd"
+    assert all(">" not in r.name for r in reasons)
+
+
+def test_the_bins_step_where_the_data_step_and_can_be_turned_off() -> None:
+    def fit(bins: bool) -> EarlyWarning:
+        model = EarlyWarning("logistic", seed=1, bins=bins)
+        rng = random.Random(4)
+        for _ in range(3000):
+            dpd = float(rng.choice([0, 0, 0, 30, 60, 90]))
+            model.learn_one({"dpd": dpd}, rng.random() < (0.05 if dpd == 0 else 0.5))
+        return model
+
+    with_bins, without = fit(True), fit(False)
+    assert "dpd>1" not in without.linear["lr"].weights
+    # The risk jumps at the first month late and is flat after: only the bins see it.
+    step = with_bins.raw_one({"dpd": 30.0}) - with_bins.raw_one({"dpd": 0.0})
+    flat = abs(with_bins.raw_one({"dpd": 90.0}) - with_bins.raw_one({"dpd": 30.0}))
+    assert step > 3 * flat
