@@ -7,7 +7,8 @@ candidate estimators share the same wrapper, so the Taiwan bench
 
 ``logistic``
     `river.preprocessing.StandardScaler` then `river.linear_model.LogisticRegression`
-    (Adam). Cheap, stable, and its contributions are exact reason codes.
+    (Adam), on the features and fixed one-hot bins of a few of them (`BINS`).
+    Cheap, stable, and its contributions are exact reason codes.
 ``forest``
     `river.forest.ARFClassifier` (adaptive random forest, 10 trees of depth at
     most 8, ADWIN drift detection per tree), which finds interactions the
