@@ -158,35 +158,38 @@ for _, key in ipairs({card, open, recent, seen}) do
 end
 
 -- The borrower's roll-up: this loan's fields, then aggregates over every loan's.
-local state = redis.call('HMGET', card, 'dpd', 'klass')
-redis.call('HSET', borrower, 'dpd:' .. loan, state[1], 'klass:' .. loan, state[2],
-  'open:' .. loan, n)
-local fields = redis.call('HGETALL', borrower)
-local loans, max_dpd, worst, open_total = 0, 0, -1, 0
-local worst_name = ''
-for i = 1, #fields, 2 do
-  local name, value = fields[i], fields[i + 1]
-  if string.sub(name, 1, 4) == 'dpd:' then
-    loans = loans + 1
-    if tonumber(value) > max_dpd then max_dpd = tonumber(value) end
-  elseif string.sub(name, 1, 6) == 'klass:' then
-    local rank = klass_rank[value] or -1
-    if rank > worst then worst, worst_name = rank, value end
-  elseif string.sub(name, 1, 5) == 'open:' then
-    open_total = open_total + tonumber(value)
+-- A warning about no borrower (a model's drift, docs/warnings.md) has none.
+if ARGV[15] ~= '' then
+  local state = redis.call('HMGET', card, 'dpd', 'klass')
+  redis.call('HSET', borrower, 'dpd:' .. loan, state[1], 'klass:' .. loan, state[2],
+    'open:' .. loan, n)
+  local fields = redis.call('HGETALL', borrower)
+  local loans, max_dpd, worst, open_total = 0, 0, -1, 0
+  local worst_name = ''
+  for i = 1, #fields, 2 do
+    local name, value = fields[i], fields[i + 1]
+    if string.sub(name, 1, 4) == 'dpd:' then
+      loans = loans + 1
+      if tonumber(value) > max_dpd then max_dpd = tonumber(value) end
+    elseif string.sub(name, 1, 6) == 'klass:' then
+      local rank = klass_rank[value] or -1
+      if rank > worst then worst, worst_name = rank, value end
+    elseif string.sub(name, 1, 5) == 'open:' then
+      open_total = open_total + tonumber(value)
+    end
   end
-end
-redis.call('HSET', borrower, 'borrower_id', ARGV[15], 'loans', loans, 'max_dpd', max_dpd,
-  'worst_klass', worst_name, 'open_warnings', open_total)
--- Loans sit on different partitions, so arrival order is not theirs: keep the latest.
-local seen_at = redis.call('HGET', borrower, 'updated_at')
-if (not seen_at) or ARGV[10] > seen_at then
-  redis.call('HSET', borrower, 'updated_at', ARGV[10])
-end
-if ttl > 0 and open_total == 0 then
-  redis.call('EXPIRE', borrower, ttl)
-else
-  redis.call('PERSIST', borrower)
+  redis.call('HSET', borrower, 'borrower_id', ARGV[15], 'loans', loans, 'max_dpd', max_dpd,
+    'worst_klass', worst_name, 'open_warnings', open_total)
+  -- Loans sit on different partitions, so arrival order is not theirs: keep the latest.
+  local seen_at = redis.call('HGET', borrower, 'updated_at')
+  if (not seen_at) or ARGV[10] > seen_at then
+    redis.call('HSET', borrower, 'updated_at', ARGV[10])
+  end
+  if ttl > 0 and open_total == 0 then
+    redis.call('EXPIRE', borrower, ttl)
+  else
+    redis.call('PERSIST', borrower)
+  end
 end
 return 1
 """
@@ -236,18 +239,13 @@ def parse_warning(value: bytes | None) -> ParsedWarning:
             raise BadWarning(f"unknown status {status!r}")
         if severity not in SEVERITY_WEIGHT:
             raise BadWarning(f"unknown severity {severity!r}")
-        for name in (
-            "warning_id",
-            "loan_id",
-            "borrower_id",
-            "rule_id",
-            "owner_team",
-            "bucket",
-            "klass",
-            "event_time",
-        ):
+        for name in ("warning_id", "loan_id", "rule_id", "owner_team", "event_time"):
             if not isinstance(body[name], str) or not body[name]:
                 raise BadWarning(f"{name} must be a non-empty string")
+        # Empty for a warning about a model rather than a loan (docs/warnings.md).
+        for name in ("borrower_id", "bucket", "klass"):
+            if not isinstance(body[name], str):
+                raise BadWarning(f"{name} must be a string")
         dpd = body["dpd"]
         if not isinstance(dpd, int) or isinstance(dpd, bool):
             raise BadWarning("dpd must be an integer")

@@ -372,6 +372,16 @@ def test_the_card_carries_the_latest_score_and_pack_and_the_borrower_rolls_up_lo
         ),
         warning(2, "resolved", loan_id="L-b", rule_id="high_pd", score=0.2, **mine),
         warning(5, loan_id="L-c", dpd=3, borrower_id="bw-other"),
+        # A model's drift warning names no borrower: no roll-up under an empty id.
+        warning(
+            6,
+            loan_id="model:pd/p0",
+            rule_id="model_drift",
+            owner_team="models",
+            borrower_id="",
+            bucket="",
+            klass="",
+        ),
     ]
     produce(settings, topic, bodies)
     drained(settings, topic, f"test-{unique}", p, len(bodies))
@@ -406,6 +416,9 @@ def test_the_card_carries_the_latest_score_and_pack_and_the_borrower_rolls_up_lo
         },
     }
     assert borrower(redis_client, p, "bw-nobody") is None
+    assert not redis_client.exists(p + "borrower:")
+    drift = lookup(redis_client, p, "model:pd/p0")  # kept, under the model's name
+    assert drift is not None and drift["open_warnings"] == 1
 
 
 def test_written_off_loans_close_and_quiet_loans_expire_while_open_ones_stay(

@@ -88,11 +88,14 @@ def test_parse_is_canonical_and_checks_fields() -> None:
         _body(severity="x"),
         _body(dpd="3"),
         _body(score="high"),
-        _body(borrower_id=""),
+        _body(loan_id=""),
+        _body(borrower_id=None),
     )
     for bad in bad_bodies:
         with pytest.raises(BadWarning):
             parse_warning(bad)
+    # A model's drift warning has no borrower, bucket or class (docs/warnings.md).
+    assert parse_warning(_body(borrower_id="", bucket="", klass="")).borrower_id == ""
     with pytest.raises(BadWarning, match="missing"):
         parse_warning(orjson.dumps({"status": "open", "severity": "low"}))
     with pytest.raises(BadWarning, match="event_time"):
