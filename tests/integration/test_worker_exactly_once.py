@@ -100,9 +100,10 @@ def test_exactly_once_worker_stops_on_sigterm_and_keeps_its_files(harness, tmp_p
     assert (data / "clean-stop").exists(), harness.logs()
 
     harness.start("eos-again", data, **once)
-    collector = harness.collector(committed=True)
-    harness.wait("the restarted worker to join", lambda c: True, collector, alive=("eos-again",))
-    time.sleep(3)
-    harness.alive("eos-again")
+    deadline = time.monotonic() + 60
+    while "Worker]: Ready" not in harness.log_text("eos-again"):  # past local_state.prepare
+        assert time.monotonic() < deadline, harness.logs()
+        harness.alive("eos-again")
+        time.sleep(0.5)
     assert "did not stop cleanly" not in harness.log_text("eos-again")
     assert not (data / "clean-stop").exists()  # removed at start: a crash now leaves none

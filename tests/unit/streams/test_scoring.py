@@ -10,7 +10,7 @@ from rules.core import Engine
 from rules.pack import default_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
-from streams.scoring import PartitionHub, PartitionModels, drift_warning
+from streams.scoring import PartitionModels, drift_warning
 from streams.simulate.book import BookSpec, LoanBook
 from streams.stored import frame, unframe
 
@@ -63,10 +63,29 @@ def test_drift_warning_names_the_model_goes_to_team_models_and_has_a_stable_id()
     assert {r.name: r.value for r in first.reasons}["drift.after"] == 0.48
 
 
-def test_only_one_drift_warning_per_metric_per_day_survives_a_checkpoint() -> None:
-    slot = PartitionHub(PartitionModels({}, HubConfig(), 1).slot(0).hub)
-    slot.drift_days["pd/log_loss"] = NOW.date().toordinal()
-    assert PartitionHub.from_bytes(slot.to_bytes()).drift_days == slot.drift_days
+def test_one_drift_warning_per_metric_per_day_also_across_a_checkpoint() -> None:
+    table: dict[bytes, bytes] = {}
+    models = PartitionModels(table, HubConfig(), checkpoint_steps=1000)
+    record, _ = _engine().step(None, next(iter(LoanBook(BookSpec(1, 1, 3)))), NOW)
+    assert record is not None
+
+    def after(drifts: list[Drift]) -> list[str]:
+        slot = models.slot(0)
+        slot.hub.drift.pending.extend(drifts)
+        out = models.after_step(0, record.loan, models.new_labels(), NOW, "digest")
+        return [w.episode_key for w in out]
+
+    morning = Drift("pd", "log_loss", 0.2, 0.5, NOW)
+    assert after([morning]) == ["log_loss"]
+    assert after([morning]) == []  # the same metric again that day: quiet
+    models.checkpoint(0)
+    models.forget()  # as after a restart: the hub comes back from the table
+    assert after([morning]) == []
+    tomorrow = Drift("pd", "log_loss", 0.2, 0.6, NOW.replace(day=NOW.day + 1))
+    assert after([tomorrow, Drift("pd", "feature.dpd", 1.0, 9.0, NOW)]) == [
+        "log_loss",
+        "feature.dpd",
+    ]
 
 
 def test_closed_label_store_is_kept_in_the_loan_row() -> None:
