@@ -65,6 +65,13 @@ class PendingLabels:
     def __len__(self) -> int:
         return len(self.days)
 
+    def token(self) -> tuple[int, int, int, bool]:
+        """Changes whenever the store does (`add` appends after the last day and may
+        drop the first; `resolve` drops from the front or closes), so a caller can
+        keep its stored bytes instead of encoding an unchanged store again."""
+        days = self.days
+        return (len(days), days[0] if days else 0, days[-1] if days else 0, self.closed)
+
     def add(self, day: int, x: dict[str, float]) -> bool:
         """Keep the vector scored on ``day`` unless one was kept less than ``spacing_days`` ago.
 

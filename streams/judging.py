@@ -42,6 +42,18 @@ def _decode_stored(stored: bytes) -> _Cached:
     return LoanRecord.from_bytes(found.record), labels
 
 
+def _labels_bytes(
+    labels: PendingLabels | None, before: tuple[int, int, int, bool] | None, stored: bytes | None
+) -> bytes:
+    """The labels section of the new row: the stored one again when the step left the
+    store as it was (most steps), encoded afresh otherwise; none for an empty open store."""
+    if labels is None or not (len(labels) or labels.closed):
+        return b""
+    if stored is not None and before == labels.token():
+        return unframe(stored).labels
+    return labels.to_bytes()
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A judged step: its result and, unless it changed nothing, the loan's new row."""
@@ -95,6 +107,7 @@ class Runtime:
     ) -> Verdict:
         """Step one loan; the caller sends the outputs, stores ``row``, then calls `stored`."""
         record, labels = self.records.take(key, stored) if stored else (None, None)
+        before = labels.token() if labels is not None else None
         scorer = None
         if self.models is not None:
             if labels is None:  # not `or`: an empty, closed label store is falsy
@@ -112,8 +125,7 @@ class Runtime:
             )
             if drifts:
                 result = replace(result, warnings=result.warnings + tuple(drifts))
-        keep = labels is not None and (len(labels) > 0 or labels.closed)
-        kept = labels.to_bytes() if keep and labels is not None else b""
+        kept = _labels_bytes(labels, before, stored)
         row = frame(partition, result.wakeup, record.to_bytes(), kept)
         return Verdict(result, row, record, labels)
 

@@ -52,6 +52,25 @@ def test_cached_and_uncached_workers_write_the_same_rows_and_outputs() -> None:
     assert outs[0] == outs[1]
 
 
+def test_a_label_store_the_step_left_alone_keeps_its_stored_bytes() -> None:
+    rt = _runtime()
+    table: dict[bytes, bytes] = {}
+    reused = 0
+    for event in LoanBook(BookSpec(10, 6, 2)):
+        key = event.loan_id.encode()
+        stored = table.get(key)
+        verdict = rt.judge(key, stored, 0, event, NOW)
+        if verdict.row is None:
+            continue
+        labels = unframe(verdict.row).labels
+        # Reused or encoded afresh, the section is always the store's own encoding.
+        assert labels == (verdict.labels.to_bytes() if labels else b"")
+        reused += bool(stored and labels and labels == unframe(stored).labels)
+        table[key] = verdict.row
+        rt.stored(key, 0, verdict)
+    assert reused > 0
+
+
 def test_a_step_that_fails_half_way_leaves_no_changed_record_in_the_cache() -> None:
     events = list(LoanBook(BookSpec(1, 3, 5)))
     rt = _runtime(models=False)
