@@ -177,6 +177,15 @@ def latencies(
     return out
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def faust_floor(settings: Settings, run: str, ends: dict[int, int]) -> float | None:
     """Events/s of `bench/faust_floor.py` (table read + write + one send per event).
 
@@ -204,11 +213,7 @@ def faust_floor(settings: Settings, run: str, ends: dict[int, int]) -> float | N
     try:
         first, last, done = wait_caught_up(settings, settings.topics.events, ends, proc, group)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     if done >= total:
         return None
     return (total - done) / max(1e-9, last - first)
@@ -296,11 +301,7 @@ def main() -> None:
         ids = {e.event_id for e in second}
         lat = latencies(settings, ids, settings.topics.warnings, settings.topics.events)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
     lat.sort()
     figures: dict[str, Any] = {

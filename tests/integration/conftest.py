@@ -114,6 +114,18 @@ def worker_env(tmp_path: Path, unique: str) -> dict[str, str]:
     return env
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
 def worker(
     stack: list[local_stack.ServiceStatus], worker_env: dict[str, str], tmp_path: Path
@@ -129,12 +141,7 @@ def worker(
     yield proc
     if proc.poll() is not None:
         print((tmp_path / "worker.log").read_text(errors="replace")[-5000:])
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc)
     log.close()
 
 
@@ -330,14 +337,7 @@ class WorkerHarness:
         proc.wait(timeout=30)
 
     def stop(self, name: str) -> None:
-        proc = self.procs[name]
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(self.procs[name])
 
     def alive(self, *names: str) -> None:
         for name in names or tuple(self.procs):
