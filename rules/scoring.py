@@ -15,7 +15,7 @@ score's reason codes and model version, so a reader sees why the model said so.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ class ScoreCard:
     """Reason codes of the PD, strongest first."""
     version: str | None = None
     """The model state that scored (names the checkpoint that made the score)."""
-    extra: Mapping[str, object] = field(default_factory=dict)
-    """Anything else the scorer wants to hand back to its caller (not read by rules)."""
 
 
 class Scorer(Protocol):

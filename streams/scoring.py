@@ -69,7 +69,6 @@ def score_card(scores: Scores, *, pd_ready: bool = True) -> ScoreCard:
         if pd_ready
         else (),
         version=scores.model_version,
-        extra={"scores": scores},
     )
 
 
@@ -208,6 +207,3 @@ class PartitionModels:
         if slot is not None:
             self._table[self.key(partition)] = slot.to_bytes()
             slot.steps = 0
-
-    def metrics(self) -> dict[int, dict[str, dict[str, Any]]]:
-        return {p: s.hub.metrics() for p, s in sorted(self._slots.items())}
