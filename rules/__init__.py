@@ -9,6 +9,7 @@ from __future__ import annotations
 from rules.decode import MAX_EVENT_BYTES, decode_event, encode_event
 from rules.events import (
     EVENT_TYPES,
+    NOTE_INTENTS,
     AccountBalance,
     AccountTransaction,
     BureauReport,
@@ -20,6 +21,7 @@ from rules.events import (
     Installment,
     InstallmentDue,
     LoanDisbursed,
+    NoteLabelled,
     PromiseToPay,
     RepaymentReceived,
     RepaymentReversed,
@@ -32,6 +34,7 @@ from rules.fields import SCHEMA_VERSION
 __all__ = [
     "EVENT_TYPES",
     "MAX_EVENT_BYTES",
+    "NOTE_INTENTS",
     "SCHEMA_VERSION",
     "AccountBalance",
     "AccountTransaction",
@@ -46,6 +49,7 @@ __all__ = [
     "Installment",
     "InstallmentDue",
     "LoanDisbursed",
+    "NoteLabelled",
     "PromiseToPay",
     "RepaymentReceived",
     "RepaymentReversed",

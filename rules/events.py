@@ -45,6 +45,7 @@ from rules.fields import (
 
 __all__ = [
     "EVENT_TYPES",
+    "NOTE_INTENTS",
     "AccountBalance",
     "AccountTransaction",
     "BureauReport",
@@ -56,6 +57,9 @@ __all__ = [
     "Installment",
     "InstallmentDue",
     "LoanDisbursed",
+    "NoteIntent",
+    "NoteLabelled",
+    "NoteText",
     "PromiseToPay",
     "RepaymentReceived",
     "RepaymentReversed",
@@ -266,13 +270,41 @@ class PromiseToPay(_Record):
     amount: PositiveMoney
 
 
+NoteText = Annotated[str, Field(min_length=1, max_length=10_000, pattern=r"\S")]
+"""The text of a collection note or borrower message: up to 10,000 characters, not blank."""
+
+
 class CollectionNote(EventBase):
     """A collector's note; text rules read it for hardship, dispute or refusal."""
 
     type: Literal["collection_note"] = "collection_note"
-    text: str = Field(min_length=1, max_length=10_000, pattern=r"\S")
+    text: NoteText
     author_team: Label
     promise_to_pay: PromiseToPay | None = None
+
+
+NoteIntent = Literal["promise_to_pay", "hardship", "dispute", "refusal", "other"]
+"""What a note says, as collectors label it; the text model (`models.intent`) learns
+these names, and a unit test keeps its ``INTENTS`` equal to `NOTE_INTENTS`."""
+
+NOTE_INTENTS: tuple[str, ...] = get_args(NoteIntent)
+"""The intent labels in a fixed order (the core stays free of `models`, so it states them)."""
+
+
+class NoteLabelled(EventBase):
+    """A collector's later reading of an earlier collection note: what it really said.
+
+    The worker teaches the text model with it, so later notes are read better.
+    The note's text travels with the label because the worker keeps no old note
+    texts. The loan's state learns nothing from it, and no rule of the default
+    pack reads it: a label is about the model, not the loan.
+    """
+
+    type: Literal["note_labelled"] = "note_labelled"
+    note_event_id: Ref
+    intent: NoteIntent
+    text: NoteText
+    labelled_by: Label
 
 
 class Restructure(EventBase):
@@ -303,6 +335,7 @@ Event = Annotated[
     | ContactChange
     | CollateralValuation
     | CollectionNote
+    | NoteLabelled
     | Restructure
     | WriteOff,
     Field(discriminator="type"),

@@ -1253,6 +1253,12 @@ def _on_clock(state: LoanState, event: Any, policy: Policy, t: int, h: int, day:
     return False  # installment_due: the clock's own event; moving to its day was all
 
 
+def _on_label(state: LoanState, event: Any, policy: Policy, t: int, h: int, day: int) -> bool:
+    # note_labelled teaches the text model in the worker; the loan has nothing to
+    # learn from it beyond the day it arrived on (and its id, for deduplication).
+    return False
+
+
 _Refusal = Callable[[LoanState, Any, int], str | None]
 
 _DISPATCH: Final[dict[str, tuple[_Refusal | None, _Handler]]] = {
@@ -1266,6 +1272,7 @@ _DISPATCH: Final[dict[str, tuple[_Refusal | None, _Handler]]] = {
     "contact_change": (None, _on_contact),
     "collateral_valuation": (_refuse_collateral, _on_collateral),
     "collection_note": (_refuse_note, _on_note),
+    "note_labelled": (None, _on_label),
     "restructure": (_refuse_ending, _on_restructure),
     "write_off": (_refuse_ending, _on_write_off),
 }

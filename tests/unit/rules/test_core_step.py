@@ -202,3 +202,78 @@ def test_a_wakeup_on_a_day_already_judged_is_moved_to_the_next_day_and_reported(
         assert result.clamped_wakeup == expected
     record, result = ENGINE.step(record, Tick("L-7", date(2026, 1, 24)), NOW)
     assert result.wakeup == asked and result.clamped_wakeup is None  # a later day is kept
+
+
+def _labelled_stream(*, label: bool) -> tuple[list[Event | Tick], int]:
+    """A loan that misses its first installment and gets two notes; the first note is
+    labelled on 20 Feb (or, with ``label=False``, the clock ticks that day instead).
+    Returns the items and the index of the label (or tick)."""
+    book, events = book_events()
+    items: list[Event | Tick] = [*events, *daily_ticks("L-7", date(2026, 2, 11), date(2026, 2, 16))]
+    first = book.note(at(date(2026, 2, 16), 15))
+    items.append(first)
+    where = len(items)
+    made = book.label(at(date(2026, 2, 20), 9), first, "hardship")  # made either way: same ids
+    items.append(made if label else Tick("L-7", date(2026, 2, 20)))
+    items += daily_ticks("L-7", date(2026, 2, 21), date(2026, 3, 14))
+    items.append(book.note(at(date(2026, 3, 14), 16), (date(2026, 3, 20), 50_000)))
+    items.append(book.repay(at(date(2026, 3, 20), 12), 203_000))
+    return items, where
+
+
+def _outputs(result: StepResult) -> tuple[object, ...]:
+    return (
+        tuple((w.warning_id, w.status, w.rule_id, w.episode) for w in result.warnings),
+        result.transitions,
+        tuple((a.action_id, a.name) for a in result.actions),
+        result.wakeup,
+    )
+
+
+def test_a_note_label_is_accepted_and_changes_nothing_a_tick_that_day_would_not() -> None:
+    with_label, where = _labelled_stream(label=True)
+    with_tick, _ = _labelled_stream(label=False)
+
+    labelled, labelled_results = run(with_label)
+    ticked, ticked_results = run(with_tick)
+
+    result = labelled_results[where][1]
+    assert result.rejected is None and not result.duplicate
+    # The label's own step judges what the day brings, as the clock would, and no more.
+    assert _outputs(result) == _outputs(ticked_results[where][1])
+    assert [_outputs(r) for _, r in labelled_results[where + 1 :]] == [
+        _outputs(r) for _, r in ticked_results[where + 1 :]
+    ]
+    assert labelled is not None and ticked is not None
+    for name in ("dpd", "max_dpd", "bucket", "klass", "outstanding_principal", "promises_broken"):
+        assert getattr(labelled.loan, name) == getattr(ticked.loan, name), name
+
+
+def test_no_rule_of_the_default_pack_fires_on_a_note_label() -> None:
+    # Every event rule of the pack names the event types it is for; none names the label.
+    plan = ENGINE._plan_for("note_labelled")
+    assert {rule.kind for rule, *_ in plan.items} == {"state"}
+
+
+def test_a_redelivered_note_label_is_a_duplicate() -> None:
+    items, where = _labelled_stream(label=True)
+    record, _ = run(items[: where + 1])
+    assert record is not None
+    before = record.to_bytes()
+
+    record, result = ENGINE.step(record, items[where], NOW)
+
+    assert result.duplicate and result.warnings == () and result.actions == ()
+    assert record is not None and record.to_bytes() == before
+
+
+def test_a_note_label_for_an_unknown_loan_or_far_behind_the_loan_is_rejected() -> None:
+    book, events = book_events()
+    note = book.note(at(date(2026, 1, 12)))
+    _, result = ENGINE.step(None, book.label(at(date(2026, 1, 13)), note), NOW)
+    assert result.rejected == "no loan_disbursed seen for loan L-7"
+
+    record, _ = run([*events, note, Tick("L-7", date(2026, 2, 1))])
+    _, result = ENGINE.step(record, book.label(at(date(2026, 1, 13)), note), NOW)
+    assert result.rejected is not None
+    assert result.rejected.startswith("note_labelled at 2026-01-13T10:00:00+08:00 is 18 days")

@@ -85,6 +85,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "restructure": {"schedule": SCHEDULE, "reason": "hardship plan", "observation_months": 6},
     "write_off": {"amount": 1250000, "reason": "unrecoverable after legal action"},
     "collateral_valuation": {"collateral_id": "prop-ref-3301", "value": 450000, "currency": "CNY"},
+    "note_labelled": {
+        "note_event_id": "coll-20240405-3381",
+        "intent": "hardship",
+        "text": "Lost job in February, asks for two weeks.",
+        "labelled_by": "collections-qa",
+    },
 }
 
 
@@ -463,6 +469,40 @@ def test_collection_note_without_a_promise_is_valid() -> None:
 
     assert event.type == "collection_note"
     assert event.promise_to_pay is None
+
+
+def test_note_label_intent_must_be_one_of_the_model_labels() -> None:
+    error = decode_error(message("note_labelled", intent="angry"))
+
+    assert reasons(error) == {
+        "intent": "expected 'promise_to_pay', 'hardship', 'dispute', 'refusal' or 'other', "
+        "got 'angry'"
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"text": "   "}, "text"),
+        ({"text": "x" * 10_001}, "text"),
+        ({"note_event_id": "coll 3381"}, "note_event_id"),
+        ({"note_event_id": ""}, "note_event_id"),
+        ({"labelled_by": "collections qa"}, "labelled_by"),
+        ({"intent": None}, "intent"),
+    ],
+)
+def test_bad_note_label_fields_are_named(changes: dict[str, Any], field: str) -> None:
+    error = decode_error(message("note_labelled", **changes))
+
+    assert list(reasons(error)) == [field]
+    assert error.event_type == "note_labelled"
+
+
+def test_note_label_without_its_text_is_refused() -> None:
+    data = message("note_labelled")
+    del data["text"]
+
+    assert str(decode_error(data)) == "text: field required"
 
 
 def test_every_bad_field_is_reported_at_once() -> None:

@@ -24,6 +24,7 @@ from rules.events import (
     ContactChange,
     Event,
     LoanDisbursed,
+    NoteLabelled,
     RepaymentReceived,
     RepaymentReversed,
     Restructure,
@@ -140,6 +141,15 @@ class Book:
             text="called the borrower",
             author_team="collections-m1",
             promise_to_pay=None if promise is None else {"date": promise[0], "amount": promise[1]},
+        )
+
+    def label(self, when: datetime, note: CollectionNote, intent: str = "other") -> NoteLabelled:
+        return NoteLabelled(
+            **self._envelope(when, None),
+            note_event_id=note.event_id,
+            intent=intent,
+            text=note.text,
+            labelled_by="collections-qa",
         )
 
     def restructure(
@@ -277,6 +287,7 @@ def test_every_builder_makes_events_that_pass_the_wire_contract() -> None:
         payment,
         book.reverse(at(day), payment),
         book.note(at(day), (day, 100)),
+        book.label(at(day), book.note(at(day)), "hardship"),
         book.restructure(at(day), monthly(date(2024, 4, 1), 2, 1500, 10), 6),
         book.write_off(at(day), 100),
         book.txn(at(day), "out", 100, "securities", balance_after=-5),
