@@ -208,9 +208,13 @@ class TopicSettings(_Section):
     transitions: str = "risk.transitions"
     actions: str = "postloan.actions"
     rules: str = "risk.rules"
+    model_metrics: str = "risk.model_metrics"
+    """Each partition's model figures at every checkpoint of its hub (docs/models.md)."""
     partitions: int = Field(default=4, ge=1, le=1024)
 
-    @field_validator("events", "dlq", "warnings", "transitions", "actions", "rules")
+    @field_validator(
+        "events", "dlq", "warnings", "transitions", "actions", "rules", "model_metrics"
+    )
     @classmethod
     def _legal_topic(cls, value: str) -> str:
         if not _TOPIC_NAME.match(value) or value in (".", ".."):

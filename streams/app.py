@@ -7,7 +7,8 @@ Thin adapters around the pure core (`rules.core.Engine`):
   dead-letter topic with its original bytes and the reason; the stream goes
   on. Otherwise the loan's record is read from the table, stepped, written
   back, and the step's warnings, transitions and actions are sent, keyed by
-  loan_id.
+  loan_id. A step that checkpointed its partition's models also sends their
+  metrics (`streams.model_metrics`) to the model metrics topic.
 - ``clock`` (a timer) finds loans whose next wake-up day has come on this
   worker's partitions (an index, not a scan) and sends each a tick to the
   ticks topic, on the loan's own partition, so the tick is judged like an
@@ -37,7 +38,7 @@ from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
 from streams.dlq import Origin, dead_letter
 from streams.judging import Runtime
-from streams.outputs import outputs_of
+from streams.outputs import metrics_outputs, outputs_of
 from streams.rules_feed import FileWatcher, TopicFeed
 from streams.scoring import PartitionModels
 from streams.stored import header_only
@@ -124,7 +125,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     dlq = app.topic(settings.topics.dlq, **_RAW)
     sinks = {
         name: app.topic(name, **_RAW)
-        for name in (settings.topics.warnings, settings.topics.transitions, settings.topics.actions)
+        for name in (
+            settings.topics.warnings,
+            settings.topics.transitions,
+            settings.topics.actions,
+            settings.topics.model_metrics,
+        )
     }
 
     def table(name: str) -> Any:
@@ -223,7 +229,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             # event is judged again on restart and its outputs repeat with the same ids
             # (sinks collapse them); the other order could lose them for good, since a
             # replayed event the table already holds is skipped as a duplicate.
-            for out in outputs_of(result, settings):
+            outputs = outputs_of(result, settings)
+            if rt.models is not None:  # a checkpoint in this step queued its hub's figures
+                outputs += metrics_outputs(rt.models.drain_metrics(), settings)
+            for out in outputs:
                 await send(message, sinks[out.topic], out.key, out.value)
             if verdict.row != stored:  # a tick that changed nothing costs no write
                 loans[key] = verdict.row

@@ -2,19 +2,22 @@
 
 Serialization happens here and only here (orjson), so the warnings contract in
 docs/warnings.md has one source. Every output is keyed by loan_id, so one
-loan's warnings, transitions and actions stay in order on one partition.
+loan's warnings, transitions and actions stay in order on one partition; model
+metrics are keyed by ``<model>/p<partition>``, so one hub's figures stay in order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
 
 from config import Settings
 from rules.core import StepResult
+from streams.model_metrics import ModelMetrics
 
-__all__ = ["Output", "outputs_of"]
+__all__ = ["Output", "metrics_outputs", "outputs_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +47,9 @@ def outputs_of(result: StepResult, settings: Settings) -> list[Output]:
         for a in result.actions
     )
     return out
+
+
+def metrics_outputs(records: Iterable[ModelMetrics], settings: Settings) -> list[Output]:
+    """The model metrics topic's messages for checkpointed hubs' figures, in order."""
+    topic = settings.topics.model_metrics
+    return [Output(topic, r.key.encode(), orjson.dumps(r.to_dict())) for r in records]

@@ -19,7 +19,11 @@ no outcome would call every loan a coin toss.
 
 Checkpoints are written every ``model_checkpoint_steps`` steps of a partition:
 a crash loses at most that much learning (the pending snapshots already
-learned are gone from the loans' label stores), never scoring.
+learned are gone from the loans' label stores), never scoring. Each checkpoint
+also queues the hub's progressive metrics (`streams.model_metrics`), which the
+agent drains after the step (`PartitionModels.drain_metrics`) and sends to the
+model metrics topic: the figures then describe exactly the state a restart
+comes back to, and cost nothing between checkpoints.
 
 A drift (`models.drift.Drift`) becomes a warning on the warnings topic for team
 ``models``; its ``loan_id`` names the model and partition (``model:pd/p3``), not a
@@ -45,6 +49,7 @@ from rules.events import Event
 from rules.loan import LoanState
 from rules.scoring import ModelReason, ScoreCard
 from rules.warnings import Reason, RiskWarning
+from streams.model_metrics import ModelMetrics, partition_metrics
 
 __all__ = ["PartitionModels", "drift_warning", "score_card"]
 
@@ -145,6 +150,7 @@ class PartitionModels:
         self._checkpoint_steps = checkpoint_steps
         self._warmup = warmup_labels
         self._slots: dict[int, PartitionHub] = {}
+        self._metrics: list[ModelMetrics] = []
 
     @staticmethod
     def key(partition: int) -> bytes:
@@ -199,11 +205,18 @@ class PartitionModels:
             out.append(drift_warning(drift, partition, digest, now))
         slot.steps += 1
         if slot.steps >= self._checkpoint_steps:
-            self.checkpoint(partition)
+            self.checkpoint(partition, now)
         return out
 
-    def checkpoint(self, partition: int) -> None:
+    def checkpoint(self, partition: int, now: datetime | None = None) -> None:
+        """Store the partition's hub and queue its metrics, stamped ``now``, for sending."""
         slot = self._slots.get(partition)
         if slot is not None:
             self._table[self.key(partition)] = slot.to_bytes()
             slot.steps = 0
+            self._metrics.extend(partition_metrics(slot.hub, partition, now or datetime.now(UTC)))
+
+    def drain_metrics(self) -> list[ModelMetrics]:
+        """The metrics queued by checkpoints since the last drain, oldest first."""
+        out, self._metrics = self._metrics, []
+        return out

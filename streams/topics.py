@@ -28,6 +28,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         topics.warnings: {},
         topics.transitions: {},
         topics.actions: {},
+        topics.model_metrics: {},
         topics.rules: {"cleanup.policy": "compact"},
         ticks_topic(settings): {"retention.ms": str(7 * 24 * 3600 * 1000)},
     }

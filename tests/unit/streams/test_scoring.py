@@ -1,15 +1,23 @@
-"""The models in the worker, without Kafka: per-partition hubs, checkpoints, drift warnings."""
+"""The models in the worker, without Kafka: per-partition hubs, checkpoints, drift warnings,
+and the metrics each checkpoint queues for the model metrics topic."""
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import UTC, datetime
 
+import orjson
+
+from config import Settings
 from models.drift import Drift
-from models.hub import HubConfig
+from models.hub import HubConfig, ModelHub
 from rules.core import Engine
 from rules.pack import default_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
+from streams.model_metrics import ModelMetrics, partition_metrics
+from streams.outputs import metrics_outputs
 from streams.scoring import PartitionModels, drift_warning
 from streams.simulate.book import BookSpec, LoanBook
 from streams.stored import frame, unframe
@@ -147,3 +155,73 @@ def test_pd_is_withheld_from_rules_until_the_hub_has_learned_enough() -> None:
             assert all(not w.model_reasons for w in result.warnings if name == "cold")
     # An untrained model scores about 0.5 for everyone: above the pack's 0.35.
     assert fired == {"cold": 0, "warm": fired["warm"]} and fired["warm"] > 0
+
+
+_VERSION = re.compile(r"^pd-\w+\.(\d+)/intent\.(\d+)$")
+
+
+def test_each_checkpoint_queues_both_models_figures_and_a_drain_takes_them_once() -> None:
+    models = PartitionModels({}, HubConfig(), checkpoint_steps=40)
+    _judge(models)
+    steps = len(list(LoanBook(BookSpec(12, 5, 3))))  # every event is one step
+    drained = models.drain_metrics()
+    assert models.drain_metrics() == []
+    assert [m.model for m in drained] == ["pd", "intent"] * (steps // 40)
+    pd = [m for m in drained if m.model == "pd"]
+    # Each record counts what the hub had learned when it was stored: n only grows,
+    # and it is the number of labels the record's model version names.
+    assert [m.n for m in pd] == sorted(m.n for m in pd) and pd[-1].n > 0
+    for m in drained:
+        match = _VERSION.match(m.model_version)
+        assert match, m.model_version
+        assert m.n == int(match.group(1) if m.model == "pd" else match.group(2))
+        assert m.partition == 0 and m.produced_at == NOW
+    last = pd[-1]
+    assert last.threshold == 0.35 and last.roc_auc is not None and 0.0 <= last.roc_auc <= 1.0
+    assert last.brier is not None and 0.0 <= last.brier <= 1.0
+    assert last.accuracy is None
+
+
+def test_an_explicit_checkpoint_reports_the_hub_it_stored() -> None:
+    table: dict[bytes, bytes] = {}
+    models = PartitionModels(table, HubConfig(), checkpoint_steps=10_000)
+    _judge(models)
+    assert models.drain_metrics() == []  # no checkpoint was due
+    models.checkpoint(0, NOW)
+    pd, intent = models.drain_metrics()
+    stored = PartitionModels(table, HubConfig(), checkpoint_steps=10).slot(0).hub
+    assert pd.model_version == intent.model_version == stored.model_version
+    assert pd.n == stored.pd_learned > 0
+
+
+def test_undefined_metrics_are_null_not_zero() -> None:
+    hub = ModelHub()
+    hub.pd_metrics.update(False, 0.1)  # one label, no score at or over the threshold
+    pd, intent = partition_metrics(hub, 7, NOW)
+    assert pd.n == 1 and pd.brier is not None and math.isclose(pd.brier, 0.01)
+    assert pd.alerts == 0 and pd.precision is None
+    assert intent.n == 0 and intent.accuracy is None and intent.roc_auc is None
+    hub.learn_intent("下周五还", "promise_to_pay", now=NOW)
+    assert partition_metrics(hub, 7, NOW)[1].accuracy in (0.0, 1.0)
+
+
+def test_metrics_messages_are_keyed_by_model_and_partition_and_carry_every_field() -> None:
+    settings = Settings(topics={"model_metrics": "m.topic"})
+    record = ModelMetrics("pd", 2, "pd-logistic.3/intent.0", 3, NOW, roc_auc=0.5, alerts=1)
+    (out,) = metrics_outputs([record], settings)
+    assert (out.topic, out.key) == ("m.topic", b"pd/p2")
+    assert orjson.loads(out.value) == {
+        "schema_version": 1,
+        "model": "pd",
+        "partition": 2,
+        "model_version": "pd-logistic.3/intent.0",
+        "n": 3,
+        "roc_auc": 0.5,
+        "log_loss": None,
+        "brier": None,
+        "precision": None,
+        "threshold": None,
+        "alerts": 1,
+        "accuracy": None,
+        "produced_at": "2026-06-01T09:00:00+00:00",
+    }
