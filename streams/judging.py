@@ -9,6 +9,10 @@ Kafka, so it is tested directly (`tests/unit/streams/test_judging.py`):
   (`streams.record_cache`), taken out of it while the engine changes it;
 - the partition's models score the step and learn its outcome
   (`streams.scoring`), their pending labels travel in the row;
+- a collector's label for an earlier note (``note_labelled``) teaches the
+  partition's text model, once the core has accepted the event: a redelivered
+  label is a duplicate there, so it is never learned twice, and the hub keeps
+  what it learned through its checkpoints like any other learning;
 - a drift becomes a warning among the step's own;
 - the new row is framed with the loan's partition and wake-up day.
 """
@@ -23,7 +27,7 @@ from zoneinfo import ZoneInfo
 from models.labels import PendingLabels
 from rules.clock import DueIndex
 from rules.core import Engine, LoanRecord, StepResult, Tick
-from rules.events import Event
+from rules.events import Event, NoteLabelled
 from rules.pack import RulePack
 from streams.record_cache import RecordCache
 from streams.scoring import PartitionModels
@@ -120,6 +124,11 @@ class Runtime:
         if record is None or result.rejected or result.duplicate:
             return Verdict(result)
         if self.models is not None and labels is not None:
+            if isinstance(item, NoteLabelled):
+                # Before after_step: the step then counts towards the next checkpoint,
+                # and a drift the label reveals is drained with the step's warnings.
+                hub = self.models.slot(partition).hub
+                hub.learn_intent(item.text, item.intent, now=now)
             drifts = self.models.after_step(
                 partition, record.loan, labels, now, self.engine.pack.digest
             )
