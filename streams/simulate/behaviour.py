@@ -12,37 +12,12 @@ from typing import ClassVar, Final
 
 from streams.simulate.loan import LoanSim, Slot
 from streams.simulate.money import whole_yuan
+from streams.simulate.notes import EVASIVE, HARDSHIP, REFUSAL, REMINDERS, UNREACHABLE
 from streams.simulate.products import Line, Product
 from streams.simulate.profiles import DIVERSION_CATEGORIES, Profile, Signal
 from streams.simulate.timeline import DAY, HOUR, day_start, day_to_date, local_day
 
 __all__ = ["BEHAVIOURS", "make_loan"]
-
-_REMINDERS: Final = (
-    "Reminder call: borrower confirms the installment is overdue; salary came late this month.",
-    "SMS and call reminder sent; borrower answered and apologised for the delay.",
-    "Borrower says the auto-debit account was empty and will transfer the amount.",
-)
-_HARDSHIP: Final = (
-    "Borrower reports hospital bills in the family and reduced income; wants to keep paying "
-    "but needs a few weeks.",
-    "Borrower lost job last month and has no income for now; asks for time until new job starts.",
-    "Borrower's shop closed temporarily and cash flow stopped; asks about a payment holiday.",
-)
-_EVASIVE: Final = (
-    "Borrower answered, says payment will come next week; gave no reason for the delay.",
-    "Borrower says other repayments are due first and will pay us after those.",
-)
-_REFUSAL: Final = (
-    "Borrower refuses to pay, disputes the loan fees and says will not pay until terms change.",
-    "Borrower says has no intention to repay and asked us to stop calling.",
-    "Case escalated; borrower still refuses to pay and rejects any payment plan.",
-)
-_UNREACHABLE: Final = (
-    "Phone number unreachable (number not in service); registered address visited, "
-    "borrower unknown there.",
-    "No answer on any contact; emergency contact says borrower cannot be reached.",
-)
 
 
 class GoodPayer(LoanSim):
@@ -98,7 +73,7 @@ class LatePayer(LoanSim):
         promise = None
         if rng.random() < self.promises:
             promise = "broken" if rng.random() < self.breaks_promise else "kept"
-        return rng.choice(_REMINDERS), None, promise
+        return rng.choice(REMINDERS), None, promise
 
 
 class HardshipCure(LoanSim):
@@ -177,7 +152,7 @@ class HardshipCure(LoanSim):
             self.calls == 1 and self.rng.random() < self.first_promise_broken
         )
         # Salaried borrowers lose jobs; business borrowers lose trade (texts 0-1 vs 0, 2).
-        texts = _HARDSHIP[:2] if self.income_kind == "salary" else _HARDSHIP[::2]
+        texts = HARDSHIP[:2] if self.income_kind == "salary" else HARDSHIP[::2]
         return self.rng.choice(texts), Signal.HARDSHIP, "broken" if broken else "kept"
 
 
@@ -230,8 +205,8 @@ class StrategicDefault(LoanSim):
     def note(self, slot: Slot, at: int, dpd: int) -> tuple[str, Signal | None, str | None]:
         rng = self.rng
         if dpd < 30:
-            return rng.choice(_EVASIVE), None, "broken" if rng.random() < 0.5 else None
-        return rng.choice(_REFUSAL), Signal.REFUSAL, None
+            return rng.choice(EVASIVE), None, "broken" if rng.random() < 0.5 else None
+        return rng.choice(REFUSAL), Signal.REFUSAL, None
 
 
 class FundDiversion(StrategicDefault):
@@ -287,7 +262,7 @@ class MultiLender(LoanSim):
             self.pay_late(slot, days, third_party=rng.random() < self.relative_pays)
 
     def note(self, slot: Slot, at: int, dpd: int) -> tuple[str, Signal | None, str | None]:
-        return self.rng.choice(_EVASIVE), None, "kept" if self.rng.random() < 0.5 else "broken"
+        return self.rng.choice(EVASIVE), None, "kept" if self.rng.random() < 0.5 else "broken"
 
 
 class Fraud(LoanSim):
@@ -319,7 +294,7 @@ class Fraud(LoanSim):
         return None
 
     def note(self, slot: Slot, at: int, dpd: int) -> tuple[str, Signal | None, str | None]:
-        return self.rng.choice(_UNREACHABLE), Signal.UNREACHABLE, None
+        return self.rng.choice(UNREACHABLE), Signal.UNREACHABLE, None
 
 
 BEHAVIOURS: Final[dict[Profile, type[LoanSim]]] = {

@@ -21,6 +21,7 @@ from rules import (
     Event,
     Installment,
     LoanDisbursed,
+    NoteLabelled,
     PromiseToPay,
     RepaymentReceived,
     RepaymentReversed,
@@ -50,6 +51,7 @@ SOURCES: Final = {
     "bureau": ("bureau-gateway", "bu"),
     "contact": ("crm", "crm"),
     "note": ("collection-system", "cs"),
+    "label": ("collection-system", "cs"),
     "restructure": ("core-banking", "cb"),
     "write_off": ("core-banking", "cb"),
     "marker": ("", "mk"),
@@ -137,6 +139,8 @@ class Emitter:
                 truth.promise(promise[0], promise[1], day)
                 ptp = PromiseToPay(date=day_to_date(promise[0]), amount=promise[1])
             return CollectionNote(**env, **fields, promise_to_pay=ptp)
+        if kind == "label":
+            return NoteLabelled(**env, **fields)
         if kind in ("disbursed", "restructure"):
             lines = fields.pop("schedule")
             truth.schedule(

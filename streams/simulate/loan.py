@@ -23,12 +23,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, ClassVar
 
 from rules import Event
 from streams.simulate.emit import SOURCES, Emitter
 from streams.simulate.identity import contact_ref, pseudonym
 from streams.simulate.money import YUAN, split, whole_yuan
+from streams.simulate.notes import DEFAULT_NOTE, INTENT_OF
 from streams.simulate.products import Line, Product, build_schedule
 from streams.simulate.profiles import Profile, Signal
 from streams.simulate.timeline import (
@@ -86,9 +87,17 @@ class LoanSim:
     Hooks for subclasses: `setup` (after the loan exists), `on_window` (once
     per window, before installments are planned), `plan` (an installment falls
     due at the window's end) and `note` (a collector calls on open arrears).
+
+    Collectors label some of their notes a few days later (``note_labelled``,
+    with the template's true intent, `streams.simulate.notes.INTENT_OF`). Whether
+    and when is drawn from a generator of its own, and a label takes no number
+    from the loan's event ids, so the rest of the loan's stream is the same with
+    or without labels.
     """
 
     profile: Profile = Profile.GOOD_PAYER
+    labelled: ClassVar[float] = 0.5
+    """Share of collection notes a collector labels, 2-5 days after the call."""
 
     def __init__(
         self,
@@ -147,6 +156,8 @@ class LoanSim:
         self._projected = opening  # the disbursement's draft adds the principal
         self._pending: list[tuple[int, int, str, dict[str, Any], int, Signal | None]] = []
         self._seq = 0
+        self._named = 0
+        self._label_rng = random.Random(f"loanwatch-sim:{seed}:{index}:labels")  # noqa: S311
         self._disburse_day = local_day(start_ts)
         self._released_until = start_ts
         self.draft(start_ts, "disbursed", {"schedule": schedule}, delta=principal)
@@ -168,11 +179,7 @@ class LoanSim:
 
     def note(self, slot: Slot, at: int, dpd: int) -> tuple[str, Signal | None, str | None]:
         """A collector's call: (text, signal the text shows, promise: 'kept', 'broken' or None)."""
-        return (
-            "Reminder call: borrower confirms the installment is overdue and will pay soon.",
-            None,
-            None,
-        )
+        return DEFAULT_NOTE, None, None
 
     # -- the generator -----------------------------------------------------------
 
@@ -240,14 +247,24 @@ class LoanSim:
         *,
         delta: int = 0,
         tag: Signal | None = None,
+        event_id: str | None = None,
     ) -> str:
-        """Queue an event for release at ``at``; returns its event_id."""
+        """Queue an event for release at ``at``; returns its event_id.
+
+        Events are numbered in drafting order unless the caller names one
+        (``event_id``): a named event takes no number, so the ids of the loan's
+        other events do not depend on it.
+        """
         if at < self._released_until:
             # Later events were already released: emitting this one would break time order.
             raise AssertionError(f"{self.loan_id}: draft at {at} before {self._released_until}")
-        seq = self._seq
-        self._seq += 1
-        event_id = f"{SOURCES[kind][1]}-{self.loan_id}-{seq}"
+        if event_id is None:
+            seq = self._seq
+            self._seq += 1
+            event_id = f"{SOURCES[kind][1]}-{self.loan_id}-{seq}"
+        else:
+            self._named += 1
+            seq = -self._named  # still unique in the heap, where ties are broken by it
         fields["event_id"] = event_id
         heappush(self._pending, (at, seq, kind, fields, delta, tag))
         self._projected += delta
@@ -545,4 +562,16 @@ class LoanSim:
                 latest = min(latest, local_day(cleared) - 1)
             if latest > today:
                 fields["promise_to_pay"] = (latest, owed)
-        self.draft(at, "note", fields, tag=tag)
+        note_id = self.draft(at, "note", fields, tag=tag)
+        self._label_later(at, note_id, text, fields["author_team"])
+
+    def _label_later(self, at: int, note_id: str, text: str, team: str) -> None:
+        """The collector who wrote the note labels it some days later (or never)."""
+        rng = self._label_rng
+        if rng.random() >= self.labelled:
+            return
+        when = day_start(local_day(at) + rng.randint(2, 5)) + rng.randint(9 * HOUR, 18 * HOUR)
+        if when >= self.end:
+            return
+        fields = {"note_event_id": note_id, "intent": INTENT_OF[text], "text": text}
+        self.draft(when, "label", {**fields, "labelled_by": team}, event_id=f"{note_id}-label")

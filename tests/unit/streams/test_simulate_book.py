@@ -90,6 +90,7 @@ def test_every_event_type_a_producer_sends_appears(sample: list[Event]) -> None:
         "bureau_report",
         "contact_change",
         "collection_note",
+        "note_labelled",
         "restructure",
         "write_off",
     }
