@@ -29,7 +29,14 @@ from config import Settings
 from sinks.clickhouse import tables as _tables
 from sinks.clickhouse.book import LOANS, MODEL_SCORES
 from sinks.clickhouse.dialect import ServerFeatures, Table, create_table_sql
-from sinks.clickhouse.tables import ACTIONS, DEAD_LETTERS, SCHEMA_MIGRATIONS, TRANSITIONS, WARNINGS
+from sinks.clickhouse.tables import (
+    ACTIONS,
+    DEAD_LETTERS,
+    MODEL_METRICS,
+    SCHEMA_MIGRATIONS,
+    TRANSITIONS,
+    WARNINGS,
+)
 from sinks.errors import MigrationError
 
 __all__ = ["MIGRATIONS", "Executes", "Migration", "apply_migrations", "migrate", "pending"]
@@ -70,6 +77,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "dead_letters", (DEAD_LETTERS,)),
     Migration(3, "alert_events", (_tables.ALERT_EVENTS,)),
     Migration(4, "loans_and_model_scores", (LOANS, MODEL_SCORES)),
+    Migration(5, "model_metrics", (MODEL_METRICS,)),
 )
 """Append only: a migration, once released, is never edited or reordered."""
 

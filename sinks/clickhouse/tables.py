@@ -18,6 +18,13 @@ splitting two copies of one record.
 - ``actions``: identity ``action_id``; version ``produced_at``.
 - ``dead_letters``: what the writer could not store, with the reason; identity is
   the Kafka position, so a batch replayed after a crash does not list a row twice.
+- ``model_metrics``: each partition hub's progressive figures at each checkpoint
+  (streams/model_metrics.py); ordered model first and then time, because the
+  question is "model X over time". Identity is (model, produced_at, partition,
+  model_version): ``DateTime`` on 18.16 keeps whole seconds, and one partition may
+  checkpoint twice in a second; two such records collapse only when no label was
+  learned between them (the version counts labels), i.e. when their figures are
+  equal. Figures not defined yet are null.
 
 Bodies are parsed strictly here (types, required fields, UTC offsets) so a bad
 message becomes a `BadMessage` with a reason instead of an exception mid-insert.
@@ -42,6 +49,7 @@ from sinks.clickhouse.dialect import Column, Kind, Table
 __all__ = [
     "ACTIONS",
     "DEAD_LETTERS",
+    "MODEL_METRICS",
     "SCHEMA_MIGRATIONS",
     "TABLES",
     "TRANSITIONS",
@@ -136,6 +144,28 @@ DEAD_LETTERS = Table(
     partition_by="toYYYYMM(failed_at)",
 )
 
+MODEL_METRICS = Table(
+    "model_metrics",
+    (
+        Column("model", Kind.LABEL),
+        Column("partition", Kind.UINT32),  # the events topic's partition the hub learns from
+        Column("model_version", Kind.STRING),
+        Column("n", Kind.INT64),
+        Column("roc_auc", Kind.FLOAT64, nullable=True),
+        Column("log_loss", Kind.FLOAT64, nullable=True),
+        Column("brier", Kind.FLOAT64, nullable=True),
+        Column("precision", Kind.FLOAT64, nullable=True),
+        Column("threshold", Kind.FLOAT64, nullable=True),
+        Column("alerts", Kind.INT64, nullable=True),
+        Column("accuracy", Kind.FLOAT64, nullable=True),
+        Column("produced_at", Kind.TIME),
+        Column("schema_version", Kind.UINT8),
+    ),
+    order_by=("model", "produced_at", "partition", "model_version"),
+    engine="ReplacingMergeTree",
+    partition_by="toYYYYMM(produced_at)",
+)
+
 SCHEMA_MIGRATIONS = Table(
     "schema_migrations",
     (
@@ -147,7 +177,9 @@ SCHEMA_MIGRATIONS = Table(
     order_by=("version",),
 )
 
-TABLES: Mapping[str, Table] = {t.name: t for t in (WARNINGS, TRANSITIONS, ACTIONS, DEAD_LETTERS)}
+TABLES: Mapping[str, Table] = {
+    t.name: t for t in (WARNINGS, TRANSITIONS, ACTIONS, DEAD_LETTERS, MODEL_METRICS)
+}
 """The tables the writer fills, by name (what a topic maps to)."""
 
 
@@ -263,6 +295,21 @@ _WIRE: dict[str, tuple[_Field, ...]] = {
         _Field("reason", _string),
         _Field("params", _json_text(dict)),
         _Field("event_id", _string, optional=True),
+        _Field("produced_at", _instant),
+        _Field("schema_version", _schema_version),
+    ),
+    "model_metrics": (
+        _Field("model", _string),
+        _Field("partition", _integer),
+        _Field("model_version", _string),
+        _Field("n", _integer),
+        _Field("roc_auc", _number, optional=True),
+        _Field("log_loss", _number, optional=True),
+        _Field("brier", _number, optional=True),
+        _Field("precision", _number, optional=True),
+        _Field("threshold", _number, optional=True),
+        _Field("alerts", _integer, optional=True),
+        _Field("accuracy", _number, optional=True),
         _Field("produced_at", _instant),
         _Field("schema_version", _schema_version),
     ),

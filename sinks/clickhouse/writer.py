@@ -3,7 +3,8 @@
 The writer is its own consumer group (``<app_id>-clickhouse``), outside the risk
 agents' path: ClickHouse being slow or down delays analysts, never judging. Besides
 the outputs' own tables it fills ``loans`` from the events topic's disbursements
-and ``model_scores`` from the warnings that carry a score (sinks/clickhouse/book.py).
+and ``model_scores`` from the warnings that carry a score (sinks/clickhouse/book.py),
+and ``model_metrics`` from the model metrics topic (streams/model_metrics.py).
 
 One batch is at most ``max_rows`` messages or ``max_wait_s`` of polling, whichever
 comes first. Its rows go in with one native columnar insert per table; only when
@@ -83,6 +84,7 @@ def default_topics(settings: Settings) -> dict[str, str]:
         topics.warnings: "warnings",
         topics.transitions: "transitions",
         topics.actions: "actions",
+        topics.model_metrics: "model_metrics",
         topics.events: LOANS.name,
     }
 
@@ -115,10 +117,11 @@ _Message = SourceMessage
 class ClickHouseWriter(BatchWriter):
     """One consumer and one ClickHouse connection; call `drain_once` in a loop, or `run`.
 
-    ``topics`` maps topic -> table (``warnings``, ``transitions``, ``actions``), by
-    default `default_topics`. ``client`` and ``consumer`` may be given for tests;
-    otherwise they are built from ``settings``. Batch limits, backoff, stop event
-    and metrics: `sinks.source.WriterOptions`.
+    ``topics`` maps topic -> table (``warnings``, ``transitions``, ``actions``,
+    ``model_metrics``, ``loans``), by default `default_topics`. ``client`` and
+    ``consumer`` may be given for tests; otherwise they are built from
+    ``settings``. Batch limits, backoff, stop event and metrics:
+    `sinks.source.WriterOptions`.
     """
 
     sink = "clickhouse"

@@ -78,6 +78,23 @@ ACTION = {
     "produced_at": "2026-03-05T00:00:02+00:00",
 }
 
+# A record of the model metrics topic (streams/model_metrics.py), the PD's.
+METRICS = {
+    "schema_version": 1,
+    "model": "pd",
+    "partition": 3,
+    "model_version": "pd-logistic.40/intent.2",
+    "n": 40,
+    "roc_auc": 0.71,
+    "log_loss": 0.52,
+    "brier": 0.18,
+    "precision": None,
+    "threshold": 0.35,
+    "alerts": 0,
+    "accuracy": None,
+    "produced_at": "2026-03-05T08:00:02.500+08:00",
+}
+
 
 def as_dict(table: str, body: dict[str, Any]) -> dict[str, Any]:
     row = row_of(table, orjson.dumps(body))
@@ -114,6 +131,15 @@ def test_action_keeps_params_as_json_text() -> None:
     assert orjson.loads(row["params"]) == {"channel": "phone", "dpd": 30}
     assert row["due_on"] == date(2026, 3, 5)
     assert row["event_id"] == "e-9"
+
+
+def test_model_metrics_keep_undefined_figures_null_and_the_time_in_utc() -> None:
+    row = as_dict("model_metrics", METRICS)
+    assert (row["model"], row["partition"], row["n"], row["alerts"]) == ("pd", 3, 40, 0)
+    assert row["precision"] is None and row["accuracy"] is None and row["roc_auc"] == 0.71
+    assert row["produced_at"] == datetime(2026, 3, 5, 0, 0, 2, 500000, tzinfo=UTC)
+    with pytest.raises(BadMessage, match="field 'alerts': expected an integer"):
+        row_of("model_metrics", orjson.dumps({**METRICS, "alerts": 1.5}))
 
 
 def test_unknown_fields_are_ignored_as_the_contract_asks() -> None:
@@ -153,6 +179,8 @@ def test_bad_messages_are_refused_with_a_reason(value: bytes | None, reason: str
         ("transitions", TRANSITION),
         ("actions", ACTION),
         ("actions", {**ACTION, "event_id": None, "params": {}}),
+        ("model_metrics", METRICS),
+        ("model_metrics", {**METRICS, "roc_auc": 1, "brier": None, "alerts": None}),
     ],
 )
 def test_the_fast_path_gives_the_checked_paths_row(table: str, body: dict[str, Any]) -> None:
@@ -181,7 +209,12 @@ def test_the_fast_path_declines_what_the_checked_path_refuses(body: dict[str, An
 
 
 def test_every_table_has_a_wire_field_per_column() -> None:
-    samples = {"warnings": WARNING, "transitions": TRANSITION, "actions": ACTION}
+    samples = {
+        "warnings": WARNING,
+        "transitions": TRANSITION,
+        "actions": ACTION,
+        "model_metrics": METRICS,
+    }
     for table, body in samples.items():
         assert len(row_of(table, orjson.dumps(body))) == len(TABLES[table].columns)
 
