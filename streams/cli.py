@@ -331,7 +331,7 @@ def sink_clickhouse(
     max_rows: Annotated[int, typer.Option(min=1, help="Rows per insert at most.")] = 10_000,
     max_wait_s: Annotated[float, typer.Option(min=0.01, help="Seconds a batch may wait.")] = 1.0,
 ) -> None:
-    """Copy warnings, transitions and actions into ClickHouse until stopped (SIGTERM/Ctrl-C).
+    """Copy warnings, transitions, actions and model metrics into ClickHouse until stopped.
 
     Its own consumer group; offsets are committed only after ClickHouse accepted a batch.
     """
@@ -358,7 +358,7 @@ def sink_redis(
         ),
     ] = False,
 ) -> None:
-    """Keep the Redis risk cards up to date from the warnings topic until stopped."""
+    """Keep the Redis risk cards (and the models' latest metrics) up to date until stopped."""
     import signal
     import threading
 
@@ -378,6 +378,20 @@ def lookup(loan_id: Annotated[str, typer.Argument(help="The loan to show.")]) ->
     from sinks.redis import lookup_command
 
     code = lookup_command(_settings(), loan_id)
+    if code:
+        raise typer.Exit(code=code)
+
+
+@app.command("model-metrics")
+def model_metrics(
+    model: Annotated[
+        str | None, typer.Argument(help="Only this model (pd, intent); all when left out.")
+    ] = None,
+) -> None:
+    """Print each model's latest progressive metrics per partition, from Redis."""
+    from sinks.redis import latest_metrics_command
+
+    code = latest_metrics_command(_settings(), model)
     if code:
         raise typer.Exit(code=code)
 

@@ -1,5 +1,7 @@
 """Redis sink: a per-loan lookup view of the warnings, kept by `RedisWriter`, read by `lookup`.
 
+The same writer keeps each model's latest metrics per partition (`latest_metrics`).
+
 Key layout: docs/redis.md (`sinks.redis.keys`).
 """
 
@@ -14,7 +16,14 @@ from sinks.redis.keys import (
     RedisKeys,
     risk_score,
 )
-from sinks.redis.lookup import borrower, lookup, lookup_command
+from sinks.redis.lookup import (
+    borrower,
+    latest_metrics,
+    latest_metrics_command,
+    lookup,
+    lookup_command,
+)
+from sinks.redis.model_metrics import BadMetrics, ParsedMetrics, parse_model_metrics
 from sinks.redis.writer import DrainResult, RedisWriter, parse_warning, run
 
 __all__ = [
@@ -23,12 +32,17 @@ __all__ = [
     "SEVERITY_WEIGHT",
     "STREAM_MAXLEN",
     "TERMINAL_RULES",
+    "BadMetrics",
     "DrainResult",
+    "ParsedMetrics",
     "RedisKeys",
     "RedisWriter",
     "borrower",
+    "latest_metrics",
+    "latest_metrics_command",
     "lookup",
     "lookup_command",
+    "parse_model_metrics",
     "parse_warning",
     "risk_score",
     "run",

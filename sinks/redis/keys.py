@@ -87,6 +87,11 @@ class RedisKeys:
         return f"{self.prefix}team:"
 
     @property
+    def model_metrics(self) -> str:
+        """Hash: ``<model>/p<partition>`` -> compact JSON of that hub's latest metrics."""
+        return f"{self.prefix}model_metrics"
+
+    @property
     def view(self) -> str:
         """String: present while Redis still holds the view; its absence means data loss."""
         return f"{self.prefix}view"

@@ -2,20 +2,24 @@
 
 Lookups serve people and services waiting on an answer, so they read three keys in
 one non-transactional pipeline (one network round trip) and decode in Python; the
-writer keeps these keys consistent per warning (docs/redis.md).
+writer keeps these keys consistent per warning (docs/redis.md). The models' latest
+metrics per partition are one hash, read with one ``HGETALL`` (`latest_metrics`).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 import orjson
 
 from config import Settings
 from sinks.redis.keys import RedisKeys
 
-__all__ = ["borrower", "lookup", "lookup_command"]
+__all__ = ["borrower", "latest_metrics", "latest_metrics_command", "lookup", "lookup_command"]
+
+_T = TypeVar("_T")
 
 _INT_FIELDS = ("dpd", "open_warnings", "event_ms", "score_ms")
 _BORROWER_INTS = ("loans", "max_dpd", "open_warnings")
@@ -70,6 +74,22 @@ def borrower(client: Any, prefix: str, borrower_id: str) -> dict[str, Any] | Non
     return out
 
 
+def latest_metrics(
+    client: Any, prefix: str, model: str | None = None
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """The latest metrics record per model and partition: ``{model: {partition: record}}``.
+
+    Only ``model``'s when given; models and partitions in order; empty when Redis
+    holds none (no checkpoint yet, or no such model).
+    """
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for key, value in client.hgetall(RedisKeys(prefix).model_metrics).items():
+        name, _, partition = _text(key).rpartition("/p")
+        if name and partition.isdigit() and model in (None, name):
+            out.setdefault(name, {})[int(partition)] = orjson.loads(value)
+    return {name: dict(sorted(parts.items())) for name, parts in sorted(out.items())}
+
+
 def lookup_command(
     settings: Settings, loan_id: str, *, client: Any | None = None, out: IO[str] | None = None
 ) -> int:
@@ -77,21 +97,45 @@ def lookup_command(
 
     Builds its client from ``settings.redis`` (ACL user, password, TLS) unless given one.
     """
-    out = out or sys.stdout
-    own = client is None
-    if client is None:
-        import redis
+    card = _read(settings, client, lambda c: lookup(c, settings.redis.key_prefix, loan_id))
+    return _print(card, f"no risk card for {loan_id}", out)
 
-        client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
+
+def latest_metrics_command(
+    settings: Settings,
+    model: str | None = None,
+    *,
+    client: Any | None = None,
+    out: IO[str] | None = None,
+) -> int:
+    """`loanwatch model-metrics [MODEL]`: print the latest metrics as JSON; exit 1 when none."""
+    found = _read(settings, client, lambda c: latest_metrics(c, settings.redis.key_prefix, model))
+    return _print(found or None, f"no model metrics{f' for {model}' if model else ''}", out)
+
+
+def _read(settings: Settings, client: Any | None, read: Callable[[Any], _T]) -> _T:
+    """``read(client)`` with the given client, or one built from ``settings.redis`` and closed."""
+    if client is not None:
+        return read(client)
+    import redis
+
+    own = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
     try:
-        card = lookup(client, settings.redis.key_prefix, loan_id)
+        return read(own)
     finally:
-        if own:
-            client.close()
-    if card is None:
-        print(f"no risk card for {loan_id}", file=sys.stderr)
+        own.close()
+
+
+def _print(found: Any, missing: str, out: IO[str] | None) -> int:
+    """One JSON document on ``out`` (stdout) and exit code 0, or ``missing`` on stderr and 1.
+
+    JSON keys must be strings, so partition numbers are printed as strings.
+    """
+    if found is None:
+        print(missing, file=sys.stderr)
         return 1
-    out.write(orjson.dumps(card, option=orjson.OPT_INDENT_2).decode() + "\n")
+    text = orjson.dumps(found, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    (out or sys.stdout).write(text + "\n")
     return 0
 
 

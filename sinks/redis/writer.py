@@ -1,4 +1,4 @@
-"""Warnings from Kafka into Redis for instant lookup, offsets committed only after Redis has them.
+"""Warnings (and model metrics) from Kafka into Redis for instant lookup, committed after Redis.
 
 The writer is its own consumer group (``<app_id>-redis``), outside the risk agents'
 path: Redis being down delays lookups, never judging. It mirrors the ClickHouse
@@ -17,6 +17,10 @@ pipeline retried with capped exponential backoff; the sink is logged as degraded
 once, and as recovered once, rather than crashing or flooding the log. A message
 that is not a valid warning is logged and skipped (the ClickHouse writer keeps the
 dead letters); it is committed with its batch so it cannot wedge the group.
+
+The model metrics topic goes through the same batches and pipeline: each record
+overwrites its model and partition's field in one hash
+(`sinks.redis.model_metrics`), so the view always holds each hub's latest figures.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ from sinks.redis.keys import (
     STREAM_MAXLEN,
     TERMINAL_RULES,
     RedisKeys,
+)
+from sinks.redis.model_metrics import (
+    BadMetrics,
+    ParsedMetrics,
+    json_object,
+    parse_model_metrics,
 )
 from sinks.source import BatchWriter, SourceMessage, WriterOptions
 
@@ -224,14 +234,7 @@ class ParsedWarning:
 
 def parse_warning(value: bytes | None) -> ParsedWarning:
     """Decode and check one ``risk.warnings`` message; raise `BadWarning` with the reason."""
-    if not value:
-        raise BadWarning("empty message")
-    try:
-        body = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise BadWarning(f"not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadWarning("not a JSON object")
+    body = json_object(value, BadWarning)
     try:
         status = body["status"]
         severity = body["severity"]
@@ -288,6 +291,7 @@ class DrainResult:
 
     consumed: int = 0
     applied: int = 0  # warnings that changed Redis (not already seen)
+    metrics: int = 0  # model metrics records written
     skipped: int = 0  # malformed messages, logged and committed
     committed: bool = False
     retries: int = 0
@@ -298,6 +302,10 @@ class DrainResult:
 class RedisWriter(BatchWriter):
     """One consumer and one Redis client; call `drain_once` in a loop, or `run`.
 
+    ``topics`` are warnings topics (default: the settings' warnings topic) and
+    ``metrics_topics`` model metrics topics (default: the settings' one when
+    ``topics`` is left to its default too, else none, so a writer given its own
+    warnings topic reads only that).
     ``client`` and ``consumer`` may be given for tests; otherwise they are built
     from ``settings`` (ACL user, password and TLS via `RedisSettings.client_kwargs`).
     ``prefix`` overrides ``settings.redis.key_prefix`` (tests use their own), and
@@ -312,6 +320,7 @@ class RedisWriter(BatchWriter):
         settings: Settings,
         *,
         topics: Sequence[str] | None = None,
+        metrics_topics: Sequence[str] | None = None,
         group_id: str | None = None,
         prefix: str | None = None,
         closed_ttl_days: int | None = None,
@@ -319,7 +328,12 @@ class RedisWriter(BatchWriter):
         client: Any | None = None,
         **options: Unpack[WriterOptions],
     ) -> None:
-        self.topics = list(topics if topics is not None else [settings.topics.warnings])
+        if metrics_topics is None:
+            metrics_topics = [settings.topics.model_metrics] if topics is None else []
+        self.metrics_topics = frozenset(metrics_topics)
+        warnings = list(topics if topics is not None else [settings.topics.warnings])
+        # Every topic read, for the consumer and for a rebuild's replay alike.
+        self.topics = warnings + sorted(self.metrics_topics - set(warnings))
         super().__init__(settings, self.topics, group_id or f"{settings.app_id}-redis", **options)
         self.keys = RedisKeys(prefix if prefix is not None else settings.redis.key_prefix)
         days = settings.redis.closed_ttl_days if closed_ttl_days is None else closed_ttl_days
@@ -350,13 +364,14 @@ class RedisWriter(BatchWriter):
         result.consumed = len(messages)
         if not messages:
             return result
-        warnings = self._parse(messages, result)
-        if warnings:
-            outcome = self._apply_with_retry(result, warnings)
+        warnings, metrics = self._parse(messages, result)
+        if warnings or metrics:
+            outcome = self._apply_with_retry(result, warnings, metrics)
             if outcome is None:
                 log.warning("stopped before Redis took the batch; %d offsets left", len(messages))
                 return result
             result.applied, intact = outcome
+            result.metrics = len(metrics)
             if not intact and not self._restore_view(result):
                 return result
         result.committed = self._commit(messages, started)
@@ -365,26 +380,39 @@ class RedisWriter(BatchWriter):
     def close_store(self) -> None:
         self.client.close()
 
-    def _parse(self, messages: Sequence[SourceMessage], result: DrainResult) -> list[ParsedWarning]:
+    def _parse(
+        self, messages: Sequence[SourceMessage], result: DrainResult
+    ) -> tuple[list[ParsedWarning], list[ParsedMetrics]]:
         warnings: list[ParsedWarning] = []
+        metrics: list[ParsedMetrics] = []
         for message in messages:
             try:
-                warnings.append(parse_warning(message.value))
-            except BadWarning as exc:
+                if message.topic in self.metrics_topics:
+                    metrics.append(parse_model_metrics(message.value))
+                else:
+                    warnings.append(parse_warning(message.value))
+            except (BadWarning, BadMetrics) as exc:
                 result.skipped += 1
                 result.errors.append(str(exc))
                 log.warning(
                     "skipping %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc
                 )
-        return warnings
+        return warnings, metrics
 
     # -- Redis --------------------------------------------------------------------------
 
-    def apply(self, warnings: Sequence[ParsedWarning], *, publish: bool = True) -> tuple[int, bool]:
+    def apply(
+        self,
+        warnings: Sequence[ParsedWarning],
+        *,
+        publish: bool = True,
+        metrics: Sequence[ParsedMetrics] = (),
+    ) -> tuple[int, bool]:
         """One pipeline for the batch: (warnings that changed Redis, view marker present).
 
         ``publish=False`` (a rebuild) leaves the stream alone: its consumers have
-        seen those warnings already.
+        seen those warnings already. ``metrics`` overwrite their fields of the
+        model metrics hash, in order, so the batch's last record per field stays.
         """
         pipe = self.client.pipeline(transaction=False)
         k = self.keys
@@ -428,13 +456,23 @@ class RedisWriter(BatchWriter):
                 ],
                 client=pipe,
             )
+        if metrics:
+            pipe.hset(k.model_metrics, mapping={m.field: m.body for m in metrics})
         present, *changed = pipe.execute()
-        return sum(int(r) for r in changed), bool(present)
+        scripts = changed[: len(warnings)]  # the HSET's reply (new fields) is not a warning
+        return sum(int(r) for r in scripts), bool(present)
 
     def _apply_with_retry(
-        self, result: DrainResult, warnings: Sequence[ParsedWarning], *, publish: bool = True
+        self,
+        result: DrainResult,
+        warnings: Sequence[ParsedWarning],
+        metrics: Sequence[ParsedMetrics] = (),
+        *,
+        publish: bool = True,
     ) -> tuple[int, bool] | None:
-        return self._with_retry(result, lambda: self.apply(warnings, publish=publish))
+        return self._with_retry(
+            result, lambda: self.apply(warnings, publish=publish, metrics=metrics)
+        )
 
     def _with_retry(self, result: DrainResult, action: Callable[[], _T]) -> _T | None:
         """``action()`` retried while Redis says "not now"; None if stopped meanwhile."""
@@ -482,10 +520,12 @@ class RedisWriter(BatchWriter):
         ends = _read_so_far(self.consumer, self.topics)
         replayed = 0
         for batch in _replay(self.settings, f"{self.group_id}-rebuild", ends, self.max_rows):
-            warnings = self._parse(batch, result)
+            warnings, metrics = self._parse(batch, result)
             if self.stop_event.is_set():
                 return None
-            if warnings and self._apply_with_retry(result, warnings, publish=False) is None:
+            if (warnings or metrics) and self._apply_with_retry(
+                result, warnings, metrics, publish=False
+            ) is None:
                 return None
             replayed += len(batch)
         self.metrics.rebuilt(self.sink, replayed)

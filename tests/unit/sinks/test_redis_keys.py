@@ -7,7 +7,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sinks.redis import SEVERITY_WEIGHT, RedisKeys, parse_warning, risk_score
+from sinks.redis import (
+    SEVERITY_WEIGHT,
+    BadMetrics,
+    RedisKeys,
+    parse_model_metrics,
+    parse_warning,
+    risk_score,
+)
+from sinks.redis.model_metrics import FIGURES
 from sinks.redis.writer import BadWarning
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "redis.md"
@@ -24,6 +32,7 @@ def test_every_key_sits_under_the_prefix() -> None:
     assert keys.stream == "lw:stream:warnings"
     assert keys.borrower("bw-7f3a9c") == "lw:borrower:bw-7f3a9c"
     assert keys.view == "lw:view"
+    assert keys.model_metrics == "lw:model_metrics"
     assert keys.team_prefix + "legal" == keys.team("legal")
     assert RedisKeys().card("x") == "lw:card:x"  # the settings' default prefix
     assert RedisKeys("test:ab:").top == "test:ab:top"
@@ -35,6 +44,7 @@ def test_docs_name_every_key() -> None:
         assert f"`{name}`" in text
     for name in ("team:{owner_team}", "top", "stream:warnings", "borrower:{borrower_id}", "view"):
         assert f"`{name}`" in text
+    assert "`model_metrics`" in text and "`{model}/p{partition}`" in text
 
 
 def test_score_orders_by_severity_then_dpd() -> None:
@@ -100,3 +110,47 @@ def test_parse_is_canonical_and_checks_fields() -> None:
         parse_warning(orjson.dumps({"status": "open", "severity": "low"}))
     with pytest.raises(BadWarning, match="event_time"):
         parse_warning(_body(event_time="yesterday"))
+
+
+def _metrics(**changes: object) -> bytes:
+    body: dict[str, object] = {
+        "schema_version": 1,
+        "model": "pd",
+        "partition": 3,
+        "model_version": "pd-logistic.40/intent.0",
+        "n": 40,
+        **dict.fromkeys(FIGURES),
+        "roc_auc": 0.71,
+        "produced_at": "2026-03-05T00:00:02+08:00",
+    }
+    body.update(changes)
+    return orjson.dumps(body)
+
+
+def test_model_metrics_are_filed_under_model_and_partition_in_canonical_form() -> None:
+    parsed = parse_model_metrics(_metrics())
+    assert parsed.field == "pd/p3"
+    assert parsed.body == orjson.dumps(orjson.loads(_metrics()), option=orjson.OPT_SORT_KEYS)
+    assert parse_model_metrics(_metrics(model="intent", partition=0)).field == "intent/p0"
+    assert parse_model_metrics(_metrics(alerts=3, brier=0)).field == "pd/p3"  # ints are numbers
+
+
+def test_malformed_model_metrics_are_refused_with_the_field_named() -> None:
+    for bad, reason in (
+        (b"", "empty"),
+        (b"{", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (orjson.dumps({"model": "pd"}), "missing field 'partition'"),
+        (_metrics(model=""), "model"),
+        (_metrics(model="pd/p1"), "model"),
+        (_metrics(partition=-1), "partition"),
+        (_metrics(partition=True), "partition"),
+        (_metrics(n="40"), "n must"),
+        (_metrics(model_version=None), "model_version"),
+        (_metrics(roc_auc="high"), "roc_auc"),
+        (_metrics(accuracy=False), "accuracy"),
+        (_metrics(produced_at="yesterday"), "produced_at"),
+        (_metrics(produced_at="2026-03-05T00:00:02"), "UTC offset"),
+    ):
+        with pytest.raises(BadMetrics, match=reason):
+            parse_model_metrics(bad)
