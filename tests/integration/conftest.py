@@ -105,6 +105,7 @@ def worker_env(tmp_path: Path, unique: str) -> dict[str, str]:
             "LOANWATCH_TOPICS__TRANSITIONS": f"test.{unique}.transitions",
             "LOANWATCH_TOPICS__ACTIONS": f"test.{unique}.actions",
             "LOANWATCH_TOPICS__RULES": f"test.{unique}.rules",
+            "LOANWATCH_TOPICS__MODEL_METRICS": f"test.{unique}.model_metrics",
             "LOANWATCH_DATA_DIR": str(tmp_path / "worker"),
             # Replays age loans by event time; a short interval keeps tests quick.
             "LOANWATCH_WORKER__CLOCK": "event",
@@ -295,7 +296,15 @@ class WorkerHarness:
                 "topics": settings.topics.model_copy(
                     update={
                         name: env[f"LOANWATCH_TOPICS__{name.upper()}"]
-                        for name in ("events", "dlq", "warnings", "transitions", "actions", "rules")
+                        for name in (
+                            "events",
+                            "dlq",
+                            "warnings",
+                            "transitions",
+                            "actions",
+                            "rules",
+                            "model_metrics",
+                        )
                     }
                 ),
             }
@@ -378,10 +387,11 @@ class WorkerHarness:
         assert producer.flush(30) == 0
         assert failed == []
 
-    def collector(self, *, committed: bool = False) -> Collector:
+    def collector(self, *, committed: bool = False, topics: list[str] | None = None) -> Collector:
+        """A collector of ``topics`` (by default the warnings and the dead letters)."""
         collector = Collector(
             self.local,
-            [self.local.topics.warnings, self.local.topics.dlq],
+            topics or [self.local.topics.warnings, self.local.topics.dlq],
             self.partitions,
             committed=committed,
         )
