@@ -50,6 +50,7 @@ def local_settings(base: Settings, run: str) -> tuple[Settings, dict[str, str]]:
         "transitions": f"bench.{run}.transitions",
         "actions": f"bench.{run}.actions",
         "rules": f"bench.{run}.rules",
+        "model_metrics": f"bench.{run}.model_metrics",
     }
     settings = base.model_copy(
         update={"app_id": f"bench-{run}", "topics": base.topics.model_copy(update=names)}

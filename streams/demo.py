@@ -137,7 +137,15 @@ _SEVERITY_STYLE: Final = {
     "low": "cyan",
     "info": "dim",
 }
-_TOPIC_NAMES: Final = ("events", "dlq", "warnings", "transitions", "actions", "rules")
+_TOPIC_NAMES: Final = (
+    "events",
+    "dlq",
+    "warnings",
+    "transitions",
+    "actions",
+    "rules",
+    "model_metrics",
+)
 
 
 # -- Pure scoring ------------------------------------------------------------------------
