@@ -18,7 +18,9 @@ event or a clock tick), after `rules.core.Engine` has applied it:
    ``models``; ``hub.metrics()`` — progressive figures per model for
    ClickHouse and Redis.
 
-A collector's later label for a note: ``hub.learn_intent(text, label)``.
+A collector's later label for a note: ``hub.learn_intent(text, label, now=now)``;
+the worker calls it for each ``note_labelled`` event the core accepted
+(`streams.judging`), so a redelivered label is not learned twice.
 
 Checkpoint: ``hub.to_bytes()`` / ``ModelHub.from_bytes(data)``, restored with
 identical predictions. The models are pickled: river estimators are plain
