@@ -38,20 +38,13 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from config import Settings, load_settings
 from config import stack as local_stack
+from config.settings import TopicSettings
 from streams.simulate import BookSpec, LoanBook, produce_book
 from streams.topics import ensure_topics
 
 
 def local_settings(base: Settings, run: str) -> tuple[Settings, dict[str, str]]:
-    names = {
-        "events": f"bench.{run}.events",
-        "dlq": f"bench.{run}.dlq",
-        "warnings": f"bench.{run}.warnings",
-        "transitions": f"bench.{run}.transitions",
-        "actions": f"bench.{run}.actions",
-        "rules": f"bench.{run}.rules",
-        "model_metrics": f"bench.{run}.model_metrics",
-    }
+    names = {name: f"bench.{run}.{name}" for name in TopicSettings.names()}
     settings = base.model_copy(
         update={"app_id": f"bench-{run}", "topics": base.topics.model_copy(update=names)}
     )

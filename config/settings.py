@@ -221,6 +221,15 @@ class TopicSettings(_Section):
             raise ValueError("Kafka topic names are 1-249 of [A-Za-z0-9._-]")
         return value
 
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """Every topic's setting name, so a run that takes its own topics misses none.
+
+        >>> TopicSettings.names()[-1]
+        'model_metrics'
+        """
+        return tuple(name for name in cls.model_fields if name != "partitions")
+
 
 class WorkerSettings(_Section):
     """How a stream worker judges: its clock, policies, rule pack and guarantees."""

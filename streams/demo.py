@@ -56,6 +56,7 @@ from rich.table import Table
 from rich.text import Text
 
 from config import Settings
+from config.settings import TopicSettings
 from streams.simulate import SimulationSummary, simulate_command
 from streams.topics import ensure_topics, ticks_topic
 
@@ -137,15 +138,7 @@ _SEVERITY_STYLE: Final = {
     "low": "cyan",
     "info": "dim",
 }
-_TOPIC_NAMES: Final = (
-    "events",
-    "dlq",
-    "warnings",
-    "transitions",
-    "actions",
-    "rules",
-    "model_metrics",
-)
+_TOPIC_NAMES: Final = TopicSettings.names()
 
 
 # -- Pure scoring ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from config import Settings, load_settings
 from config import stack as local_stack
+from config.settings import TopicSettings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -296,15 +297,7 @@ class WorkerHarness:
                 "topics": settings.topics.model_copy(
                     update={
                         name: env[f"LOANWATCH_TOPICS__{name.upper()}"]
-                        for name in (
-                            "events",
-                            "dlq",
-                            "warnings",
-                            "transitions",
-                            "actions",
-                            "rules",
-                            "model_metrics",
-                        )
+                        for name in TopicSettings.names()
                     }
                 ),
             }
