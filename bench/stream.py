@@ -8,10 +8,16 @@
    consumes the same M events; its throughput is measured from the first
    committed offset to the last (start-up excluded), by polling the group's
    committed offsets.
-4. Latency: with the worker caught up, a second book is produced at a steady
-   rate well below the measured throughput, and each warning is matched to
-   the event that triggered it (by event_id); latency is the warning
-   message's Kafka timestamp minus the event message's.
+4. Latency: with the worker caught up, a second book, starting the day the
+   first one ends (older events would be refused as too late), is produced at
+   a steady rate well below the measured throughput (a tenth), and each warning is
+   matched to the event that triggered it (by event_id); latency is the
+   warning message's Kafka timestamp minus the event message's. That
+   timestamp is taken when the event is handed to the producer, so this
+   producer is connected before the first event and sends each at once
+   (linger 0, not idempotent: an idempotent producer's start-up, about half a
+   second, and the simulator's 20 ms linger were counted as the worker's
+   latency before).
 
     .venv/bin/python bench/stream.py --loans 400 --months 6
 
@@ -30,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +46,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from config import Settings, load_settings
 from config import stack as local_stack
 from config.settings import TopicSettings
-from streams.simulate import BookSpec, LoanBook, produce_book
+from rules import Event, encode_event
+from streams.simulate import DEFAULT_START, BookSpec, LoanBook, TokenBucket, produce_book
 from streams.topics import ensure_topics
 
 
@@ -100,6 +108,22 @@ def bare_loop(settings: Settings, source: str, target: str, total: int) -> float
     elapsed = time.perf_counter() - (started or time.perf_counter())
     consumer.close()
     return seen / elapsed
+
+
+def paced(settings: Settings, events: list[Event], rate: float) -> None:
+    """Produce ``events`` at ``rate`` per second, each sent the moment it is timestamped."""
+    producer = Producer(
+        {**settings.kafka.confluent_config(), "linger.ms": 0, "enable.idempotence": False}
+    )
+    producer.list_topics(settings.topics.events, timeout=10)  # connected before the clock
+    bucket = TokenBucket(rate)
+    for event in events:
+        bucket.take()
+        producer.produce(
+            settings.topics.events, key=event.loan_id.encode(), value=encode_event(event)
+        )
+        producer.poll(0)
+    assert producer.flush(60) == 0
 
 
 def committed(settings: Settings, group: str, topic: str, partitions: list[int]) -> int:
@@ -238,7 +262,7 @@ def main() -> None:
     parser.add_argument(
         "--latency-rate",
         type=float,
-        help="events/s for the latency phase (default: half the measured throughput)",
+        help="events/s for the latency phase (default: a tenth of the measured throughput)",
     )
     parser.add_argument(
         "--profile",
@@ -289,9 +313,12 @@ def main() -> None:
         print(f"worker: {worker_rate:,.0f} events/s", file=sys.stderr)
 
         # Latency at a steady rate below capacity, with the worker caught up.
-        second = list(LoanBook(BookSpec(max(20, args.loans // 4), 3, args.seed + 1)))
-        rate = args.latency_rate or max(50.0, min(2000.0, worker_rate * 0.5))
-        produce_book(settings, second, rate=rate)
+        later = DEFAULT_START + timedelta(days=31 * args.months)
+        second = list(LoanBook(BookSpec(max(20, args.loans // 4), 3, args.seed + 1, later)))
+        # A tenth: the event clock runs the book's months in seconds, so its ticks
+        # come on top of the events (at half the throughput the queue grew: p50 1.9 s).
+        rate = args.latency_rate or max(20.0, min(2000.0, worker_rate * 0.1))
+        paced(settings, second, rate)
         ids = {e.event_id for e in second}
         lat = latencies(settings, ids, settings.topics.warnings, settings.topics.events)
     finally:
