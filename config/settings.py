@@ -253,11 +253,20 @@ class WorkerSettings(_Section):
     models: bool = True
     """Score every step with the online models (`models/`) so rules can read
     ``model.*``; off, those names read 0.0 and no model state is kept."""
+    pd_model: Literal["logistic", "forest", "ensemble"] = "logistic"
+    """The early-warning PD candidate (docs/models.md): ``logistic`` is cheap and
+    within the 50 µs scoring budget; ``ensemble`` ranks best on real data
+    (bench/taiwan.py) at about three times the cost and checkpoints of several MB,
+    which the worker writes in chunks. A hub checkpointed as another candidate is
+    replaced by a fresh one of this candidate when its partition is next used."""
     model_warmup_labels: int = Field(default=200, ge=0)
     """Outcomes a partition's PD model must have learned before rules see its score."""
     model_checkpoint_steps: int = Field(default=500, gt=0)
     """Steps of a partition between checkpoints of its models: a crash loses at
     most this much learning, never scoring."""
+    model_checkpoint_chunk_bytes: int = Field(default=512 * 1024, ge=4096, le=64 << 20)
+    """Largest piece of a model checkpoint in the ``models`` table (its changelog):
+    under the broker's and topic's message size limit (1 MB by default)."""
     cached_loans: int = Field(default=20_000, ge=0)
     """Decoded loan records kept in memory, newest used first, so a busy loan is not
     decoded from its stored bytes at every event. 0 turns the cache off."""

@@ -147,7 +147,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     if worker.models:
         hubs = table("models")
         rt.models = PartitionModels(
-            hubs, HubConfig(), worker.model_checkpoint_steps, worker.model_warmup_labels
+            hubs,
+            HubConfig(pd_candidate=worker.pd_model),
+            worker.model_checkpoint_steps,
+            worker.model_warmup_labels,
+            chunk_bytes=worker.model_checkpoint_chunk_bytes,
         )
 
     async def send(message: Any, topic: Any, key: bytes, value: bytes, headers: Any = None) -> None:

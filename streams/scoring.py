@@ -17,6 +17,15 @@ Until a partition's hub has learned ``model_warmup_labels`` outcomes its PD is
 withheld from the rules (they read ``model.pd`` as 0.0): a model that has seen
 no outcome would call every loan a coin toss.
 
+A checkpoint is written in chunks of at most `CHUNK_BYTES` under keys of its
+own (``p3.b.0``, ``p3.b.1``, ...), then a small manifest under the partition's
+key (``p3``) names the chunks and their SHA-256. Kafka refuses messages over
+1 MB by default, and an ensemble's checkpoint is several MB (docs/models.md);
+chunks fit any broker's defaults. The chunks alternate between two sets (``a``
+and ``b``) and the manifest goes last, so a crash while writing leaves the
+previous manifest naming the previous, complete set: a restart restores that.
+A checkpoint written before chunking (the hub's bytes under ``p3``) is read too.
+
 Checkpoints are written every ``model_checkpoint_steps`` steps of a partition:
 a crash loses at most that much learning (the pending snapshots already
 learned are gone from the loans' label stores), never scoring. Each checkpoint
@@ -51,11 +60,17 @@ from rules.scoring import ModelReason, ScoreCard
 from rules.warnings import Reason, RiskWarning
 from streams.model_metrics import ModelMetrics, partition_metrics
 
-__all__ = ["PartitionModels", "drift_warning", "score_card"]
+__all__ = ["CHUNK_BYTES", "PartitionModels", "drift_warning", "score_card"]
 
 log = logging.getLogger("loanwatch.models")
 
 _LEN = struct.Struct(">I")
+
+CHUNK_BYTES = 512 * 1024
+"""Largest chunk of a checkpoint: half of Kafka's default 1 MB message limit."""
+
+_MANIFEST = b"LWCM"
+_MANIFEST_BODY = struct.Struct(">cII32s")  # set in use, its chunk count, the other's, SHA-256
 
 
 def score_card(scores: Scores, *, pd_ready: bool = True) -> ScoreCard:
@@ -143,9 +158,16 @@ class PartitionModels:
     """
 
     def __init__(
-        self, table: Any, config: HubConfig, checkpoint_steps: int, warmup_labels: int = 0
+        self,
+        table: Any,
+        config: HubConfig,
+        checkpoint_steps: int,
+        warmup_labels: int = 0,
+        *,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self._table = table
+        self._chunk_bytes = chunk_bytes
         self._config = config
         self._checkpoint_steps = checkpoint_steps
         self._warmup = warmup_labels
@@ -163,16 +185,72 @@ class PartitionModels:
     def slot(self, partition: int) -> PartitionHub:
         found = self._slots.get(partition)
         if found is None:
-            stored = self._table.get(self.key(partition))
-            if stored:
-                try:
-                    found = PartitionHub.from_bytes(stored)
-                except (CheckpointError, ValueError, struct.error) as exc:
-                    log.error("model checkpoint of partition %d unreadable: %s", partition, exc)
+            found = self._restore(partition)
             if found is None:
                 found = PartitionHub(ModelHub(self._config))
             self._slots[partition] = found
         return found
+
+    def _restore(self, partition: int) -> PartitionHub | None:
+        """The partition's last complete checkpoint, or None (logged) when there is none."""
+        try:
+            data = self._read_checkpoint(partition)
+            if data is None:
+                return None
+            found = PartitionHub.from_bytes(data)
+        except (CheckpointError, ValueError, struct.error) as exc:
+            log.error("model checkpoint of partition %d unreadable: %s", partition, exc)
+            return None
+        wanted = self._config.pd_candidate
+        if found.hub.pd.candidate != wanted:
+            log.warning(
+                "model checkpoint of partition %d holds a %s PD; starting a fresh %s one",
+                partition,
+                found.hub.pd.candidate,
+                wanted,
+            )
+            return None
+        return found
+
+    def _read_checkpoint(self, partition: int) -> bytes | None:
+        key = self.key(partition)
+        head = self._table.get(key)
+        if not head:
+            return None
+        if not head.startswith(_MANIFEST):
+            return bytes(head)  # written before chunking: the whole checkpoint
+        using, count, _, digest = _MANIFEST_BODY.unpack_from(head, len(_MANIFEST))
+        parts = [self._table.get(self._chunk_key(key, using, i)) for i in range(count)]
+        if any(part is None for part in parts):
+            raise CheckpointError(f"model checkpoint: a chunk of set {using.decode()} is missing")
+        data = b"".join(parts)
+        if hashlib.sha256(data).digest() != digest:
+            raise CheckpointError("model checkpoint: chunks do not match the manifest")
+        return data
+
+    @staticmethod
+    def _chunk_key(key: bytes, chunk_set: bytes, index: int) -> bytes:
+        return b"%s.%s.%d" % (key, chunk_set, index)
+
+    def _write_checkpoint(self, partition: int, data: bytes) -> None:
+        """Chunks into the set the manifest does not name, then the manifest (see above)."""
+        key = self.key(partition)
+        head = self._table.get(key)
+        counts = {b"a": 0, b"b": 0}
+        using = b"b"  # so that the first checkpoint goes to set a
+        if head and head.startswith(_MANIFEST):
+            using, count, other, _ = _MANIFEST_BODY.unpack_from(head, len(_MANIFEST))
+            counts[using], counts[b"a" if using == b"b" else b"b"] = count, other
+        target = b"a" if using == b"b" else b"b"
+        chunks = [data[i : i + self._chunk_bytes] for i in range(0, len(data), self._chunk_bytes)]
+        for i, chunk in enumerate(chunks):
+            self._table[self._chunk_key(key, target, i)] = chunk
+        for i in range(len(chunks), counts[target]):  # the set's older, longer checkpoint
+            del self._table[self._chunk_key(key, target, i)]
+        body = _MANIFEST_BODY.pack(
+            target, len(chunks), counts[using], hashlib.sha256(data).digest()
+        )
+        self._table[key] = _MANIFEST + body
 
     def new_labels(self) -> PendingLabels:
         return PendingLabels(
@@ -212,7 +290,7 @@ class PartitionModels:
         """Store the partition's hub and queue its metrics, stamped ``now``, for sending."""
         slot = self._slots.get(partition)
         if slot is not None:
-            self._table[self.key(partition)] = slot.to_bytes()
+            self._write_checkpoint(partition, slot.to_bytes())
             slot.steps = 0
             self._metrics.extend(partition_metrics(slot.hub, partition, now or datetime.now(UTC)))
 

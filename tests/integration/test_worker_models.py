@@ -17,8 +17,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from models.hub import ModelHub
-from streams.scoring import PartitionHub
+from models.hub import HubConfig, ModelHub
+from streams.scoring import PartitionModels
 
 _MODEL_SEEN = """
   - id: model_seen
@@ -33,8 +33,13 @@ _MODEL_SEEN = """
 _VERSION = re.compile(r"^pd-(\w+)\.(\d+)/intent\.(\d+)$")
 
 
-def _checkpoints(harness) -> dict[int, ModelHub]:
-    """The newest hub checkpoint per partition, read from the table's changelog topic."""
+def _checkpoints(harness) -> tuple[dict[int, ModelHub], int]:
+    """The newest hub checkpoint per partition, read from the table's changelog topic.
+
+    A checkpoint is a manifest under ``p<n>`` naming chunks under their own keys
+    (streams/scoring.py); an unreadable one would come back as a fresh hub (0 labels).
+    Also returns how many chunk keys the changelog holds.
+    """
     topic = f"{harness.local.app_id}-models-changelog"
     consumer = Consumer(
         {
@@ -43,11 +48,11 @@ def _checkpoints(harness) -> dict[int, ModelHub]:
             "enable.auto.commit": False,
         }
     )
-    found: dict[int, bytes] = {}
+    table: dict[bytes, bytes] = {}
     try:
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
-            return {}
+            return {}, 0
         consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
         quiet = time.monotonic()
         while time.monotonic() - quiet < 2:
@@ -55,12 +60,17 @@ def _checkpoints(harness) -> dict[int, ModelHub]:
             if msg is None or msg.error() is not None:
                 continue
             quiet = time.monotonic()
-            key = (msg.key() or b"").decode()
             if msg.value():
-                found[int(key.removeprefix("p"))] = msg.value()
+                table[msg.key() or b""] = msg.value()
+            else:
+                table.pop(msg.key() or b"", None)
     finally:
         consumer.close()
-    return {p: PartitionHub.from_bytes(blob).hub for p, blob in found.items()}
+    # The newest value of every key, read back the way the worker reads its table.
+    partitions = [int(key[1:]) for key in table if b"." not in key]
+    models = PartitionModels(table, HubConfig(), checkpoint_steps=10)
+    chunks = sum(1 for key in table if b"." in key)
+    return {p: models.slot(p).hub for p in partitions}, chunks
 
 
 def _model_warnings(collector, topic: str) -> list[dict]:
@@ -85,6 +95,8 @@ def test_model_scores_reach_rules_and_hubs_come_back_after_sigkill(harness, tmp_
         "LOANWATCH_WORKER__MODELS": "true",
         "LOANWATCH_WORKER__MODEL_CHECKPOINT_STEPS": "50",
         "LOANWATCH_WORKER__MODEL_WARMUP_LABELS": "20",
+        # Small chunks, so every checkpoint goes to the changelog in several pieces.
+        "LOANWATCH_WORKER__MODEL_CHECKPOINT_CHUNK_BYTES": "16384",
     }
     warnings = harness.local.topics.warnings
 
@@ -95,7 +107,8 @@ def test_model_scores_reach_rules_and_hubs_come_back_after_sigkill(harness, tmp_
     collector.drain(2)
     assert collector.seen[harness.local.topics.dlq] == [], harness.logs()
 
-    checkpoints = _checkpoints(harness)
+    checkpoints, chunks = _checkpoints(harness)
+    assert chunks > len(checkpoints), "checkpoints were not written in chunks"
     assert checkpoints, f"no model checkpoint in the changelog\n{harness.logs()}"
     learned = {p: hub.pd_learned for p, hub in checkpoints.items()}
     assert sum(learned.values()) > 0, learned

@@ -161,3 +161,23 @@ def test_every_section_field_has_an_environment_name() -> None:
     assert "LOANWATCH_KAFKA__SASL_PASSWORD" in names
     assert "LOANWATCH_STACK__STATE_DIR" in names
     assert "LOANWATCH_TOPICS__DLQ" in names
+
+
+def test_pd_model_is_one_of_the_candidates_and_named_when_wrong(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOANWATCH_WORKER__PD_MODEL", "ensemble")
+    assert load_settings().worker.pd_model == "ensemble"
+    monkeypatch.setenv("LOANWATCH_WORKER__PD_MODEL", "boosting")
+    with pytest.raises(ConfigError, match="LOANWATCH_WORKER__PD_MODEL: .*'logistic'"):
+        load_settings()
+
+
+def test_pd_model_choices_are_the_models_candidates() -> None:
+    import typing
+
+    from config.settings import WorkerSettings
+    from models.pd import CANDIDATES
+
+    choices = typing.get_args(WorkerSettings.model_fields["pd_model"].annotation)
+    assert choices == CANDIDATES

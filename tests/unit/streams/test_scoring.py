@@ -18,7 +18,7 @@ from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
 from streams.model_metrics import ModelMetrics, partition_metrics
 from streams.outputs import metrics_outputs
-from streams.scoring import PartitionModels, drift_warning
+from streams.scoring import CHUNK_BYTES, PartitionModels, drift_warning
 from streams.simulate.book import BookSpec, LoanBook
 from streams.stored import frame, unframe
 
@@ -225,3 +225,100 @@ def test_metrics_messages_are_keyed_by_model_and_partition_and_carry_every_field
         "accuracy": None,
         "produced_at": "2026-06-01T09:00:00+00:00",
     }
+
+
+# -- chunked checkpoints ------------------------------------------------------------------
+
+
+class _Recording(dict[bytes, bytes]):
+    """A table that remembers the order of its writes and deletions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, bytes]] = []
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.log.append(("set", key))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: bytes) -> None:
+        self.log.append(("del", key))
+        super().__delitem__(key)
+
+
+def _fingerprint(hub: ModelHub) -> tuple[str, int, float]:
+    """What a restored hub must repeat: its version, labels learned and a prediction."""
+    x = {"dpd": 12.0, "max_dpd": 40.0, "on_time_streak": 1.0, "outstanding_share": 0.7}
+    return hub.model_version, hub.pd_learned, hub.pd.predict_one(x)
+
+
+def _learned(table: dict[bytes, bytes], chunk_bytes: int, **config: object) -> PartitionModels:
+    models = PartitionModels(
+        table, HubConfig(**config), checkpoint_steps=10_000, chunk_bytes=chunk_bytes
+    )
+    _judge(models)
+    return models
+
+
+def test_a_checkpoint_larger_than_a_chunk_is_split_and_restored_whole() -> None:
+    table = _Recording()
+    models = _learned(table, chunk_bytes=8_192)
+    models.checkpoint(0)
+    chunks = [key for key in table if key.startswith(b"p0.")]
+    assert len(chunks) > 3 and all(len(table[key]) <= 8_192 for key in chunks)
+    assert table.log[-1] == ("set", PartitionModels.key(0))  # the manifest goes last
+    assert len(table[PartitionModels.key(0)]) < 100
+    restored = PartitionModels(table, HubConfig(), checkpoint_steps=10).slot(0).hub
+    assert _fingerprint(restored) == _fingerprint(models.slot(0).hub)
+
+
+def test_a_crash_before_the_manifest_restores_the_previous_complete_checkpoint() -> None:
+    table = _Recording()
+    models = _learned(table, chunk_bytes=8_192)
+    models.checkpoint(0)
+    first = _fingerprint(models.slot(0).hub)
+    manifest = table[PartitionModels.key(0)]
+    _judge(models, loans=4)  # learns more, then a checkpoint is cut before its manifest
+    models.checkpoint(0)
+    assert _fingerprint(models.slot(0).hub) != first
+    table[PartitionModels.key(0)] = manifest
+    restored = PartitionModels(table, HubConfig(), checkpoint_steps=10).slot(0).hub
+    assert _fingerprint(restored) == first
+
+
+def test_alternate_sets_drop_chunks_a_shorter_checkpoint_no_longer_needs() -> None:
+    table = _Recording()
+    models = _learned(table, chunk_bytes=8_192)
+    models.checkpoint(0)  # set a
+    models.checkpoint(0)  # set b
+    many = {key for key in table if key.startswith(b"p0.a.")}
+    models._chunk_bytes = 1 << 20  # the same hub now fits one chunk
+    models.checkpoint(0)  # set a again
+    assert {key for key in table if key.startswith(b"p0.a.")} == {b"p0.a.0"}
+    assert len(many) > 1 and ("del", sorted(many)[-1]) in table.log
+    restored = PartitionModels(table, HubConfig(), checkpoint_steps=10).slot(0).hub
+    assert _fingerprint(restored) == _fingerprint(models.slot(0).hub)
+
+
+def test_a_corrupt_or_missing_chunk_starts_a_fresh_hub() -> None:
+    table = _Recording()
+    _learned(table, chunk_bytes=8_192).checkpoint(0)
+    table[b"p0.a.1"] = b"x" + table[b"p0.a.1"][1:]
+    assert PartitionModels(table, HubConfig(), checkpoint_steps=10).slot(0).hub.pd_learned == 0
+    del table[b"p0.a.1"]
+    assert PartitionModels(table, HubConfig(), checkpoint_steps=10).slot(0).hub.pd_learned == 0
+
+
+def test_a_checkpoint_from_before_chunking_is_still_read() -> None:
+    models = _learned({}, chunk_bytes=8_192)
+    whole = models.slot(0).to_bytes()
+    table = {PartitionModels.key(0): whole}
+    restored = PartitionModels(table, HubConfig(), checkpoint_steps=10).slot(0).hub
+    assert restored.pd_learned == models.slot(0).hub.pd_learned > 0
+
+
+def test_a_checkpoint_of_another_pd_candidate_gives_way_to_the_configured_one() -> None:
+    table = _Recording()
+    _learned(table, chunk_bytes=CHUNK_BYTES).checkpoint(0)
+    hub = PartitionModels(table, HubConfig(pd_candidate="ensemble"), checkpoint_steps=10).slot(0)
+    assert hub.hub.pd.candidate == "ensemble" and hub.hub.pd_learned == 0
