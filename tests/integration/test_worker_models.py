@@ -33,13 +33,8 @@ _MODEL_SEEN = """
 _VERSION = re.compile(r"^pd-(\w+)\.(\d+)/intent\.(\d+)$")
 
 
-def _checkpoints(harness) -> tuple[dict[int, ModelHub], int]:
-    """The newest hub checkpoint per partition, read from the table's changelog topic.
-
-    A checkpoint is a manifest under ``p<n>`` naming chunks under their own keys
-    (streams/scoring.py); an unreadable one would come back as a fresh hub (0 labels).
-    Also returns how many chunk keys the changelog holds.
-    """
+def _changelog(harness) -> dict[bytes, bytes]:
+    """The newest value of every key of the ``models`` table, read from its changelog."""
     topic = f"{harness.local.app_id}-models-changelog"
     consumer = Consumer(
         {
@@ -52,7 +47,7 @@ def _checkpoints(harness) -> tuple[dict[int, ModelHub], int]:
     try:
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
-            return {}, 0
+            return {}
         consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
         quiet = time.monotonic()
         while time.monotonic() - quiet < 2:
@@ -66,11 +61,19 @@ def _checkpoints(harness) -> tuple[dict[int, ModelHub], int]:
                 table.pop(msg.key() or b"", None)
     finally:
         consumer.close()
-    # The newest value of every key, read back the way the worker reads its table.
+    return table
+
+
+def _checkpoints(harness, table: dict[bytes, bytes] | None = None) -> dict[int, ModelHub]:
+    """The newest hub checkpoint per partition, read back the way the worker reads its table.
+
+    A checkpoint is a manifest under ``p<n>`` naming chunks under their own keys
+    (streams/scoring.py); an unreadable one would come back as a fresh hub (0 labels).
+    """
+    table = _changelog(harness) if table is None else table
     partitions = [int(key[1:]) for key in table if b"." not in key]
     models = PartitionModels(table, HubConfig(), checkpoint_steps=10)
-    chunks = sum(1 for key in table if b"." in key)
-    return {p: models.slot(p).hub for p in partitions}, chunks
+    return {p: models.slot(p).hub for p in partitions}
 
 
 def _model_warnings(collector, topic: str) -> list[dict]:
@@ -107,8 +110,10 @@ def test_model_scores_reach_rules_and_hubs_come_back_after_sigkill(harness, tmp_
     collector.drain(2)
     assert collector.seen[harness.local.topics.dlq] == [], harness.logs()
 
-    checkpoints, chunks = _checkpoints(harness)
-    assert chunks > len(checkpoints), "checkpoints were not written in chunks"
+    table = _changelog(harness)
+    checkpoints = _checkpoints(harness, table)
+    chunks = [key for key in table if b"." in key]
+    assert len(chunks) > len(checkpoints), f"checkpoints were not written in chunks: {chunks}"
     assert checkpoints, f"no model checkpoint in the changelog\n{harness.logs()}"
     learned = {p: hub.pd_learned for p, hub in checkpoints.items()}
     assert sum(learned.values()) > 0, learned
