@@ -30,7 +30,7 @@ import orjson
 
 from rules.clock import next_wakeup
 from rules.events import Event, LoanDisbursed
-from rules.loan import LoanState, advance, apply
+from rules.loan import LoanState, Transition, advance, apply
 from rules.scoring import ScoreCard, Scorer
 from rules.vocabulary import VOCABULARY, RuleContext
 from rules.warnings import EpisodeBook, EpisodeState, Reason, RiskWarning, warning_id
@@ -108,7 +108,7 @@ class StepResult:
     """
 
     warnings: tuple[RiskWarning, ...] = ()
-    transitions: tuple[Any, ...] = ()
+    transitions: tuple[Transition, ...] = ()
     actions: tuple[Action, ...] = ()
     rejected: str | None = None
     duplicate: bool = False
@@ -305,7 +305,7 @@ class Engine:
                 wakeup = today + timedelta(days=1)
         return record, StepResult(
             warnings=tuple(warnings),
-            transitions=tuple(loan.drain_transitions()),
+            transitions=tuple(t.stamped(loan, when, now) for t in loan.drain_transitions()),
             actions=tuple(actions),
             wakeup=wakeup,
             clamped_wakeup=clamped,

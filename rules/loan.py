@@ -74,7 +74,7 @@ from bisect import bisect_left, bisect_right, insort
 from calendar import monthrange
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from hashlib import blake2b
@@ -216,6 +216,11 @@ class Transition:
     ``from_`` carries the old label (``from`` is a Python keyword); `to_dict`
     gives the wire form with ``from``/``to``. ``event_id`` is the event that
     caused it, ``None`` when time alone did (the clock).
+
+    The loan records the change alone; the step that drained it adds the rest
+    (`stamped`): the borrower, the loan's state after the step and the step's
+    times, as its warnings carry them, so a reader of the transitions topic can
+    place a change among the warnings without a lookup (docs/warnings.md).
     """
 
     loan_id: str
@@ -224,8 +229,36 @@ class Transition:
     to: str
     on: date
     event_id: str | None
+    borrower_id: str = ""
+    dpd: int | None = None
+    bucket: str = ""
+    klass: str = ""
+    event_time: datetime | None = None
+    produced_at: datetime | None = None
+
+    def stamped(self, loan: LoanState, event_time: datetime, produced_at: datetime) -> Transition:
+        """This change as its step reports it: ``loan``'s borrower and state after the step.
+
+        >>> t = Transition("L1", "bucket", "M0", "M1", date(2024, 2, 5), None)
+        >>> class Loan:  # the few fields read here
+        ...     borrower_id, dpd, bucket, klass = "b-1", 4, "M1", "special_mention"
+        >>> at = datetime(2024, 2, 5, tzinfo=UTC)
+        >>> body = t.stamped(Loan(), at, at).to_dict()
+        >>> body["dpd"], body["bucket"], body["event_time"]
+        (4, 'M1', '2024-02-05T00:00:00+00:00')
+        """
+        return replace(
+            self,
+            borrower_id=loan.borrower_id,
+            dpd=loan.dpd,
+            bucket=loan.bucket,
+            klass=loan.klass,
+            event_time=event_time.astimezone(UTC),
+            produced_at=produced_at,
+        )
 
     def to_dict(self) -> dict[str, Any]:
+        """The wire form of risk.transitions (times as ISO-8601; null until `stamped`)."""
         return {
             "loan_id": self.loan_id,
             "kind": self.kind,
@@ -233,6 +266,12 @@ class Transition:
             "to": self.to,
             "on": self.on.isoformat(),
             "event_id": self.event_id,
+            "borrower_id": self.borrower_id,
+            "dpd": self.dpd,
+            "bucket": self.bucket,
+            "klass": self.klass,
+            "event_time": None if self.event_time is None else self.event_time.isoformat(),
+            "produced_at": None if self.produced_at is None else self.produced_at.isoformat(),
         }
 
 

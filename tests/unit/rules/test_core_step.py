@@ -68,6 +68,25 @@ def test_missed_installment_fires_dpd_1_at_the_cut_off_and_dpd_30_a_month_later(
     assert [rule for _, rule in fired].count("dpd_1") == 1  # the episode stays open and quiet
 
 
+def test_transitions_carry_the_borrower_state_and_times_of_the_step_like_its_warnings() -> None:
+    _, events = book_events()
+    _, results = run([*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 2, 14))])
+    _, cut_off = results[-1]  # 14 Feb: M0 -> M1 and normal -> special_mention, with warnings
+    assert {(t.kind, t.from_, t.to) for t in cut_off.transitions} == {
+        ("bucket", "M0", "M1"),
+        ("klass", "normal", "special_mention"),
+    }
+    warning = cut_off.warnings[0]
+    for t in cut_off.transitions:
+        assert (t.borrower_id, t.dpd, t.bucket, t.klass) == (
+            "bw-7",
+            warning.dpd,
+            warning.bucket,
+            warning.klass,
+        )
+        assert (t.event_time, t.produced_at) == (warning.event_time, warning.produced_at)
+
+
 def test_on_time_loan_raises_no_warning_and_only_routine_actions() -> None:
     book, events = book_events()
     items: list[Event | Tick] = list(events)

@@ -595,14 +595,25 @@ def test_a_loan_disbursed_with_past_due_dates_is_judged_at_once() -> None:
     assert [t.to for t in loan.drain_transitions()] == ["M2", "special_mention"]
 
 
-def test_transitions_serialise_with_from_and_to() -> None:
+def test_transitions_serialise_with_from_and_to_and_the_stepping_loans_state() -> None:
+    book = Book()
+    event = book.disbursed(at(D(2024, 3, 1)), monthly(D(2024, 1, 1), 3, 1000, 10))
+    loan = LoanState.from_disbursement(event, POLICY)
     transition = Transition("L-1", "bucket", "M0", "M1", D(2024, 2, 14), None)
+    judged = datetime(2024, 3, 1, 16, tzinfo=UTC)
 
-    assert transition.to_dict() == {
+    assert transition.stamped(loan, at(D(2024, 3, 1)), judged).to_dict() == {
         "loan_id": "L-1",
         "kind": "bucket",
         "from": "M0",
         "to": "M1",
         "on": "2024-02-14",
         "event_id": None,
+        "borrower_id": loan.borrower_id,
+        "dpd": 60,
+        "bucket": "M2",
+        "klass": "special_mention",
+        "event_time": at(D(2024, 3, 1)).astimezone(UTC).isoformat(),
+        "produced_at": "2024-03-01T16:00:00+00:00",
     }
+    assert transition.to_dict()["dpd"] is None  # the loan alone does not know the step
