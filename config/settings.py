@@ -238,6 +238,13 @@ class WorkerSettings(_Section):
     """`wall`: ticks follow the real date. `event`: they follow the newest event time seen
     on each partition, so a replay of months of history ages loans as it goes."""
     clock_interval_s: float = Field(default=30.0, gt=0)
+    clock_ticks_per_s: float = Field(default=200.0, gt=0)
+    """Wall clock only: the most ticks a worker sends per second, in slices every
+    tenth of a second. A day's wake-ups come due together (a whole book's
+    installments at the cut-off) and ticks share the judging agent with live
+    events, so an unpaced burst of N ticks holds every event behind it for N
+    steps; paced, an event waits behind one slice at most. The event clock is
+    not paced: a replay must give the same outputs however fast it runs."""
     rules_file: Path | None = None
     """A rule pack YAML watched for changes; `None` uses the built-in pack (and the
     rules control topic, which always wins once it has a pack)."""

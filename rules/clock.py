@@ -18,6 +18,9 @@ Examples
 ['L1']
 >>> len(index)
 1
+>>> index.set("L3", date(2024, 3, 1))
+>>> index.pop_due(date(2024, 3, 31), most=1), index.pop_due(date(2024, 3, 31), most=1)
+(['L3'], ['L2'])
 """
 
 from __future__ import annotations
@@ -86,12 +89,16 @@ class DueIndex:
             self._heap = [(d, loan) for loan, d in self._due.items()]
             heapify(self._heap)
 
-    def pop_due(self, today: date) -> list[str]:
-        """Loans whose wake-up day is ``today`` or earlier, earliest first."""
+    def pop_due(self, today: date, most: int | None = None) -> list[str]:
+        """Loans whose wake-up day is ``today`` or earlier, earliest first.
+
+        At most ``most`` of them when given; the others stay due for a later call.
+        """
         limit = today.toordinal()
         heap, due = self._heap, self._due
         out: list[str] = []
-        while heap and heap[0][0] <= limit:
+        room = len(due) if most is None else most
+        while heap and heap[0][0] <= limit and len(out) < room:
             day, loan_id = heappop(heap)
             self.examined += 1
             if due.get(loan_id) == day:

@@ -12,7 +12,9 @@ Thin adapters around the pure core (`rules.core.Engine`):
 - ``clock`` (a timer) finds loans whose next wake-up day has come on this
   worker's partitions (an index, not a scan) and sends each a tick to the
   ticks topic, on the loan's own partition, so the tick is judged like an
-  event by whichever worker owns that partition.
+  event by whichever worker owns that partition. On the wall clock the ticks
+  go out in paced slices (`WorkerSettings.clock_ticks_per_s`), so a day's
+  burst of wake-ups does not hold live events behind it.
 - The loan table lives in RocksDB with its changelog in Kafka: a restarted
   or moved worker recovers it. Each value carries its partition and wake-up
   day in a small header, so the clock index is rebuilt from headers alone.
@@ -47,6 +49,9 @@ from streams.topics import ticks_topic
 __all__ = ["Runtime", "build_engine", "create_app"]
 
 log = logging.getLogger("loanwatch.worker")
+
+_TICK_PACE_S = 0.1
+"""Seconds between slices of wall-clock ticks (`WorkerSettings.clock_ticks_per_s`)."""
 
 _RAW: dict[str, Any] = {
     "key_type": bytes,
@@ -259,6 +264,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
 
     watcher = FileWatcher(worker.rules_file, rt.install) if worker.rules_file else None
 
+    # Ticks per slice, a slice every _TICK_PACE_S (WorkerSettings.clock_ticks_per_s);
+    # the event clock is not paced, so a replay's outputs do not depend on its speed.
+    tick_slice = (
+        None if worker.clock == "event" else max(1, round(worker.clock_ticks_per_s * _TICK_PACE_S))
+    )
+
     @app.timer(interval=worker.clock_interval_s, name="clock")
     async def clock() -> None:
         if watcher is not None:
@@ -273,10 +284,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             today = rt.stream_day.get(partition) if worker.clock == "event" else wall_day
             if today is None:
                 continue
-            for loan_id in rt.index(partition).pop_due(today):
-                await ticks.send(
-                    key=loan_id.encode(), value=today.isoformat().encode(), partition=partition
-                )
+            while True:
+                due = rt.index(partition).pop_due(today, tick_slice)
+                for loan_id in due:
+                    await ticks.send(
+                        key=loan_id.encode(), value=today.isoformat().encode(), partition=partition
+                    )
+                if tick_slice is None or len(due) < tick_slice or app.should_stop:
+                    break
+                await app.sleep(_TICK_PACE_S)  # the agent judges live events meanwhile
 
     feed = TopicFeed(settings, rt.install)
 

@@ -23,13 +23,15 @@ from streams.topics import ensure_topics
 START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 
 
-def _disbursed(loan_id: str) -> LoanDisbursed:
-    first = date(2026, 2, 5)
+def _disbursed(
+    loan_id: str, start: datetime = START, first: date = date(2026, 2, 5)
+) -> LoanDisbursed:
+    """A three-month loan paid out at ``start``, its installments due ``first`` and monthly."""
     return LoanDisbursed(
         event_id=f"{loan_id}-d",
         loan_id=loan_id,
         borrower_id=f"bw-{loan_id}",
-        event_time=START,
+        event_time=start,
         source="test",
         schema_version=1,
         principal=300_000,

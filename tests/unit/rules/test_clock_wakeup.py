@@ -177,3 +177,14 @@ def test_due_index_heap_stays_bounded_under_constant_rescheduling() -> None:
 
     assert len(index) == 50
     assert len(index._heap) <= 2 * 50 + 1024
+
+
+def test_due_index_hands_out_at_most_the_slice_asked_for_earliest_first() -> None:
+    index = DueIndex()
+    for n in range(10):
+        index.set(f"L{n}", date(2026, 3, 10 - n))  # L9 is the earliest
+    index.set("L-later", date(2026, 4, 1))
+    today = date(2026, 3, 31)
+    slices = [index.pop_due(today, 4), index.pop_due(today, 4), index.pop_due(today, 4)]
+    assert slices == [["L9", "L8", "L7", "L6"], ["L5", "L4", "L3", "L2"], ["L1", "L0"]]
+    assert index.pop_due(today, 4) == [] and len(index) == 1
