@@ -255,8 +255,9 @@ class WorkerSettings(_Section):
     linger_ms: int = Field(default=0, ge=0, le=1000)
     """How long the producer waits to fill a batch (Faust's default, 0). Measured in
     one paired run (`bench/stream.py --loans 300 --latency-rate 250 --set
-    LOANWATCH_WORKER__LINGER_MS=0|5`): 918 vs 917 events/s, p50 96 vs 55 ms, p99
-    564 vs 560 ms, i.e. no difference beyond the noise on this machine."""
+    LOANWATCH_WORKER__LINGER_MS=0|5`): 918 vs 917 events/s, i.e. no difference
+    beyond the noise on this machine (that run's latencies are not quoted: the
+    bench then counted its own producer's start-up as latency)."""
     models: bool = True
     """Score every step with the online models (`models/`) so rules can read
     ``model.*``; off, those names read 0.0 and no model state is kept."""
