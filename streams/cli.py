@@ -353,12 +353,11 @@ def sink_clickhouse(
 def sink_redis(
     rebuild: Annotated[
         bool,
-        typer.Option(
-            "--rebuild", help="First delete the view and replay the warnings topic into it."
-        ),
+        typer.Option("--rebuild", help="First delete the view and replay its topics into it."),
     ] = False,
 ) -> None:
-    """Keep the Redis risk cards (and the models' latest metrics) up to date until stopped."""
+    """Keep the Redis risk cards (warnings, bucket/class transitions) and the models' latest
+    metrics up to date until stopped."""
     import signal
     import threading
 

@@ -1,6 +1,7 @@
 """Redis sink: a per-loan lookup view of the warnings, kept by `RedisWriter`, read by `lookup`.
 
-The same writer keeps each model's latest metrics per partition (`latest_metrics`).
+The same writer applies bucket and class transitions to the cards (`parse_transition`)
+and keeps each model's latest metrics per partition (`latest_metrics`).
 
 Key layout: docs/redis.md (`sinks.redis.keys`).
 """
@@ -24,6 +25,7 @@ from sinks.redis.lookup import (
     lookup_command,
 )
 from sinks.redis.model_metrics import BadMetrics, ParsedMetrics, parse_model_metrics
+from sinks.redis.transitions import BadTransition, ParsedTransition, parse_transition
 from sinks.redis.writer import DrainResult, RedisWriter, parse_warning, run
 
 __all__ = [
@@ -33,8 +35,10 @@ __all__ = [
     "STREAM_MAXLEN",
     "TERMINAL_RULES",
     "BadMetrics",
+    "BadTransition",
     "DrainResult",
     "ParsedMetrics",
+    "ParsedTransition",
     "RedisKeys",
     "RedisWriter",
     "borrower",
@@ -43,6 +47,7 @@ __all__ = [
     "lookup",
     "lookup_command",
     "parse_model_metrics",
+    "parse_transition",
     "parse_warning",
     "risk_score",
     "run",

@@ -73,6 +73,10 @@ class RedisKeys:
         """Set: ``warning_id:status`` already applied; guards LPUSH/XADD against redelivery."""
         return f"{self.prefix}seen:{loan_id}"
 
+    def loan(self, loan_id: str) -> list[str]:
+        """The loan's own keys, as every apply script takes them first: card, open, recent, seen."""
+        return [self.card(loan_id), self.open(loan_id), self.recent(loan_id), self.seen(loan_id)]
+
     def team(self, owner_team: str) -> str:
         """Set: warning ids currently open for a team."""
         return f"{self.prefix}team:{owner_team}"

@@ -21,15 +21,15 @@ __all__ = ["borrower", "latest_metrics", "latest_metrics_command", "lookup", "lo
 
 _T = TypeVar("_T")
 
-_INT_FIELDS = ("dpd", "open_warnings", "event_ms", "score_ms")
+_INT_FIELDS = ("dpd", "open_warnings", "event_ms", "score_ms", "state_ms", "last_transition_ms")
 _BORROWER_INTS = ("loans", "max_dpd", "open_warnings")
 
 
 def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
     """The loan's card plus ``open`` and ``recent``; None when Redis has no card for it.
 
-    Card fields come back as str (ints for ``dpd``, ``open_warnings``, ``event_ms``,
-    ``score_ms``; a float for ``score``);
+    Card fields come back as str (ints for ``dpd``, ``open_warnings`` and the ``*_ms``
+    times; a float for ``score``; ``last_transition`` as the transition's dict);
     ``open`` maps warning_id -> warning dict and ``recent`` lists warning dicts,
     newest first.
     """
@@ -47,6 +47,8 @@ def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
             card[name] = int(card[name])
     if "score" in card:
         card["score"] = float(card["score"])
+    if "last_transition" in card:
+        card["last_transition"] = orjson.loads(card["last_transition"])
     card["open"] = {_text(k): orjson.loads(v) for k, v in sorted(raw_open.items())}
     card["recent"] = [orjson.loads(v) for v in raw_recent]
     return card

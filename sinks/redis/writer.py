@@ -1,4 +1,4 @@
-"""Warnings (and model metrics) from Kafka into Redis for instant lookup, committed after Redis.
+"""Warnings, transitions and model metrics from Kafka into Redis for lookup, committed after.
 
 The writer is its own consumer group (``<app_id>-redis``), outside the risk agents'
 path: Redis being down delays lookups, never judging. It mirrors the ClickHouse
@@ -12,11 +12,19 @@ loan's ``seen`` set and returns at once when it was already there. That guard is
 what makes the non-idempotent commands (LPUSH to ``recent``, XADD to the stream)
 safe under at-least-once delivery. Key layout: docs/redis.md and `sinks.redis.keys`.
 
+Bucket and class transitions (``risk.transitions``) go through the same batches
+and pipeline, each applied by its own script with the same guard: a loan that
+rolls to M2, or is downgraded, on a day no rule fires shows it on its card and
+in its borrower's roll-up. Both scripts take the card's state from the newest
+record by event time, so neither topic's lag nor a replay's interleaving can put
+an older state over a newer one (`sinks.redis.scripts`).
+
 Redis down (connection refused, timeout, loading): the batch is kept and the
 pipeline retried with capped exponential backoff; the sink is logged as degraded
 once, and as recovered once, rather than crashing or flooding the log. A message
-that is not a valid warning is logged and skipped (the ClickHouse writer keeps the
-dead letters); it is committed with its batch so it cannot wedge the group.
+that is not a valid warning (or transition, or metrics record) is logged and
+skipped (the ClickHouse writer keeps the dead letters); it is committed with its
+batch so it cannot wedge the group.
 
 The model metrics topic goes through the same batches and pipeline: each record
 overwrites its model and partition's field in one hash
@@ -39,7 +47,6 @@ from config import Settings
 from sinks.errors import WriterStopped
 from sinks.metrics import SinkMetrics
 from sinks.redis.keys import (
-    KLASS_RANK,
     RECENT_LIMIT,
     SEVERITY_WEIGHT,
     STREAM_MAXLEN,
@@ -52,10 +59,11 @@ from sinks.redis.model_metrics import (
     json_object,
     parse_model_metrics,
 )
+from sinks.redis.scripts import APPLY_TRANSITION_LUA, APPLY_WARNING_LUA
+from sinks.redis.transitions import BadTransition, DatedState, ParsedTransition, parse_transition
 from sinks.source import BatchWriter, SourceMessage, WriterOptions
 
 __all__ = [
-    "APPLY_WARNING_LUA",
     "BadWarning",
     "DrainResult",
     "ParsedWarning",
@@ -68,165 +76,19 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-_WEIGHTS_LUA = ", ".join(f"[{name!r}] = {weight}" for name, weight in SEVERITY_WEIGHT.items())
-_KLASS_RANK_LUA = ", ".join(f"[{name!r}] = {rank}" for name, rank in KLASS_RANK.items())
-
-APPLY_WARNING_LUA = (
-    """
--- KEYS: card, open, recent, seen, team, top, stream, borrower
--- ARGV: 1 loan_id, 2 warning_id, 3 status, 4 body, 5 event_ms, 6 event_time, 7 dpd,
---       8 bucket, 9 klass, 10 produced_at, 11 recent_limit, 12 stream_maxlen,
---       13 severity, 14 owner_team, 15 borrower_id, 16 rule_id, 17 pack_digest,
---       18 score ('' when none), 19 ttl seconds (0: keep forever), 20 terminal (1/0),
---       21 publish to the stream (1/0), 22 team key prefix
-local card, open, recent, seen, team, top, stream, borrower =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local loan, wid, status, body = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local event_ms = tonumber(ARGV[5])
-local ttl = tonumber(ARGV[19])
-local weights = {"""
-    + _WEIGHTS_LUA
-    + """}
-local klass_rank = {"""
-    + _KLASS_RANK_LUA
-    + """}
-
--- A record already applied (redelivery) changes nothing at all.
-if redis.call('SADD', seen, wid .. ':' .. status) == 0 then
-  return 0
-end
-
-if status == 'open' then
-  -- An open redelivered after its resolution must not reopen it, nor may a warning
-  -- reopen a loan whose monitoring ended (written off).
-  if redis.call('SISMEMBER', seen, wid .. ':resolved') == 0
-      and redis.call('HEXISTS', card, 'closed_by') == 0 then
-    redis.call('HSET', open, wid, body)
-    redis.call('SADD', team, wid)
-  end
-  if ARGV[21] == '1' then
-    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[12], '*',
-      'warning_id', wid, 'loan_id', loan, 'severity', ARGV[13], 'owner_team', ARGV[14],
-      'body', body)
-  end
-else
-  redis.call('HDEL', open, wid)
-  redis.call('SREM', team, wid)
-end
-redis.call('LPUSH', recent, body)
-redis.call('LTRIM', recent, 0, tonumber(ARGV[11]) - 1)
-
--- The card's state comes from the newest warning by event time (ties: larger id).
-local cur = redis.call('HMGET', card, 'event_ms', 'last_warning_id', 'score_ms')
-local newer = (not cur[1]) or event_ms > tonumber(cur[1])
-  or (event_ms == tonumber(cur[1]) and wid >= cur[2])
-if newer then
-  redis.call('HSET', card, 'dpd', ARGV[7], 'bucket', ARGV[8], 'klass', ARGV[9],
-    'last_warning_at', ARGV[6], 'event_ms', ARGV[5], 'last_warning_id', wid,
-    'pack_digest', ARGV[17])
-end
--- The latest model score, by event time, from whichever rule read one.
-if ARGV[18] ~= '' and ((not cur[3]) or event_ms >= tonumber(cur[3])) then
-  redis.call('HSET', card, 'score', ARGV[18], 'score_rule', ARGV[16],
-    'score_at', ARGV[6], 'score_ms', ARGV[5])
-end
-
--- A terminal warning (written off) closes the loan: it leaves top and the team sets.
-if ARGV[20] == '1' and status == 'open' then
-  redis.call('HSET', card, 'closed_by', ARGV[16], 'closed_at', ARGV[6])
-  for _, value in ipairs(redis.call('HVALS', open)) do
-    local w = cjson.decode(value)
-    redis.call('SREM', ARGV[22] .. w['owner_team'], w['warning_id'])
-  end
-  redis.call('DEL', open)
-end
-local closed = redis.call('HEXISTS', card, 'closed_by') == 1
-local n = redis.call('HLEN', open)
-redis.call('HSET', card, 'loan_id', loan, 'borrower_id', ARGV[15], 'open_warnings', n,
-  'updated_at', ARGV[10])
-
-if n == 0 or closed then
-  redis.call('ZREM', top, loan)
-else
-  local best = 0
-  for _, value in ipairs(redis.call('HVALS', open)) do
-    local w = weights[cjson.decode(value)['severity']] or 0
-    if w > best then best = w end
-  end
-  local dpd = tonumber(redis.call('HGET', card, 'dpd')) or 0
-  if dpd < 0 then dpd = 0 elseif dpd > 999 then dpd = 999 end
-  redis.call('ZADD', top, best * 1000 + dpd, loan)
-end
-
--- A quiet (nothing open) or closed loan's keys expire; an open warning keeps them.
-for _, key in ipairs({card, open, recent, seen}) do
-  if ttl > 0 and (n == 0 or closed) then
-    redis.call('EXPIRE', key, ttl)
-  else
-    redis.call('PERSIST', key)
-  end
-end
-
--- The borrower's roll-up: this loan's fields, then aggregates over every loan's.
--- A warning about no borrower (a model's drift, docs/warnings.md) has none.
-if ARGV[15] ~= '' then
-  local state = redis.call('HMGET', card, 'dpd', 'klass')
-  redis.call('HSET', borrower, 'dpd:' .. loan, state[1], 'klass:' .. loan, state[2],
-    'open:' .. loan, n)
-  local fields = redis.call('HGETALL', borrower)
-  local loans, max_dpd, worst, open_total = 0, 0, -1, 0
-  local worst_name = ''
-  for i = 1, #fields, 2 do
-    local name, value = fields[i], fields[i + 1]
-    if string.sub(name, 1, 4) == 'dpd:' then
-      loans = loans + 1
-      if tonumber(value) > max_dpd then max_dpd = tonumber(value) end
-    elseif string.sub(name, 1, 6) == 'klass:' then
-      local rank = klass_rank[value] or -1
-      if rank > worst then worst, worst_name = rank, value end
-    elseif string.sub(name, 1, 5) == 'open:' then
-      open_total = open_total + tonumber(value)
-    end
-  end
-  redis.call('HSET', borrower, 'borrower_id', ARGV[15], 'loans', loans, 'max_dpd', max_dpd,
-    'worst_klass', worst_name, 'open_warnings', open_total)
-  -- Loans sit on different partitions, so arrival order is not theirs: keep the latest.
-  local seen_at = redis.call('HGET', borrower, 'updated_at')
-  if (not seen_at) or ARGV[10] > seen_at then
-    redis.call('HSET', borrower, 'updated_at', ARGV[10])
-  end
-  if ttl > 0 and open_total == 0 then
-    redis.call('EXPIRE', borrower, ttl)
-  else
-    redis.call('PERSIST', borrower)
-  end
-end
-return 1
-"""
-)
-
 
 class BadWarning(ValueError):
     """A message that is not a docs/warnings.md warning; skipped, never retried."""
 
 
 @dataclass(frozen=True, slots=True)
-class ParsedWarning:
+class ParsedWarning(DatedState):
     """The fields the script needs, validated in Python so Redis never sees bad input."""
 
-    loan_id: str
     warning_id: str
     status: str
-    body: bytes
-    event_ms: int
-    event_time: str
-    dpd: int
-    bucket: str
-    klass: str
-    produced_at: str
     severity: str
     owner_team: str
-    borrower_id: str
     rule_id: str
     pack_digest: str
     score: float | None
@@ -286,11 +148,24 @@ def parse_warning(value: bytes | None) -> ParsedWarning:
 
 
 @dataclass
+class _Batch:
+    """One batch's records, checked and split by the topic they came from."""
+
+    warnings: list[ParsedWarning] = field(default_factory=list)
+    transitions: list[ParsedTransition] = field(default_factory=list)
+    metrics: list[ParsedMetrics] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.warnings or self.transitions or self.metrics)
+
+
+@dataclass
 class DrainResult:
     """What one `RedisWriter.drain_once` did."""
 
     consumed: int = 0
-    applied: int = 0  # warnings that changed Redis (not already seen)
+    applied: int = 0  # warnings and transitions that changed Redis (not already seen)
+    transitions: int = 0  # transitions in the batch, applied or already seen
     metrics: int = 0  # model metrics records written
     skipped: int = 0  # malformed messages, logged and committed
     committed: bool = False
@@ -302,10 +177,11 @@ class DrainResult:
 class RedisWriter(BatchWriter):
     """One consumer and one Redis client; call `drain_once` in a loop, or `run`.
 
-    ``topics`` are warnings topics (default: the settings' warnings topic) and
-    ``metrics_topics`` model metrics topics (default: the settings' one when
-    ``topics`` is left to its default too, else none, so a writer given its own
-    warnings topic reads only that).
+    ``topics`` are warnings topics (default: the settings' warnings topic),
+    ``transitions_topics`` bucket/class transitions topics and ``metrics_topics``
+    model metrics topics (each defaults to the settings' one when ``topics`` is
+    left to its default too, else to none, so a writer given its own warnings
+    topic reads only that).
     ``client`` and ``consumer`` may be given for tests; otherwise they are built
     from ``settings`` (ACL user, password and TLS via `RedisSettings.client_kwargs`).
     ``prefix`` overrides ``settings.redis.key_prefix`` (tests use their own), and
@@ -320,6 +196,7 @@ class RedisWriter(BatchWriter):
         settings: Settings,
         *,
         topics: Sequence[str] | None = None,
+        transitions_topics: Sequence[str] | None = None,
         metrics_topics: Sequence[str] | None = None,
         group_id: str | None = None,
         prefix: str | None = None,
@@ -328,12 +205,16 @@ class RedisWriter(BatchWriter):
         client: Any | None = None,
         **options: Unpack[WriterOptions],
     ) -> None:
+        if transitions_topics is None:
+            transitions_topics = [settings.topics.transitions] if topics is None else []
         if metrics_topics is None:
             metrics_topics = [settings.topics.model_metrics] if topics is None else []
+        self.transitions_topics = frozenset(transitions_topics)
         self.metrics_topics = frozenset(metrics_topics)
         warnings = list(topics if topics is not None else [settings.topics.warnings])
         # Every topic read, for the consumer and for a rebuild's replay alike.
-        self.topics = warnings + sorted(self.metrics_topics - set(warnings))
+        others = (self.transitions_topics | self.metrics_topics) - set(warnings)
+        self.topics = warnings + sorted(others)
         super().__init__(settings, self.topics, group_id or f"{settings.app_id}-redis", **options)
         self.keys = RedisKeys(prefix if prefix is not None else settings.redis.key_prefix)
         days = settings.redis.closed_ttl_days if closed_ttl_days is None else closed_ttl_days
@@ -345,6 +226,7 @@ class RedisWriter(BatchWriter):
             client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
         self.client = client
         self._script = client.register_script(APPLY_WARNING_LUA)
+        self._transition_script = client.register_script(APPLY_TRANSITION_LUA)
         self._view_expected: bool | None = None  # known once the view is first checked
 
     # -- the loop ---------------------------------------------------------------------
@@ -364,14 +246,15 @@ class RedisWriter(BatchWriter):
         result.consumed = len(messages)
         if not messages:
             return result
-        warnings, metrics = self._parse(messages, result)
-        if warnings or metrics:
-            outcome = self._apply_with_retry(result, warnings, metrics)
+        batch = self._parse(messages, result)
+        if batch:
+            outcome = self._apply_with_retry(result, batch)
             if outcome is None:
                 log.warning("stopped before Redis took the batch; %d offsets left", len(messages))
                 return result
             result.applied, intact = outcome
-            result.metrics = len(metrics)
+            result.transitions = len(batch.transitions)
+            result.metrics = len(batch.metrics)
             if not intact and not self._restore_view(result):
                 return result
         result.committed = self._commit(messages, started)
@@ -380,24 +263,23 @@ class RedisWriter(BatchWriter):
     def close_store(self) -> None:
         self.client.close()
 
-    def _parse(
-        self, messages: Sequence[SourceMessage], result: DrainResult
-    ) -> tuple[list[ParsedWarning], list[ParsedMetrics]]:
-        warnings: list[ParsedWarning] = []
-        metrics: list[ParsedMetrics] = []
+    def _parse(self, messages: Sequence[SourceMessage], result: DrainResult) -> _Batch:
+        batch = _Batch()
         for message in messages:
             try:
-                if message.topic in self.metrics_topics:
-                    metrics.append(parse_model_metrics(message.value))
+                if message.topic in self.transitions_topics:
+                    batch.transitions.append(parse_transition(message.value))
+                elif message.topic in self.metrics_topics:
+                    batch.metrics.append(parse_model_metrics(message.value))
                 else:
-                    warnings.append(parse_warning(message.value))
-            except (BadWarning, BadMetrics) as exc:
+                    batch.warnings.append(parse_warning(message.value))
+            except (BadWarning, BadTransition, BadMetrics) as exc:
                 result.skipped += 1
                 result.errors.append(str(exc))
                 log.warning(
                     "skipping %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc
                 )
-        return warnings, metrics
+        return batch
 
     # -- Redis --------------------------------------------------------------------------
 
@@ -407,11 +289,14 @@ class RedisWriter(BatchWriter):
         *,
         publish: bool = True,
         metrics: Sequence[ParsedMetrics] = (),
+        transitions: Sequence[ParsedTransition] = (),
     ) -> tuple[int, bool]:
-        """One pipeline for the batch: (warnings that changed Redis, view marker present).
+        """One pipeline for the batch: (records that changed Redis, view marker present).
 
         ``publish=False`` (a rebuild) leaves the stream alone: its consumers have
-        seen those warnings already. ``metrics`` overwrite their fields of the
+        seen those warnings already. ``transitions`` are applied after the
+        warnings; their order does not matter (each script keeps the newest
+        state by event time). ``metrics`` overwrite their fields of the
         model metrics hash, in order, so the batch's last record per field stays.
         """
         pipe = self.client.pipeline(transaction=False)
@@ -421,10 +306,7 @@ class RedisWriter(BatchWriter):
         for w in warnings:
             self._script(
                 keys=[
-                    k.card(w.loan_id),
-                    k.open(w.loan_id),
-                    k.recent(w.loan_id),
-                    k.seen(w.loan_id),
+                    *k.loan(w.loan_id),
                     k.team(w.owner_team),
                     k.top,
                     k.stream,
@@ -456,22 +338,42 @@ class RedisWriter(BatchWriter):
                 ],
                 client=pipe,
             )
+        for t in transitions:
+            self._transition_script(
+                keys=[*k.loan(t.loan_id), k.top, k.borrower(t.borrower_id)],
+                args=[
+                    t.loan_id,
+                    t.transition_id,
+                    t.body,
+                    t.event_ms,
+                    t.event_time,
+                    t.dpd,
+                    t.bucket,
+                    t.klass,
+                    t.produced_at,
+                    t.borrower_id,
+                    self.ttl_s,
+                ],
+                client=pipe,
+            )
         if metrics:
             pipe.hset(k.model_metrics, mapping={m.field: m.body for m in metrics})
         present, *changed = pipe.execute()
-        scripts = changed[: len(warnings)]  # the HSET's reply (new fields) is not a warning
+        # The scripts' replies; the HSET's (new fields) counts no record.
+        scripts = changed[: len(warnings) + len(transitions)]
         return sum(int(r) for r in scripts), bool(present)
 
     def _apply_with_retry(
-        self,
-        result: DrainResult,
-        warnings: Sequence[ParsedWarning],
-        metrics: Sequence[ParsedMetrics] = (),
-        *,
-        publish: bool = True,
+        self, result: DrainResult, batch: _Batch, *, publish: bool = True
     ) -> tuple[int, bool] | None:
         return self._with_retry(
-            result, lambda: self.apply(warnings, publish=publish, metrics=metrics)
+            result,
+            lambda: self.apply(
+                batch.warnings,
+                publish=publish,
+                metrics=batch.metrics,
+                transitions=batch.transitions,
+            ),
         )
 
     def _with_retry(self, result: DrainResult, action: Callable[[], _T]) -> _T | None:
@@ -520,12 +422,10 @@ class RedisWriter(BatchWriter):
         ends = _read_so_far(self.consumer, self.topics)
         replayed = 0
         for batch in _replay(self.settings, f"{self.group_id}-rebuild", ends, self.max_rows):
-            warnings, metrics = self._parse(batch, result)
+            parsed = self._parse(batch, result)
             if self.stop_event.is_set():
                 return None
-            if (warnings or metrics) and self._apply_with_retry(
-                result, warnings, metrics, publish=False
-            ) is None:
+            if parsed and self._apply_with_retry(result, parsed, publish=False) is None:
                 return None
             replayed += len(batch)
         self.metrics.rebuilt(self.sink, replayed)
@@ -638,7 +538,8 @@ def run(
     """`loanwatch sink redis`: keep Redis's lookup view current until stopped.
 
     ``rebuild=True`` (``--rebuild``) first deletes the view under the key prefix and
-    replays the warnings topic into it, then carries on as usual.
+    replays the warnings, transitions and model metrics topics into it, then carries
+    on as usual.
     """
     writer = RedisWriter(
         settings,

@@ -56,13 +56,22 @@ def kafka_admin(stack: object, settings: Settings) -> AdminClient:
     return AdminClient(settings.kafka.confluent_config())
 
 
-@pytest.fixture
-def topic(kafka_admin: AdminClient, unique: str) -> Iterator[str]:
-    name = f"test.{unique}"
+def _own_topic(kafka_admin: AdminClient, name: str) -> Iterator[str]:
     futures = kafka_admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
     futures[name].result(timeout=30)
     yield name
     kafka_admin.delete_topics([name])[name].result(timeout=30)
+
+
+@pytest.fixture
+def topic(kafka_admin: AdminClient, unique: str) -> Iterator[str]:
+    yield from _own_topic(kafka_admin, f"test.{unique}")
+
+
+@pytest.fixture
+def transitions_topic(kafka_admin: AdminClient, unique: str) -> Iterator[str]:
+    """A second topic of the test's own, for writers that read transitions beside warnings."""
+    yield from _own_topic(kafka_admin, f"test.{unique}.transitions")
 
 
 @pytest.fixture

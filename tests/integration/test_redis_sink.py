@@ -1,8 +1,8 @@
 """The Redis writer against the real stack: Kafka in, Redis out, lookups read back.
 
-Each test has its own topic, consumer group and key prefix, produces warnings in the
-docs/warnings.md format (with at-least-once duplicates and open -> resolved pairs),
-and drains a real writer until every message is handled.
+Each test has its own topics, consumer group and key prefix, produces warnings and
+transitions in the docs/warnings.md format (with at-least-once duplicates and
+open -> resolved pairs), and drains a real writer until every message is handled.
 """
 
 from __future__ import annotations
@@ -55,6 +55,31 @@ def warning(n: int, status: str = "open", **changes: Any) -> dict[str, Any]:
         "produced_at": f"2026-03-{2 + n:02d}T00:00:02.113+00:00",
     }
     body.update(changes)
+    return body
+
+
+def transition(
+    loan_id: str, kind: str, change: str, at: str, dpd: int, bucket: str, klass: str, **more: Any
+) -> dict[str, Any]:
+    """A stamped transition (docs/warnings.md): ``change`` is ``"M1>M2"``, ``at`` its step's
+    event time; ``dpd``, ``bucket`` and ``klass`` the loan's state after the step."""
+    old, new = change.split(">")
+    body: dict[str, Any] = {
+        "schema_version": 1,
+        "loan_id": loan_id,
+        "borrower_id": "bw-t",
+        "kind": kind,
+        "from": old,
+        "to": new,
+        "on": at[:10],
+        "event_id": None,
+        "dpd": dpd,
+        "bucket": bucket,
+        "klass": klass,
+        "event_time": at,
+        "produced_at": at[:10] + "T23:00:00.5+00:00",
+    }
+    body.update(more)
     return body
 
 
@@ -465,24 +490,289 @@ def test_written_off_loans_close_and_quiet_loans_expire_while_open_ones_stay(
     assert redis_client.ttl(p + "borrower:bw-quiet") == -1
 
 
+def both(
+    settings: Settings, topic: str, transitions_topic: str, group: str, prefix: str, **kw: Any
+) -> RedisWriter:
+    """A writer of the warnings and the transitions topic."""
+    return RedisWriter(
+        settings,
+        topics=[topic],
+        transitions_topics=[transitions_topic],
+        group_id=group,
+        prefix=prefix,
+        **kw,
+    )
+
+
+def drain_both(
+    settings: Settings, topic: str, transitions_topic: str, group: str, prefix: str, count: int
+) -> list[DrainResult]:
+    w = both(settings, topic, transitions_topic, group, prefix)
+    try:
+        return drain(w, count)
+    finally:
+        w.close()
+
+
+def test_a_transition_without_any_warning_updates_the_card_and_the_borrower_roll_up(
+    settings: Settings,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    topic: str,
+    transitions_topic: str,
+    unique: str,
+    capsys: Any,
+) -> None:
+    p = redis_prefix
+    # L-t1 never had a warning: it rolls to M1 (and special mention), then to M2.
+    cut_off = "2026-03-14T16:00:00+00:00"
+    rolls = [
+        transition("L-t1", "bucket", "M0>M1", cut_off, 4, "M1", "special_mention"),
+        transition("L-t1", "klass", "normal>special_mention", cut_off, 4, "M1", "special_mention"),
+        transition(
+            "L-t1", "bucket", "M1>M2", "2026-04-11T16:00:00+00:00", 31, "M2", "special_mention"
+        ),
+    ]
+    # L-t2 had a warning at 10 DPD; a later downgrade with no warning must show.
+    downgrade = transition(
+        "L-t2",
+        "klass",
+        "special_mention>substandard",
+        "2026-06-09T16:00:00+00:00",
+        91,
+        "M4",
+        "substandard",
+        event_id="e-91",
+    )
+    produce(settings, topic, [warning(1, loan_id="L-t2", borrower_id="bw-t", dpd=10)])
+    produce(settings, transitions_topic, [*rolls, downgrade])
+    results = drain_both(settings, topic, transitions_topic, f"test-{unique}", p, 5)
+    assert sum(r.applied for r in results) == 5 and sum(r.transitions for r in results) == 4
+    assert all(r.committed for r in results if r.consumed)
+
+    card = lookup(redis_client, p, "L-t1")
+    assert card is not None
+    assert (card["dpd"], card["bucket"], card["klass"]) == (31, "M2", "special_mention")
+    assert (card["borrower_id"], card["open_warnings"]) == ("bw-t", 0)
+    assert card["state_at"] == card["last_transition_at"] == "2026-04-11T16:00:00+00:00"
+    assert card["state_by"].startswith("transition:bucket:M1>M2:2026-04-11:")
+    assert (card["last_transition"]["from"], card["last_transition"]["to"]) == ("M1", "M2")
+    assert card["updated_at"] == "2026-04-11T23:00:00.5+00:00"
+    assert "last_warning_id" not in card and card["open"] == {} and card["recent"] == []
+    # A quiet loan, as with warnings all resolved: its keys expire (docs/redis.md, TTL).
+    assert 0 < redis_client.ttl(p + "card:L-t1") <= settings.redis.closed_ttl_days * 86_400
+
+    other = lookup(redis_client, p, "L-t2")
+    assert other is not None
+    assert (other["dpd"], other["bucket"], other["klass"]) == (91, "M4", "substandard")
+    assert other["last_warning_id"] == "w0001" and other["open_warnings"] == 1
+    assert redis_client.zscore(p + "top", "L-t2") == risk_score("high", 91)
+    assert redis_client.ttl(p + "card:L-t2") == -1  # an open warning keeps it
+
+    assert borrower(redis_client, p, "bw-t") == {
+        "borrower_id": "bw-t",
+        "loans": 2,
+        "max_dpd": 91,
+        "worst_klass": "substandard",
+        "open_warnings": 1,
+        "updated_at": "2026-06-09T23:00:00.5+00:00",
+        "by_loan": {
+            "L-t1": {"dpd": 31, "klass": "special_mention", "open": 0},
+            "L-t2": {"dpd": 91, "klass": "substandard", "open": 1},
+        },
+    }
+
+    local = settings.model_copy(
+        update={"redis": settings.redis.model_copy(update={"key_prefix": p})}
+    )
+    assert lookup_command(local, "L-t1") == 0  # loanwatch lookup L-t1
+    printed = orjson.loads(capsys.readouterr().out)
+    assert (printed["bucket"], printed["klass"], printed["dpd"]) == ("M2", "special_mention", 31)
+
+
+def test_an_older_record_never_overwrites_a_newer_state_and_repeats_change_nothing(
+    settings: Settings,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    topic: str,
+    transitions_topic: str,
+    unique: str,
+) -> None:
+    p = redis_prefix
+    group = f"test-{unique}"
+    state = ("dpd", "bucket", "klass", "state_at", "state_ms", "state_by")
+
+    def held(loan: str) -> dict[str, Any]:
+        card = redis_client.hgetall(f"{p}card:{loan}")
+        return {name: card.get(name.encode()) for name in state}
+
+    # The newest facts arrive first: a transition on L-a, a warning on L-b.
+    newest = transition(
+        "L-a", "bucket", "M1>M2", "2026-04-11T16:00:00+00:00", 31, "M2", "special_mention"
+    )
+    produce(settings, transitions_topic, [newest])
+    produce(
+        settings,
+        topic,
+        [
+            warning(
+                3,
+                loan_id="L-b",
+                borrower_id="bw-t",
+                dpd=95,
+                bucket="M4",
+                klass="substandard",
+                event_time="2026-06-14T16:00:00+00:00",
+            )
+        ],
+    )
+    drain_both(settings, topic, transitions_topic, group, p, 2)
+    before = {loan: held(loan) for loan in ("L-a", "L-b")}
+    rollup = redis_client.hgetall(p + "borrower:bw-t")
+    assert before["L-a"]["bucket"] == b"M2" and before["L-b"]["bucket"] == b"M4"
+
+    # Older ones arrive later: a transition after the transition, a transition after
+    # the warning, a warning after the transition, and a transition of the warning's own
+    # step (same event time) carrying another state: none may replace what is held.
+    produce(
+        settings,
+        transitions_topic,
+        [
+            transition(
+                "L-a", "bucket", "M0>M1", "2026-03-14T16:00:00+00:00", 4, "M1", "special_mention"
+            ),
+            transition(
+                "L-b", "bucket", "M3>M4", "2026-06-10T16:00:00+00:00", 91, "M4", "special_mention"
+            ),
+            transition("L-b", "klass", "x>y", "2026-06-14T16:00:00+00:00", 1, "M9", "normal"),
+        ],
+    )
+    produce(
+        settings,
+        topic,
+        [
+            warning(
+                4,
+                "resolved",  # L-a stays quiet: its keys keep expiring
+                loan_id="L-a",
+                borrower_id="bw-t",
+                dpd=20,
+                event_time="2026-04-01T16:00:00+00:00",
+            )
+        ],
+    )
+    results = drain_both(settings, topic, transitions_topic, group, p, 4)
+    assert sum(r.applied for r in results) == 4  # applied (recorded), yet older
+    assert {loan: held(loan) for loan in ("L-a", "L-b")} == before
+    after = redis_client.hgetall(p + "borrower:bw-t")
+    for name in (b"max_dpd", b"worst_klass", b"dpd:L-a", b"klass:L-a", b"dpd:L-b", b"klass:L-b"):
+        assert after[name] == rollup[name], name
+    assert after[b"loans"] == b"2" and after[b"max_dpd"] == b"95"
+
+    # Redelivered transitions, and a whole replay by a new group, change nothing at all,
+    # not even the expiry of the quiet loan's keys.
+    snap, ttl = snapshot(redis_client, p), redis_client.pttl(p + "card:L-a")
+    redelivered = transition(
+        "L-a", "bucket", "M0>M1", "2026-03-14T16:00:00+00:00", 4, "M1", "special_mention"
+    )
+    produce(settings, transitions_topic, [newest, redelivered])
+    again = drain_both(settings, topic, transitions_topic, group, p, 2)
+    replay = drain_both(settings, topic, transitions_topic, f"{group}-2", p, 8)
+    assert sum(r.applied for r in again + replay) == 0
+    assert snapshot(redis_client, p) == snap
+    assert 0 < redis_client.pttl(p + "card:L-a") <= ttl
+
+
+def test_a_bad_transition_is_skipped_and_committed_and_the_rest_applied(
+    settings: Settings,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    topic: str,
+    transitions_topic: str,
+    unique: str,
+) -> None:
+    good = transition(
+        "L-g", "bucket", "M0>M1", "2026-03-14T16:00:00+00:00", 4, "M1", "special_mention"
+    )
+    # What a worker of the previous release wrote: no state, no times.
+    old_format = {
+        k: good[k] for k in ("schema_version", "loan_id", "kind", "from", "to", "on", "event_id")
+    }
+    producer = Producer(settings.kafka.confluent_config())
+    for value in (b"not json", orjson.dumps({**good, "kind": "status"}), orjson.dumps(old_format)):
+        producer.produce(transitions_topic, key=b"L-g", value=value)
+    producer.produce(transitions_topic, key=b"L-g", value=orjson.dumps(good))
+    assert producer.flush(30) == 0
+    results = drain_both(settings, topic, transitions_topic, f"test-{unique}", redis_prefix, 4)
+    assert sum(r.skipped for r in results) == 3
+    assert sum(r.applied for r in results) == 1
+    assert all(r.committed for r in results if r.consumed)
+    assert any("unknown kind" in e for r in results for e in r.errors)
+    card = lookup(redis_client, redis_prefix, "L-g")
+    assert card is not None and card["bucket"] == "M1"
+
+
 @pytest.mark.timeout(120)
 def test_rebuild_restores_keys_lost_behind_the_writers_back_without_republishing(
-    settings: Settings, redis_client: redis.Redis, redis_prefix: str, topic: str, unique: str
+    settings: Settings,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    topic: str,
+    transitions_topic: str,
+    unique: str,
 ) -> None:
     p = redis_prefix
     bodies = [warning(n) for n in range(12)] + [warning(n, "resolved") for n in (0, 4, 8)]
+    moves = [  # newer than L-000001's warnings, older than L-000002's, and a loan of its own
+        transition(
+            "L-000001",
+            "bucket",
+            "M1>M2",
+            "2026-03-20T16:00:00+00:00",
+            31,
+            "M2",
+            "special_mention",
+            borrower_id="bw-1",
+        ),
+        transition(
+            "L-000002",
+            "klass",
+            "normal>special_mention",
+            "2026-03-05T16:00:00+00:00",
+            5,
+            "M1",
+            "special_mention",
+            borrower_id="bw-2",
+        ),
+        transition(
+            "L-tonly", "bucket", "M0>M1", "2026-03-14T16:00:00+00:00", 4, "M1", "special_mention"
+        ),
+    ]
     produce(settings, topic, bodies)
+    produce(settings, transitions_topic, moves)
     local = settings.model_copy(
         update={
             "app_id": f"test-{unique}",
-            "topics": settings.topics.model_copy(update={"warnings": topic}),
+            "topics": settings.topics.model_copy(
+                update={"warnings": topic, "transitions": transitions_topic}
+            ),
             "redis": settings.redis.model_copy(update={"key_prefix": p}),
         }
     )
-    drained(local, topic, f"test-{unique}-redis", p, len(bodies))  # run()'s own group
+    drained(  # run()'s own group
+        local,
+        topic,
+        f"test-{unique}-redis",
+        p,
+        len(bodies) + len(moves),
+        transitions_topics=[transitions_topic],
+    )
     before = snapshot(redis_client, p)
+    assert before[(p + "card:L-000001").encode()][b"bucket"] == b"M2"
+    assert before[(p + "card:L-tonly").encode()][b"bucket"] == b"M1"
     # A partial loss the view marker cannot see (an eviction, a careless DEL).
     redis_client.delete(p + "card:L-000001", p + "seen:L-000001", p + "top", p + "recent:L-000002")
+    redis_client.delete(p + "card:L-tonly", p + "seen:L-tonly", p + "borrower:bw-t")
     assert snapshot(redis_client, p) != before
 
     stop = threading.Event()

@@ -72,7 +72,7 @@ def warning(n: int, status: str = "open", **changes: Any) -> dict[str, Any]:
         "warning_id": f"w{n:05d}",
         "status": status,
         "loan_id": f"L-{n % 11:04d}",
-        "borrower_id": f"bw-{n % 5}",
+        "borrower_id": f"bw-{n % 11 % 5}",  # one borrower per loan, several loans each
         "rule_id": ("dpd_30", "high_pd", "partial_payment")[n % 3],
         "rule_version": 1,
         "pack_digest": "9b1f",
@@ -92,6 +92,39 @@ def warning(n: int, status: str = "open", **changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def transition(n: int) -> dict[str, Any]:
+    """Transition ``n`` of loan ``n % 11``, stamped as docs/warnings.md says. Those of loans
+    0-3 happen in April, after every warning, so they decide those cards' state; the others
+    in March, among the warnings, so the newest warning or transition decides."""
+    dpd = (n * 7) % 120
+    bucket = "M0" if dpd == 0 else f"M{min((dpd - 1) // 30 + 1, 4)}"
+    klass = ("normal", "special_mention", "substandard")[n % 3]
+    month = 4 if n % 11 < 4 else 3
+    day = 1 + (n * 5) % 28
+    kind = ("bucket", "klass")[n // 4 % 2]
+    return {
+        "schema_version": 1,
+        "loan_id": f"L-{n % 11:04d}",
+        "borrower_id": f"bw-{n % 11 % 5}",
+        "kind": kind,
+        "from": "M0" if kind == "bucket" else "normal",
+        "to": bucket if kind == "bucket" else klass,
+        "on": f"2026-{month:02d}-{day:02d}",
+        "event_id": f"e{n}" if n % 3 else None,
+        "dpd": dpd,
+        "bucket": bucket,
+        "klass": klass,
+        "event_time": f"2026-{month:02d}-{day:02d}T{(n * 3) % 24:02d}:30:00+00:00",
+        "produced_at": f"2026-{month + 1:02d}-{day:02d}T00:00:03+00:00",
+    }
+
+
+def moves(first: int, count: int) -> list[dict[str, Any]]:
+    """A transition for every fourth of ``count`` warnings, plus a redelivered copy of some."""
+    bodies = [transition(n) for n in range(first, first + count, 4)]
+    return bodies + [transition(n) for n in range(first, first + count, 12)]
 
 
 def wave(first: int, count: int) -> list[dict[str, Any]]:
@@ -232,11 +265,27 @@ def view(client: redis.Redis, prefix: str) -> dict[str, Any]:
     }
 
 
+def cards(view: dict[str, Any]) -> list[dict[bytes, bytes]]:
+    return [value for key, value in view.items() if key.startswith("card:")]
+
+
 def reference_view(
-    settings: Settings, topic: str, group: str, client: redis.Redis, prefix: str, total: int
+    settings: Settings,
+    topics: tuple[str, str],
+    group: str,
+    client: redis.Redis,
+    prefix: str,
+    total: int,
 ) -> dict[str, Any]:
-    """The view a writer builds from the whole topic with nothing going wrong."""
-    writer = RedisWriter(settings, topics=[topic], group_id=group, prefix=prefix, max_rows=500)
+    """The view a writer builds from the whole (warnings, transitions) topics, undisturbed."""
+    writer = RedisWriter(
+        settings,
+        topics=[topics[0]],
+        transitions_topics=[topics[1]],
+        group_id=group,
+        prefix=prefix,
+        max_rows=500,
+    )
     try:
         consumed = 0
         deadline = time.monotonic() + 30
@@ -255,6 +304,7 @@ def test_redis_killed_the_writer_reports_degraded_once_and_rebuilds_the_view_whe
     redis_client: redis.Redis,
     redis_prefix: str,
     topic: str,
+    transitions_topic: str,
     unique: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -264,6 +314,7 @@ def test_redis_killed_the_writer_reports_degraded_once_and_rebuilds_the_view_whe
     writer = RedisWriter(
         local,
         topics=[topic],
+        transitions_topics=[transitions_topic],
         group_id=f"test-{unique}",
         prefix="lw:",
         max_rows=100,
@@ -273,26 +324,29 @@ def test_redis_killed_the_writer_reports_degraded_once_and_rebuilds_the_view_whe
     )
     private = redis.Redis.from_url(local.redis.url, socket_timeout=1.0)
     produced: list[dict[str, Any]] = []
+
+    def send(first: int) -> list[dict[str, Any]]:
+        """Warnings ``first``.. and their transitions; returns the warnings sent."""
+        warnings, changes = wave(first, 120), moves(first, 120)
+        produce(local, topic, warnings)
+        produce(local, transitions_topic, changes)
+        produced.extend(warnings + changes)
+        return warnings
+
     thread = start(writer)
     try:
-        first = wave(0, 120)
-        produce(local, topic, first)
-        produced += first
-        wait_for(lambda: metrics.counters["redis.rows_total"] == len(first), 30, "first wave")
+        send(0)
+        wait_for(lambda: metrics.counters["redis.rows_total"] == len(produced), 30, "first wave")
         assert private.exists("lw:card:L-0000") and private.exists("lw:view")
 
         server.kill()  # Redis dies; it keeps no data (the stack's Redis has no persistence)
-        second = wave(120, 120)
-        produce(local, topic, second)
-        produced += second
+        send(120)
         wait_for(lambda: metrics.gauges.get("redis.degraded") == 1, 20, "degraded")
         wait_for(lambda: metrics.counters["redis.retries_total"] >= 5, 20, "several retries")
         assert thread.is_alive()  # retrying, not crashing
 
         server.start()  # same port, empty
-        third = wave(240, 120)
-        produce(local, topic, third)
-        produced += third
+        third = send(240)
         wait_for(lambda: metrics.counters["redis.rows_total"] == len(produced), 45, "catch-up")
     finally:
         writer.stop_event.set()
@@ -307,12 +361,20 @@ def test_redis_killed_the_writer_reports_degraded_once_and_rebuilds_the_view_whe
 
     # The rebuilt view is exactly what an undisturbed writer builds from the topic.
     expected = reference_view(
-        settings, topic, f"test-{unique}-ref", redis_client, redis_prefix, len(produced)
+        settings,
+        (topic, transitions_topic),
+        f"test-{unique}-ref",
+        redis_client,
+        redis_prefix,
+        len(produced),
     )
     try:
         got = view(private, "lw:")
         assert sorted(got) == sorted(expected)
         assert got == expected
+        # Both topics decided some cards' state: the interleaving was put to the test.
+        sources = {card[b"state_by"].split(b":")[0] for card in cards(got)}
+        assert sources == {b"warning", b"transition"}
         for n in range(11):
             loan = f"L-{n:04d}"
             assert lookup(private, "lw:", loan) == lookup(redis_client, redis_prefix, loan)

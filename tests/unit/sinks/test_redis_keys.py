@@ -27,6 +27,7 @@ def test_every_key_sits_under_the_prefix() -> None:
     assert keys.open("L-1") == "lw:open:L-1"
     assert keys.recent("L-1") == "lw:recent:L-1"
     assert keys.seen("L-1") == "lw:seen:L-1"
+    assert keys.loan("L-1") == ["lw:card:L-1", "lw:open:L-1", "lw:recent:L-1", "lw:seen:L-1"]
     assert keys.team("collections") == "lw:team:collections"
     assert keys.top == "lw:top"
     assert keys.stream == "lw:stream:warnings"
