@@ -239,8 +239,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             # (sinks collapse them); the other order could lose them for good, since a
             # replayed event the table already holds is skipped as a duplicate.
             outputs = outputs_of(result, settings)
-            if rt.models is not None:  # a checkpoint in this step queued its hub's figures
-                outputs += metrics_outputs(rt.models.drain_metrics(), settings)
+            if rt.models is not None and (figures := rt.models.drain_metrics()):
+                outputs += metrics_outputs(figures, settings)  # this step checkpointed
             for out in outputs:
                 await send(message, sinks[out.topic], out.key, out.value)
             if verdict.row != stored:  # a tick that changed nothing costs no write

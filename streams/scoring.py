@@ -73,6 +73,14 @@ _MANIFEST = b"LWCM"
 _MANIFEST_BODY = struct.Struct(">cII32s")  # set in use, its chunk count, the other's, SHA-256
 
 
+def _manifest(head: bytes | None) -> tuple[bytes, int, int, bytes] | None:
+    """(set in use, its chunk count, the other set's, SHA-256), or None: no manifest there."""
+    if not head or not head.startswith(_MANIFEST):
+        return None
+    using, count, other, digest = _MANIFEST_BODY.unpack_from(head, len(_MANIFEST))
+    return using, count, other, digest
+
+
 def score_card(scores: Scores, *, pd_ready: bool = True) -> ScoreCard:
     """The rules' view of a hub's scores.
 
@@ -217,9 +225,10 @@ class PartitionModels:
         head = self._table.get(key)
         if not head:
             return None
-        if not head.startswith(_MANIFEST):
+        manifest = _manifest(head)
+        if manifest is None:
             return bytes(head)  # written before chunking: the whole checkpoint
-        using, count, _, digest = _MANIFEST_BODY.unpack_from(head, len(_MANIFEST))
+        using, count, _, digest = manifest
         parts = [self._table.get(self._chunk_key(key, using, i)) for i in range(count)]
         if any(part is None for part in parts):
             raise CheckpointError(f"model checkpoint: a chunk of set {using.decode()} is missing")
@@ -235,11 +244,11 @@ class PartitionModels:
     def _write_checkpoint(self, partition: int, data: bytes) -> None:
         """Chunks into the set the manifest does not name, then the manifest (see above)."""
         key = self.key(partition)
-        head = self._table.get(key)
+        manifest = _manifest(self._table.get(key))
         counts = {b"a": 0, b"b": 0}
         using = b"b"  # so that the first checkpoint goes to set a
-        if head and head.startswith(_MANIFEST):
-            using, count, other, _ = _MANIFEST_BODY.unpack_from(head, len(_MANIFEST))
+        if manifest is not None:
+            using, count, other, _ = manifest
             counts[using], counts[b"a" if using == b"b" else b"b"] = count, other
         target = b"a" if using == b"b" else b"b"
         chunks = [data[i : i + self._chunk_bytes] for i in range(0, len(data), self._chunk_bytes)]
@@ -295,6 +304,12 @@ class PartitionModels:
             self._metrics.extend(partition_metrics(slot.hub, partition, now or datetime.now(UTC)))
 
     def drain_metrics(self) -> list[ModelMetrics]:
-        """The metrics queued by checkpoints since the last drain, oldest first."""
+        """The metrics queued by checkpoints since the last drain, oldest first.
+
+        Called after every step: without a checkpoint it returns the same empty
+        list and allocates nothing.
+        """
+        if not self._metrics:
+            return self._metrics
         out, self._metrics = self._metrics, []
         return out
