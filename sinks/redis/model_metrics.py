@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
 
-__all__ = ["FIGURES", "BadMetrics", "ParsedMetrics", "json_object", "parse_model_metrics"]
+from sinks.redis.messages import json_object
+
+__all__ = ["FIGURES", "BadMetrics", "ParsedMetrics", "parse_model_metrics"]
 
 FIGURES = ("roc_auc", "log_loss", "brier", "precision", "threshold", "alerts", "accuracy")
 """The figure fields a record may carry, each a number or null."""
@@ -46,20 +47,6 @@ class ParsedMetrics:
 
     field: str
     body: bytes
-
-
-def json_object(value: bytes | None, error: type[ValueError]) -> dict[str, Any]:
-    """The message as a JSON object, or ``error`` saying why it is not one (every topic's first
-    check, so each parser's reasons read the same)."""
-    if not value:
-        raise error("empty message")
-    try:
-        body = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise error(f"not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise error("not a JSON object")
-    return body
 
 
 def parse_model_metrics(value: bytes | None) -> ParsedMetrics:

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 
 import orjson
 
-from sinks.redis.model_metrics import json_object
+from sinks.redis.messages import json_object
 
 __all__ = ["KINDS", "BadTransition", "DatedState", "ParsedTransition", "parse_transition"]
 

@@ -53,12 +53,8 @@ from sinks.redis.keys import (
     TERMINAL_RULES,
     RedisKeys,
 )
-from sinks.redis.model_metrics import (
-    BadMetrics,
-    ParsedMetrics,
-    json_object,
-    parse_model_metrics,
-)
+from sinks.redis.messages import json_object
+from sinks.redis.model_metrics import BadMetrics, ParsedMetrics, parse_model_metrics
 from sinks.redis.scripts import APPLY_TRANSITION_LUA, APPLY_WARNING_LUA
 from sinks.redis.transitions import BadTransition, DatedState, ParsedTransition, parse_transition
 from sinks.source import BatchWriter, SourceMessage, WriterOptions
