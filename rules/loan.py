@@ -1288,21 +1288,18 @@ def _on_collateral(
     return False
 
 
-def _on_clock(state: LoanState, event: Any, policy: Policy, t: int, h: int, day: int) -> bool:
-    return False  # installment_due: the clock's own event; moving to its day was all
-
-
-def _on_label(state: LoanState, event: Any, policy: Policy, t: int, h: int, day: int) -> bool:
-    # note_labelled teaches the text model in the worker; the loan has nothing to
-    # learn from it beyond the day it arrived on (and its id, for deduplication).
+def _day_only(state: LoanState, event: Any, policy: Policy, t: int, h: int, day: int) -> bool:
+    """Moving the loan to the event's day was all: installment_due (the clock's own
+    event), loan_disbursed (always refused on an existing loan), and note_labelled (it teaches
+    the worker's text model; the loan keeps only its day and its id, for deduplication)."""
     return False
 
 
 _Refusal = Callable[[LoanState, Any, int], str | None]
 
 _DISPATCH: Final[dict[str, tuple[_Refusal | None, _Handler]]] = {
-    "loan_disbursed": (_refuse_disbursement, _on_clock),
-    "installment_due": (None, _on_clock),
+    "loan_disbursed": (_refuse_disbursement, _day_only),
+    "installment_due": (None, _day_only),
     "repayment_received": (_before_barrier, _on_repayment),
     "repayment_reversed": (_refuse_reversal, _on_reversal),
     "account_transaction": (None, _on_transaction),
@@ -1311,7 +1308,7 @@ _DISPATCH: Final[dict[str, tuple[_Refusal | None, _Handler]]] = {
     "contact_change": (None, _on_contact),
     "collateral_valuation": (_refuse_collateral, _on_collateral),
     "collection_note": (_refuse_note, _on_note),
-    "note_labelled": (None, _on_label),
+    "note_labelled": (None, _day_only),
     "restructure": (_refuse_ending, _on_restructure),
     "write_off": (_refuse_ending, _on_write_off),
 }
