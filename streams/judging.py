@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from models.labels import PendingLabels
 from rules.clock import DueIndex
 from rules.core import Engine, LoanRecord, StepResult, Tick
-from rules.events import Event, NoteLabelled
+from rules.events import Event
 from rules.pack import RulePack
 from streams.record_cache import RecordCache
 from streams.scoring import PartitionModels
@@ -124,13 +124,9 @@ class Runtime:
         if record is None or result.rejected or result.duplicate:
             return Verdict(result)
         if self.models is not None and labels is not None:
-            if isinstance(item, NoteLabelled):
-                # Before after_step: the step then counts towards the next checkpoint,
-                # and a drift the label reveals is drained with the step's warnings.
-                hub = self.models.slot(partition).hub
-                hub.learn_intent(item.text, item.intent, now=now)
+            event = None if isinstance(item, Tick) else item
             drifts = self.models.after_step(
-                partition, record.loan, labels, now, self.engine.pack.digest
+                partition, record.loan, labels, now, self.engine.pack.digest, event
             )
             if drifts:
                 result = replace(result, warnings=result.warnings + tuple(drifts))

@@ -54,7 +54,7 @@ from models.drift import Drift
 from models.exceptions import CheckpointError
 from models.hub import HubConfig, ModelHub, Scores
 from models.labels import PendingLabels
-from rules.events import Event
+from rules.events import Event, NoteLabelled
 from rules.loan import LoanState
 from rules.scoring import ModelReason, ScoreCard
 from rules.warnings import Reason, RiskWarning
@@ -277,10 +277,23 @@ class PartitionModels:
         return score
 
     def after_step(
-        self, partition: int, loan: LoanState, labels: PendingLabels, now: datetime, digest: str
+        self,
+        partition: int,
+        loan: LoanState,
+        labels: PendingLabels,
+        now: datetime,
+        digest: str,
+        event: Event | None = None,
     ) -> list[RiskWarning]:
-        """Learn what the loan's state now proves; checkpoint when due; drift warnings."""
+        """Learn what the step taught; checkpoint when due; drift warnings.
+
+        The loan's state teaches the PD its outcomes; a collector's ``note_labelled``
+        (accepted by the core, so never a duplicate) teaches the text model, before
+        this step counts towards the checkpoint and its drifts are drained.
+        """
         slot = self.slot(partition)
+        if isinstance(event, NoteLabelled):
+            slot.hub.learn_intent(event.text, event.intent, now=now)
         slot.hub.observe_outcome(loan, labels, now=now)
         out: list[RiskWarning] = []
         for drift in slot.hub.drain_drifts():
