@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-__all__ = ["Column", "Kind", "ServerFeatures", "Table", "create_table_sql"]
+__all__ = ["Column", "Kind", "ServerFeatures", "Table", "add_column_sql", "create_table_sql"]
 
 
 class _Executes(Protocol):
@@ -133,6 +133,18 @@ def create_table_sql(table: Table, features: ServerFeatures, database: str) -> s
     if table.ttl_column and table.ttl_days and features.ttl:
         sql += f" TTL toDateTime({table.ttl_column}) + INTERVAL {int(table.ttl_days)} DAY"
     return sql
+
+
+def add_column_sql(table: str, column: Column, features: ServerFeatures, database: str) -> str:
+    """``ALTER TABLE ... ADD COLUMN`` for this server (the column goes last).
+
+    >>> add_column_sql("t", Column("n", Kind.UINT32, nullable=True),
+    ...                ServerFeatures.from_version("18.16.1"), "db")
+    'ALTER TABLE db.t ADD COLUMN n Nullable(UInt32)'
+    """
+    return (
+        f"ALTER TABLE {_checked(database)}.{_checked(table)} ADD COLUMN {column.render(features)}"
+    )
 
 
 def _type_sql(kind: Kind, features: ServerFeatures) -> str:

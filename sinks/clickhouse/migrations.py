@@ -2,9 +2,11 @@
 
 Each migration is a list of table descriptions (sinks/clickhouse/tables.py)
 rendered for the connected server, so one migration list serves ClickHouse 18.16
-(the local stack, CI) and current releases alike. A migration is recorded only
-after all of its statements ran, and every statement is ``IF NOT EXISTS``, so a
-run that died half-way simply runs again.
+(the local stack, CI) and current releases alike; a migration may also append
+columns to an existing table (`AddedColumns`). A migration is recorded only
+after all of its statements ran, tables are created ``IF NOT EXISTS`` and a
+column is added only when ``system.columns`` lacks it, so a run that died
+half-way simply runs again.
 
 The recorded checksum hashes the *description* (names, columns, keys), not the
 rendered SQL: upgrading the server renders different SQL for the same migration,
@@ -21,25 +23,40 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from config import Settings
 from sinks.clickhouse import tables as _tables
 from sinks.clickhouse.book import LOANS, MODEL_SCORES
-from sinks.clickhouse.dialect import ServerFeatures, Table, create_table_sql
+from sinks.clickhouse.dialect import (
+    Column,
+    ServerFeatures,
+    Table,
+    add_column_sql,
+    create_table_sql,
+)
 from sinks.clickhouse.tables import (
     ACTIONS,
     DEAD_LETTERS,
     MODEL_METRICS,
     SCHEMA_MIGRATIONS,
-    TRANSITIONS,
+    TRANSITION_STATE,
+    TRANSITIONS_V1,
     WARNINGS,
 )
 from sinks.errors import MigrationError
 
-__all__ = ["MIGRATIONS", "Executes", "Migration", "apply_migrations", "migrate", "pending"]
+__all__ = [
+    "MIGRATIONS",
+    "AddedColumns",
+    "Executes",
+    "Migration",
+    "apply_migrations",
+    "migrate",
+    "pending",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +70,19 @@ class Executes(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class AddedColumns:
+    """Columns a migration appends to a table an earlier migration created."""
+
+    table: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Migration:
     version: int
     name: str
     tables: tuple[Table, ...]
+    added: tuple[AddedColumns, ...] = ()
 
     def __post_init__(self) -> None:
         if self.version < 1 or not _NAME.match(self.name):
@@ -66,18 +92,37 @@ class Migration:
     def checksum(self) -> str:
         """sha256 of the server-independent description (see the module docstring)."""
         text = f"{self.version}\x1f{self.name}\x1f" + "\x1e".join(map(repr, self.tables))
+        if self.added:  # absent from the text otherwise, so older checksums stay as recorded
+            text += "\x1d" + "\x1e".join(map(repr, self.added))
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def statements(self, features: ServerFeatures, database: str) -> list[str]:
-        return [create_table_sql(table, features, database) for table in self.tables]
+    def statements(
+        self, features: ServerFeatures, database: str, existing: Mapping[str, set[str]]
+    ) -> list[str]:
+        """The DDL still to run, given the columns each table already has.
+
+        ``ADD COLUMN IF NOT EXISTS`` is not in 18.16, so the columns already there
+        (``existing``, by table, from ``system.columns``) are what makes a re-run after
+        a half-applied migration harmless.
+        """
+        sql = [create_table_sql(table, features, database) for table in self.tables]
+        for change in self.added:
+            have = existing.get(change.table, set())
+            sql += [
+                add_column_sql(change.table, column, features, database)
+                for column in change.columns
+                if column.name not in have
+            ]
+        return sql
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "outputs", (WARNINGS, TRANSITIONS, ACTIONS)),
+    Migration(1, "outputs", (WARNINGS, TRANSITIONS_V1, ACTIONS)),
     Migration(2, "dead_letters", (DEAD_LETTERS,)),
     Migration(3, "alert_events", (_tables.ALERT_EVENTS,)),
     Migration(4, "loans_and_model_scores", (LOANS, MODEL_SCORES)),
     Migration(5, "model_metrics", (MODEL_METRICS,)),
+    Migration(6, "transition_state", (), (AddedColumns(TRANSITIONS_V1.name, TRANSITION_STATE),)),
 )
 """Append only: a migration, once released, is never edited or reordered."""
 
@@ -122,7 +167,8 @@ def apply_migrations(
     applied = {int(version): str(checksum) for version, checksum in rows}
     done: list[Migration] = []
     for migration in pending(applied, migrations):
-        for statement in migration.statements(features, database):
+        existing = _columns(client, database, [change.table for change in migration.added])
+        for statement in migration.statements(features, database, existing):
             client.execute(statement)
         # INSERT ... SELECT, not VALUES: over the native protocol an inline VALUES list
         # leaves 18.16 waiting for a data block. Literals are safe: the name is checked
@@ -149,6 +195,18 @@ def migrate(settings: Settings) -> list[Migration]:
         return apply_migrations(client, ServerFeatures.of(client), settings.clickhouse.database)
     finally:
         client.disconnect()
+
+
+def _columns(client: Executes, database: str, tables: Sequence[str]) -> dict[str, set[str]]:
+    """The columns each of ``tables`` has now (none for a table that does not exist)."""
+    found: dict[str, set[str]] = {table: set() for table in tables}
+    for table in found:
+        rows = client.execute(
+            "SELECT name FROM system.columns "  # noqa: S608 - checked names
+            f"WHERE database = '{_plain(database)}' AND table = '{_plain(table)}'"
+        )
+        found[table] = {str(row[0]) for row in rows}
+    return found
 
 
 def _plain(identifier: str) -> str:

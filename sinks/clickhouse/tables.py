@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -90,7 +90,7 @@ WARNINGS = Table(
     partition_by="toYYYYMM(event_time)",
 )
 
-TRANSITIONS = Table(
+TRANSITIONS_V1 = Table(
     "transitions",
     (
         Column("loan_id", Kind.STRING),
@@ -105,6 +105,22 @@ TRANSITIONS = Table(
     engine="ReplacingMergeTree",
     partition_by="toYYYYMM(effective_on)",
 )
+"""The table as migration 1 created it; frozen, because its checksum is on record."""
+
+TRANSITION_STATE = (
+    Column("borrower_id", Kind.STRING, nullable=True),
+    Column("dpd", Kind.UINT32, nullable=True),
+    Column("bucket", Kind.LABEL, nullable=True),
+    Column("klass", Kind.LABEL, nullable=True),
+    Column("event_time", Kind.TIME, nullable=True),
+    Column("produced_at", Kind.TIME, nullable=True),
+)
+"""What a transition has carried since its step's state was added to it (migration 6).
+
+Nullable because transitions sent before then lack these fields: they are stored
+with nulls, not refused, and not given a made-up day or DPD."""
+
+TRANSITIONS = replace(TRANSITIONS_V1, columns=TRANSITIONS_V1.columns + TRANSITION_STATE)
 
 ACTIONS = Table(
     "actions",
@@ -191,7 +207,8 @@ class BadMessage(ValueError):
 class _Field:
     key: str  # the wire name
     parse: Callable[[Any], Any]
-    optional: bool = False  # may be null (never absent: the contract always sends it)
+    optional: bool = False  # may be null
+    added: bool = False  # may also be absent: added to the contract after messages were sent
 
 
 def _string(value: Any) -> str:
@@ -284,6 +301,12 @@ _WIRE: dict[str, tuple[_Field, ...]] = {
         _Field("on", _day),
         _Field("event_id", _string, optional=True),
         _Field("schema_version", _schema_version),
+        _Field("borrower_id", _string, optional=True, added=True),
+        _Field("dpd", _integer, optional=True, added=True),
+        _Field("bucket", _string, optional=True, added=True),
+        _Field("klass", _string, optional=True, added=True),
+        _Field("event_time", _instant, optional=True, added=True),
+        _Field("produced_at", _instant, optional=True, added=True),
     ),
     "actions": (
         _Field("action_id", _string),
@@ -350,6 +373,9 @@ def _checked_row(fields: tuple[_Field, ...], body: Any) -> tuple[Any, ...]:
     row: list[Any] = []
     for field in fields:
         if field.key not in body:
+            if field.added:
+                row.append(None)
+                continue
             raise BadMessage(f"missing field {field.key!r}")
         raw = body[field.key]
         if raw is None and field.optional:

@@ -341,7 +341,10 @@ def time_unit(column_type: str) -> timedelta | None:
 
     >>> time_unit("DateTime('UTC')"), time_unit("DateTime64(3, 'UTC')"), time_unit("String")
     (datetime.timedelta(seconds=1), datetime.timedelta(microseconds=1000), None)
+    >>> time_unit("Nullable(DateTime('UTC'))")
+    datetime.timedelta(seconds=1)
     """
+    column_type = column_type.removeprefix("Nullable(")
     match = re.match(r"^DateTime64\((\d+)", column_type)
     if match:
         precision = int(match.group(1))

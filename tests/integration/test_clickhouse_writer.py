@@ -26,6 +26,8 @@ from sinks.clickhouse import (
     TRANSITIONS,
     ClickHouseWriter,
     DrainResult,
+    ServerFeatures,
+    apply_migrations,
     migrate,
     row_of,
     run,
@@ -123,6 +125,45 @@ def test_migrate_on_the_stack_server_applies_once(settings: Settings, clickhouse
     assert recorded == [(m.version, m.name) for m in MIGRATIONS]
     tables = {row[0] for row in clickhouse.execute("SHOW TABLES")}
     assert {"warnings", "transitions", "actions", "dead_letters"} <= tables
+
+
+def test_transition_state_is_added_to_a_table_holding_older_rows_and_filled_from_then(
+    settings: Settings, clickhouse: Client, topic: str, unique: str
+) -> None:
+    """A database from before migration 6 keeps its rows; new transitions carry state."""
+    target = local(settings, clickhouse)
+    database = target.clickhouse.database
+    features = ServerFeatures.of(clickhouse)
+    before = [m for m in MIGRATIONS if not m.added]
+    assert apply_migrations(clickhouse, features, database, before) == before
+    old = {"schema_version": 1, "loan_id": "L1", "kind": "bucket", "from": "M0", "to": "M1"}
+    clickhouse.execute(
+        "INSERT INTO transitions (loan_id, kind, from_label, to_label, effective_on, event_id, "
+        "schema_version) VALUES",
+        [("L1", "bucket", "M0", "M1", date(2026, 3, 2), None, 1)],
+    )
+    assert [m.version for m in migrate(target)] == [6]
+    assert migrate(target) == []
+    doc = (Path(__file__).parents[2] / "docs" / "warnings.md").read_text()
+    section = doc.split("## `risk.transitions`")[1]
+    new = orjson.loads(re.findall(r"```json\n(.*?)```", section, re.S)[0])  # L-000123
+    still_old = {**old, "loan_id": "L3", "on": "2026-03-09", "event_id": "e3"}
+    produce_to_partition(target, topic, [orjson.dumps(new), orjson.dumps(still_old)])
+    w = ClickHouseWriter(target, topics={topic: "transitions"}, group_id=f"test-{unique}")
+    try:
+        drain(w, 2)
+    finally:
+        w.close()
+    rows = clickhouse.execute(
+        "SELECT loan_id, borrower_id, dpd, bucket, klass, toUnixTimestamp(event_time), "
+        "toUnixTimestamp(produced_at) FROM transitions ORDER BY loan_id"
+    )
+    assert rows == [
+        ("L-000123", "bw-7f3a9c", 31, "M2", "special_mention", 1775145600, 1775174401),
+        ("L1", None, None, None, None, None, None),
+        ("L3", None, None, None, None, None, None),
+    ]
+    assert clickhouse.execute("SELECT count() FROM dead_letters") == [(0,)]
 
 
 def test_redelivered_warnings_collapse_and_open_and_resolved_both_persist(

@@ -6,8 +6,10 @@ tests/integration/test_clickhouse_writer.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,6 +18,7 @@ import pytest
 from sinks.clickhouse import (
     MIGRATIONS,
     TABLES,
+    TRANSITIONS,
     WARNINGS,
     BadMessage,
     Column,
@@ -55,6 +58,7 @@ WARNING = {
     "event_time": "2026-03-04T16:00:00+00:00",
     "produced_at": "2026-03-05T00:00:02.113+00:00",
 }
+# A transition as sent before the step's state was added to it (still stored).
 TRANSITION = {
     "schema_version": 1,
     "loan_id": "L-000123",
@@ -64,6 +68,11 @@ TRANSITION = {
     "on": "2026-03-05",
     "event_id": None,
 }
+# The example in docs/warnings.md, read from it: the contract as documented.
+_TRANSITIONS_DOC = (Path(__file__).parents[3] / "docs" / "warnings.md").read_text()
+TRANSITION_WITH_STATE = orjson.loads(
+    re.findall(r"```json\n(.*?)```", _TRANSITIONS_DOC.split("## `risk.transitions`")[1], re.S)[0]
+)
 ACTION = {
     "schema_version": 1,
     "action_id": "a1b2c3",
@@ -126,6 +135,35 @@ def test_transition_renames_keyword_fields_and_parses_the_day() -> None:
     )
 
 
+def test_a_transition_carries_the_state_its_step_ended_in() -> None:
+    row = as_dict("transitions", TRANSITION_WITH_STATE)
+    assert (row["borrower_id"], row["dpd"], row["bucket"], row["klass"]) == (
+        "bw-7f3a9c",
+        31,
+        "M2",
+        "special_mention",
+    )
+    assert row["event_time"] == datetime(2026, 4, 2, 16, tzinfo=UTC)
+    assert row["produced_at"] == datetime(2026, 4, 3, 0, 0, 1, 482000, tzinfo=UTC)
+    with pytest.raises(BadMessage, match="field 'dpd': expected an integer"):
+        row_of("transitions", orjson.dumps({**TRANSITION_WITH_STATE, "dpd": "31"}))
+    with pytest.raises(BadMessage, match="field 'event_time': time without a UTC offset"):
+        row_of(
+            "transitions",
+            orjson.dumps({**TRANSITION_WITH_STATE, "event_time": "2026-04-02T16:00:00"}),
+        )
+
+
+def test_a_transition_sent_before_the_state_was_added_is_stored_with_nulls() -> None:
+    row = as_dict("transitions", TRANSITION)
+    added = ("borrower_id", "dpd", "bucket", "klass", "event_time", "produced_at")
+    assert [row[name] for name in added] == [None] * len(added)
+    assert row["loan_id"] == "L-000123"
+    # Only the added fields may be absent: the original ones are still required.
+    with pytest.raises(BadMessage, match="missing field 'on'"):
+        row_of("transitions", orjson.dumps({k: v for k, v in TRANSITION.items() if k != "on"}))
+
+
 def test_action_keeps_params_as_json_text() -> None:
     row = as_dict("actions", ACTION)
     assert orjson.loads(row["params"]) == {"channel": "phone", "dpd": 30}
@@ -176,7 +214,7 @@ def test_bad_messages_are_refused_with_a_reason(value: bytes | None, reason: str
         ("warnings", {**WARNING, "score": 1, "event_id": "e-1"}),  # an integer score
         ("warnings", {**WARNING, "score": 0.41, "event_time": "2026-03-05T00:00:00+08:00"}),
         ("warnings", {**WARNING, "produced_at": "2026-03-05T00:00:02Z"}),
-        ("transitions", TRANSITION),
+        ("transitions", TRANSITION_WITH_STATE),
         ("actions", ACTION),
         ("actions", {**ACTION, "event_id": None, "params": {}}),
         ("model_metrics", METRICS),
@@ -247,6 +285,32 @@ def test_pending_skips_applied_and_refuses_edited_or_unknown_migrations() -> Non
     assert issubclass(MigrationError, SinkError)
 
 
+def test_released_migrations_keep_the_checksums_databases_recorded() -> None:
+    # Recorded by databases that applied them; a change here means a released
+    # migration was edited (or TRANSITIONS_V1 stopped being the table migration 1 made).
+    assert {m.version: m.checksum[:16] for m in MIGRATIONS} == {
+        1: "7947b460ac53f4e8",
+        2: "7b76ca9ff5d92dc3",
+        3: "36432cd2fab8a10d",
+        4: "98f42eb6d12abee4",
+        5: "8f952db1f30550d2",
+        6: "117255e014a79f02",
+    }
+
+
+def test_added_columns_are_altered_in_only_where_the_table_lacks_them() -> None:
+    features = ServerFeatures.from_version("18.16.1")
+    (state,) = [m for m in MIGRATIONS if m.added]
+    (change,) = state.added
+    names = [c.name for c in change.columns]
+    fresh = state.statements(features, "lw", {"transitions": set()})
+    assert fresh[0] == "ALTER TABLE lw.transitions ADD COLUMN borrower_id Nullable(String)"
+    assert len(fresh) == len(names)
+    half_done = state.statements(features, "lw", {"transitions": set(names[:2])})
+    assert half_done == fresh[2:]
+    assert state.statements(features, "lw", {"transitions": set(names)}) == []
+
+
 def test_checksum_depends_on_the_description_not_the_server() -> None:
     edited = Migration(MIGRATIONS[1].version, MIGRATIONS[1].name, (WARNINGS,))
     assert edited.checksum != MIGRATIONS[1].checksum
@@ -286,6 +350,10 @@ def test_modern_migrations_run_on_current_clickhouse_once(chdb: ChdbClient) -> N
         "SELECT version, name, checksum FROM lw_mig.schema_migrations ORDER BY version"
     )
     assert recorded == [(str(m.version), m.name, m.checksum) for m in MIGRATIONS]
+    columns = chdb.execute(
+        "SELECT name FROM system.columns WHERE database = 'lw_mig' AND table = 'transitions'"
+    )
+    assert [name for (name,) in columns] == [c.name for c in TRANSITIONS.columns]
     ddl = chdb.execute("SHOW CREATE TABLE lw_mig.warnings")[0][0]
     assert "ReplacingMergeTree(produced_at)" in ddl
     assert "`event_time` DateTime64(3, \\'UTC\\')" in ddl  # TSV escapes the quotes
