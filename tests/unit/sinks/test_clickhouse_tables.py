@@ -215,6 +215,8 @@ def test_bad_messages_are_refused_with_a_reason(value: bytes | None, reason: str
         ("warnings", {**WARNING, "score": 0.41, "event_time": "2026-03-05T00:00:00+08:00"}),
         ("warnings", {**WARNING, "produced_at": "2026-03-05T00:00:02Z"}),
         ("transitions", TRANSITION_WITH_STATE),
+        ("transitions", TRANSITION),  # sent before the state was added
+        ("transitions", {**TRANSITION_WITH_STATE, "event_time": "2026-04-03T00:00:00+08:00"}),
         ("actions", ACTION),
         ("actions", {**ACTION, "event_id": None, "params": {}}),
         ("model_metrics", METRICS),
@@ -223,7 +225,7 @@ def test_bad_messages_are_refused_with_a_reason(value: bytes | None, reason: str
 )
 def test_the_fast_path_gives_the_checked_paths_row(table: str, body: dict[str, Any]) -> None:
     value = orjson.dumps(body)
-    fast = _SHAPES[table].fast(orjson.loads(value))
+    fast = _SHAPES[table].fast(value)
     assert fast is not None
     assert fast == _checked_row(_WIRE[table], orjson.loads(value)) == row_of(table, value)
     assert [type(v) for v in fast] == [type(v) for v in _checked_row(_WIRE[table], body)]
@@ -237,13 +239,27 @@ def test_the_fast_path_gives_the_checked_paths_row(table: str, body: dict[str, A
         {**WARNING, "event_time": "2026-03-04T16:00:00"},
         {**WARNING, "event_time": "yesterday"},
         {**WARNING, "schema_version": 2},
+        {**WARNING, "schema_version": 1.0},
+        {**WARNING, "score": True},
+        {**WARNING, "score": "0.5"},
+        {**WARNING, "reasons": {"name": "loan.dpd"}},
+        {**WARNING, "event_id": 7},
         {k: v for k, v in WARNING.items() if k != "loan_id"},
     ],
 )
 def test_the_fast_path_declines_what_the_checked_path_refuses(body: dict[str, Any]) -> None:
-    assert _SHAPES["warnings"].fast(body) is None
+    assert _SHAPES["warnings"].fast(orjson.dumps(body)) is None
     with pytest.raises(BadMessage):
         _checked_row(_WIRE["warnings"], body)
+
+
+def test_times_python_reads_but_rfc_3339_does_not_still_take_the_checked_path() -> None:
+    body = {**WARNING, "event_time": "2026-03-05T00:00+08:00"}  # no seconds
+    assert _SHAPES["warnings"].fast(orjson.dumps(body)) is None
+    assert as_dict("warnings", body)["event_time"] == datetime(2026, 3, 4, 16, tzinfo=UTC)
+    # RFC 3339 allows a lower-case t and z; both paths take them.
+    lower = {**WARNING, "event_time": "2026-03-04t16:00:00z"}
+    assert _SHAPES["warnings"].fast(orjson.dumps(lower)) == _checked_row(_WIRE["warnings"], lower)
 
 
 def test_every_table_has_a_wire_field_per_column() -> None:
