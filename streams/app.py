@@ -39,6 +39,7 @@ from rules.pack import default_pack, load_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
 from streams.dlq import Origin, dead_letter
+from streams.heap import HeapKeeper
 from streams.judging import Runtime
 from streams.outputs import metrics_outputs, outputs_of
 from streams.rules_feed import FileWatcher, TopicFeed
@@ -254,6 +255,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             partition, wakeup = header_only(value)
             rt.index(partition).set(key.decode(), wakeup)
         rt.indexed = True
+        heap.settle()  # the previous assignment's state is gone; the new one is loaded
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
@@ -263,6 +265,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             rt.models.forget()
 
     watcher = FileWatcher(worker.rules_file, rt.install) if worker.rules_file else None
+    heap = HeapKeeper(worker.heap_settle_interval_s)
 
     # Ticks per slice, a slice every _TICK_PACE_S (WorkerSettings.clock_ticks_per_s);
     # the event clock is not paced, so a replay's outputs do not depend on its speed.
@@ -276,6 +279,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             watcher.check()
         if not rt.indexed:
             rebuild_indexes()
+        elif heap.due():
+            heap.settle()
         mine = {
             tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topics.events
         }
