@@ -257,15 +257,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         rt.indexed = True
         heap.settle()  # the previous assignment's state is gone; the new one is loaded
 
+    heap = HeapKeeper(worker.heap_settle_interval_s)
+
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         rt.indexed = False  # rebuilt on the next clock run, after table recovery
         rt.records.clear()
         if rt.models is not None:
             rt.models.forget()
+        heap.settle()  # before the first events: the next settle follows the recovery
 
     watcher = FileWatcher(worker.rules_file, rt.install) if worker.rules_file else None
-    heap = HeapKeeper(worker.heap_settle_interval_s)
 
     # Ticks per slice, a slice every _TICK_PACE_S (WorkerSettings.clock_ticks_per_s);
     # the event clock is not paced, so a replay's outputs do not depend on its speed.
