@@ -253,8 +253,22 @@ class RedisWriter(BatchWriter):
             result.metrics = len(batch.metrics)
             if not intact and not self._restore_view(result):
                 return result
+        elif not self._view_expected and not self._check_view(result):
+            return result  # stopped
         result.committed = self._commit(messages, started)
         return result
+
+    def _check_view(self, result: DrainResult) -> bool:
+        """A batch with nothing to apply: still make sure the view's marker is there.
+
+        Otherwise a first batch of nothing but bad messages would be committed with
+        no marker set, and the next batch would take the missing marker for a lost
+        view and rebuild it. False if stopped.
+        """
+        present = self._with_retry(result, lambda: self.client.exists(self.keys.view))
+        if present is None:
+            return False
+        return bool(present) or self._restore_view(result)
 
     def close_store(self) -> None:
         self.client.close()

@@ -231,6 +231,30 @@ def test_bad_messages_are_skipped_and_committed(
     assert all(r.committed for r in results if r.consumed)
 
 
+def test_a_first_batch_of_only_bad_messages_marks_the_view_so_nothing_is_rebuilt(
+    settings: Settings, redis_client: redis.Redis, redis_prefix: str, topic: str, unique: str
+) -> None:
+    w = RedisWriter(settings, topics=[topic], group_id=f"test-{unique}", prefix=redis_prefix)
+    try:
+        produce_values(settings, topic, [b"not json", orjson.dumps(warning(1, severity="urgent"))])
+        first = drain(w, 2)
+        assert sum(r.skipped for r in first) == 2 and all(r.committed for r in first)
+        assert redis_client.exists(redis_prefix + "view") == 1
+        produce_values(settings, topic, [orjson.dumps(warning(2))])
+        second = drain(w, 1)
+    finally:
+        w.close()
+    assert sum(r.applied for r in second) == 1
+    assert sum(r.rebuilt for r in first + second) == 0  # the bad batch was not replayed
+
+
+def produce_values(settings: Settings, topic: str, values: list[bytes]) -> None:
+    producer = Producer(settings.kafka.confluent_config())
+    for value in values:
+        producer.produce(topic, value=value)
+    assert producer.flush(30) == 0
+
+
 def test_redis_down_keeps_the_batch_and_logs_degraded_once(
     settings: Settings,
     redis_client: redis.Redis,
