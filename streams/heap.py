@@ -36,8 +36,6 @@ class HeapKeeper:
     interval_s: float
     clock: Callable[[], float] = time.monotonic
     settled_at: float | None = field(default=None, init=False)
-    pauses_s: list[float] = field(default_factory=list, init=False)
-    """How long each settle held the worker, newest last (the last 16)."""
 
     def settle(self) -> float:
         """Collect everything, then freeze the survivors; returns the pause in seconds."""
@@ -49,7 +47,6 @@ class HeapKeeper:
         gc.freeze()
         pause = time.perf_counter() - started
         self.settled_at = self.clock()
-        self.pauses_s = [*self.pauses_s[-15:], pause]
         log.info(
             "heap settled in %.0f ms: %d objects frozen, %d unreachable freed",
             pause * 1000,
