@@ -104,6 +104,17 @@ class KafkaSettings(_Section):
             )
         return conf
 
+    def ordered_producer_config(self) -> dict[str, str | bool]:
+        """`confluent_config` for a producer whose messages keep their order per partition.
+
+        librdkafka retries a failed request while later ones are in flight, so
+        without idempotence a batch that hit a transient error (a topic created a
+        moment ago, a leader moving) lands after the batches sent behind it: a
+        loan's repayment before its disbursement. Idempotence (acks=all) keeps the
+        order and drops the retries' duplicates.
+        """
+        return {**self.confluent_config(), "enable.idempotence": True}
+
 
 class RedisSettings(_Section):
     """Redis for instant lookups; ACL user, password and TLS are all optional."""

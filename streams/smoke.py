@@ -156,7 +156,7 @@ def run_smoke(settings: Settings, *, loans: int = 5, timeout_s: float = 60.0) ->
 
 
 def _produce(settings: Settings, messages: list[tuple[bytes, bytes]]) -> list[Message]:
-    producer = Producer({**settings.kafka.confluent_config(), "enable.idempotence": True})
+    producer = Producer(settings.kafka.ordered_producer_config())
     delivered: list[Message] = []
     failures: list[KafkaError] = []
 

@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 PRODUCER_TUNING: Final[dict[str, str | int | bool]] = {
-    "enable.idempotence": True,  # acks=all, no duplicates or reordering on retry
     "linger.ms": 20,  # wait a little to fill batches: far fewer requests at high rates
     "batch.size": 1_000_000,
     "compression.type": "lz4",  # cheap on CPU; JSON events compress several-fold
@@ -153,7 +152,7 @@ def produce_book(
     """
     name = topic or settings.topics.events
     bucket = TokenBucket(rate) if rate is not None else None
-    producer = Producer({**settings.kafka.confluent_config(), **PRODUCER_TUNING})
+    producer = Producer({**settings.kafka.ordered_producer_config(), **PRODUCER_TUNING})
     reports = _Deliveries()
     produced = 0
     started = time.monotonic()

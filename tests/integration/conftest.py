@@ -370,7 +370,7 @@ class WorkerHarness:
 
         from rules import encode_event
 
-        producer = Producer(self.local.kafka.confluent_config())
+        producer = Producer(self.local.kafka.ordered_producer_config())
         failed: list[Any] = []
         started = time.monotonic()
         for n, event in enumerate(events):

@@ -25,7 +25,7 @@ def test_stack_up_twice_keeps_the_same_processes(
 
 
 def test_kafka_round_trips_keyed_messages_in_order_per_key(settings: Settings, topic: str) -> None:
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.ordered_producer_config())
     sent = [(f"loan-{i % 3}".encode(), f"event-{i}".encode()) for i in range(30)]
     for key, value in sent:
         producer.produce(topic, key=key, value=value)

@@ -238,7 +238,8 @@ def test_a_first_batch_of_only_bad_messages_marks_the_view_so_nothing_is_rebuilt
     try:
         produce_values(settings, topic, [b"not json", orjson.dumps(warning(1, severity="urgent"))])
         first = drain(w, 2)
-        assert sum(r.skipped for r in first) == 2 and all(r.committed for r in first)
+        assert sum(r.skipped for r in first) == 2
+        assert all(r.committed for r in first if r.consumed)  # not the empty polls
         assert redis_client.exists(redis_prefix + "view") == 1
         produce_values(settings, topic, [orjson.dumps(warning(2))])
         second = drain(w, 1)

@@ -32,7 +32,7 @@ def test_poison_messages_reach_the_dlq_with_original_bytes_and_reasons(
     events_topic = worker_env["LOANWATCH_TOPICS__EVENTS"]
     dlq_topic = worker_env["LOANWATCH_TOPICS__DLQ"]
     good = [encode_event(e) for e in sample_book(uuid.uuid4().hex[:6], 2, _start())]
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.ordered_producer_config())
     failed: list[object] = []
     # Wait for the worker to create its topics, then interleave good and poison messages.
     _wait_for_topic(settings, events_topic)

@@ -86,7 +86,7 @@ def test_worker_emits_warnings_for_event_driven_and_clock_driven_loans(
     ensure_topics(local)
     events: list[Event] = [_disbursed("L-busy"), _disbursed("L-silent")]
     events += [_activity("L-busy", n) for n in range(1, 40)]  # to about 120 days later
-    producer = Producer(local.kafka.confluent_config())
+    producer = Producer(local.kafka.ordered_producer_config())
     for event in events:
         producer.produce(
             local.topics.events, key=event.loan_id.encode(), value=encode_event(event), partition=0
@@ -173,7 +173,7 @@ def test_clock_keeps_ageing_a_silent_loan_after_a_sigkill_and_restart(harness, t
 
     clock = {"LOANWATCH_WORKER__CLOCK_INTERVAL_S": "0.5"}
     topics = harness.local.topics
-    producer = Producer(harness.local.kafka.confluent_config())
+    producer = Producer(harness.local.kafka.ordered_producer_config())
 
     def send(events: list[Event]) -> None:
         for event in events:  # one partition: L-busy's events move L-silent's clock

@@ -128,6 +128,13 @@ def test_kafka_sasl_ssl_becomes_librdkafka_keys() -> None:
     assert conf["ssl.ca.location"] == "/etc/ca.pem"
 
 
+def test_an_ordered_producer_is_idempotent_over_the_same_credentials() -> None:
+    kafka = KafkaSettings(security_protocol="SASL_SSL", sasl_username="svc", sasl_password="pw")  # type: ignore[arg-type]
+    conf = kafka.ordered_producer_config()
+    assert conf["enable.idempotence"] is True
+    assert {k: v for k, v in conf.items() if k != "enable.idempotence"} == kafka.confluent_config()
+
+
 def test_plaintext_kafka_sends_no_credentials() -> None:
     conf = KafkaSettings().confluent_config()
     assert not any(key.startswith(("sasl.", "ssl.")) for key in conf)
