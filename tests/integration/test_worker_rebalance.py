@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from confluent_kafka.admin import AdminClient
 
 
@@ -30,11 +29,6 @@ def _assignments(harness) -> dict[str, set[int]]:
     }
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known intermittent failure (issue 4): in 1 of 4 runs two episodes beyond the "
-    "offline expectation (open+resolved) appeared after the rebalance",
-)
 def test_second_worker_joins_and_takes_partitions_without_losing_outputs(harness, tmp_path) -> None:
     started = time.monotonic()
     events = harness.book()
