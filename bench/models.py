@@ -15,7 +15,6 @@ delayed labels of a first pass, then times on a second pass, per event:
   times do not.
 
     .venv/bin/python bench/models.py --loans 500
-    .venv/bin/python bench/models.py --loans 500 --replay 1  # the PD with experience replay
 
 Ends with one JSON line: {"score_us_per_event": .., "learn_us_per_label": .., ...}
 """
@@ -40,7 +39,7 @@ from river import compose, linear_model, optim, preprocessing
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from models import EarlyWarning, HubConfig, ModelHub, PendingLabels, pd_features  # noqa: E402
+from models import HubConfig, ModelHub, PendingLabels, pd_features  # noqa: E402
 from rules.events import LoanDisbursed  # noqa: E402
 from rules.loan import LoanState, advance, apply  # noqa: E402
 from rules.policy import load_policy  # noqa: E402
@@ -82,12 +81,9 @@ def per_call_us(fn: Callable[[Any], Any], items: list[Any]) -> float:
     return (time.perf_counter() - t0) / len(items) * 1e6
 
 
-def run(loans: int, seed: int, candidate: str, replay: int = 0, memory: int = 0) -> dict[str, Any]:
+def run(loans: int, seed: int, candidate: str) -> dict[str, Any]:
     steps = book(loans, seed)
-    config = HubConfig(pd_candidate=candidate, horizon_days=90, spacing_days=7)
-    hub = ModelHub(config)
-    if replay:  # the hub has no replay setting (not kept: docs/models.md); measured here
-        hub.pd = EarlyWarning(candidate, seed=config.seed, replay=replay, memory=memory)
+    hub = ModelHub(HubConfig(pd_candidate=candidate, horizon_days=90, spacing_days=7))
     # First pass: score every step, learn the labels the book produces.
     pending: dict[str, PendingLabels] = {}
     for loan, event in steps:
@@ -126,7 +122,6 @@ def run(loans: int, seed: int, candidate: str, replay: int = 0, memory: int = 0)
     checkpoint_ms = (time.perf_counter() - t0) * 1e3
     return {
         "candidate": candidate,
-        "replay": replay,
         "loans": loans,
         "events": len(steps),
         "labels_learned_first_pass": first_pass_labels,
@@ -153,10 +148,8 @@ def main() -> None:
     parser.add_argument("--loans", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--candidate", default="logistic")
-    parser.add_argument("--replay", type=int, default=0, help="past snapshots re-learned per label")
-    parser.add_argument("--memory", type=int, default=5_000, help="snapshots the replay keeps")
     args = parser.parse_args()
-    figures = run(args.loans, args.seed, args.candidate, args.replay, args.memory)
+    figures = run(args.loans, args.seed, args.candidate)
     for key, value in figures.items():
         print(f"{key:>30}: {value}", file=sys.stderr)
     print(orjson.dumps(figures).decode())

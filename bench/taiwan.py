@@ -73,7 +73,6 @@ from models import (  # noqa: E402
     PlattScaling,
     pd_features,
 )
-from models.pd import REPLAY_MEMBERS  # noqa: E402
 from rules import InstallmentDue, RepaymentReceived  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/datasets/taiwan_credit_default"
@@ -230,8 +229,8 @@ def auc(labels: list[bool], scores: list[float]) -> float:
     return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
 
 
-Job = tuple[tuple[str, ...], int, int, int, str, dict[str, Any]]
-"""(candidates, shuffle, clients, capacity, data path, `EarlyWarning` settings)."""
+Job = tuple[tuple[str, ...], int, int, int, str]
+"""(candidates, shuffle, clients, capacity, data path)."""
 
 
 def run_one(job: Job) -> list[dict[str, Any]]:
@@ -241,13 +240,13 @@ def run_one(job: Job) -> list[dict[str, Any]]:
     each candidate gets its own calibrator, trained as `EarlyWarning` trains
     its own, so the figures are those of separate models for half the time.
     """
-    candidates, shuffle, limit, capacity, path, settings = job
+    candidates, shuffle, limit, capacity, path = job
     clients = load(Path(path))
     random.Random(shuffle).shuffle(clients)
     clients = clients[:limit]
     # Its own calibrator is off: the per-candidate calibrators below replace it.
     members = "logistic" if candidates == ("logistic",) else "ensemble"
-    model = EarlyWarning(members, seed=shuffle, calibrate=False, **settings)
+    model = EarlyWarning(members, seed=shuffle, calibrate=False)
     calibrators = {c: PlattScaling() for c in candidates}
     y: list[bool] = []
     early: dict[str, list[float]] = {c: [] for c in candidates}
@@ -356,11 +355,6 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=30_000, help="clients per shuffle")
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
     parser.add_argument("--capacity", type=int, default=1, help="snapshots learned per client")
-    parser.add_argument(
-        "--replay", type=int, default=0, help="past snapshots re-learned per label (0: none)"
-    )
-    parser.add_argument("--memory", type=int, default=5_000, help="snapshots the replay keeps")
-    parser.add_argument("--replay-members", default="both", choices=REPLAY_MEMBERS)
     parser.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--data", type=Path, default=DATA / "UCI_Credit_Card.csv")
     parser.add_argument(
@@ -371,18 +365,14 @@ def main() -> None:
     args = parser.parse_args()
     candidates = tuple(c for c in CANDIDATES if c in args.candidates)
     data = str(args.data)
-    settings = {"replay": args.replay, "memory": args.memory, "replay_members": args.replay_members}
-    jobs = [
-        (candidates, s, args.limit, args.capacity, data, settings) for s in range(args.shuffles)
-    ]
+    jobs = [(candidates, s, args.limit, args.capacity, data) for s in range(args.shuffles)]
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = [row for shuffle in pool.map(run_one, jobs) for row in shuffle]
     out = sys.stderr
     print(f"clients per shuffle: {rows[0]['clients']}, shuffles: {args.shuffles}", file=out)
     print(
         f"default rate: {rows[0]['default_rate']:.3f}, snapshots per client learned: "
-        f"{args.capacity}, replay: {args.replay} per label from {args.memory:,} kept "
-        f"({args.replay_members})",
+        f"{args.capacity}",
         file=out,
     )
     print(

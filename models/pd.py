@@ -32,13 +32,6 @@ ensemble's scores are not logistic, so something is). It is trained on the raw
 score *before* the classifier learns the example, without weights, so it
 learns the true base rate. The bench reports the Brier score of both.
 
-Replay. `EarlyWarning(replay=k)` re-learns ``k`` past labelled snapshots,
-drawn from a bounded `ReplayMemory`, after each new label: more passes over
-the data without unbounded memory or a look at labels not yet learned. It is
-off by default: on the Taiwan data it did not raise the AUC, and it costs
-``1 + k`` learning steps per label and the memory's bytes in every checkpoint
-(docs/models.md).
-
 Reason codes. For the linear part a feature's contribution to the logit is its
 weight times its scaled value; the largest positive contributions are the
 reasons. The forest alone has no such decomposition, so the ``forest``
@@ -70,20 +63,15 @@ from models.exceptions import UnknownModelError
 __all__ = [
     "BINS",
     "CANDIDATES",
-    "REPLAY_MEMBERS",
     "DecayingRate",
     "EarlyWarning",
     "PlattScaling",
     "Reason",
-    "ReplayMemory",
     "binned",
 ]
 
 CANDIDATES: Final = ("logistic", "forest", "ensemble")
 """The estimator families `EarlyWarning` can be built with."""
-
-REPLAY_MEMBERS: Final = ("both", "linear", "forest")
-"""Which members re-learn the snapshots `ReplayMemory` draws."""
 
 _CLIP: Final = 1e-6
 
@@ -189,57 +177,6 @@ class PlattScaling:
         self.b -= self.lr * gradient
 
 
-class ReplayMemory:
-    """A bounded, seeded reservoir of labelled snapshots for experience replay.
-
-    One pass over a stream teaches a learner each example once; a batch
-    learner sees each many times. Re-learning a few past snapshots after each
-    new label gives the online model more passes without breaking its rules:
-    memory is bounded (`size` snapshots, reservoir sampling keeps a uniform
-    sample of everything learned so far), work is bounded (`draw` re-learned
-    per label), and only labels already learned are replayed, so no prediction
-    sees a label before the label is learned. The generator is seeded: a run
-    repeats exactly, and a pickled memory resumes the same draws.
-
-    Examples
-    --------
-    >>> memory = ReplayMemory(size=3, seed=1)
-    >>> for i in range(10):
-    ...     memory.add({"i": float(i)}, i % 2 == 0)
-    >>> len(memory), memory.seen
-    (3, 10)
-    >>> len(memory.draw(2))
-    2
-    """
-
-    def __init__(self, size: int, seed: int = 0) -> None:
-        if size < 1:
-            raise ValueError(f"replay memory size must be at least 1, got {size}")
-        self.size = size
-        self.seen = 0
-        self.items: list[tuple[dict[str, float], bool]] = []
-        self._rng = random.Random(seed)  # noqa: S311 - sampling, not security
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def add(self, x: dict[str, float], y: bool) -> None:
-        """Keep ``(x, y)`` with probability ``size / seen`` (reservoir sampling, algorithm R)."""
-        self.seen += 1
-        if len(self.items) < self.size:
-            self.items.append((x, y))
-            return
-        slot = self._rng.randrange(self.seen)
-        if slot < self.size:
-            self.items[slot] = (x, y)
-
-    def draw(self, k: int) -> list[tuple[dict[str, float], bool]]:
-        """``k`` kept snapshots drawn uniformly with replacement (none while empty)."""
-        if not self.items:
-            return []
-        return [self.items[self._rng.randrange(len(self.items))] for _ in range(k)]
-
-
 class DecayingRate(optim.base.Scheduler):
     """Learning rate ``max(start / sqrt(t + 1), floor)`` for the linear part's SGD.
 
@@ -300,18 +237,9 @@ class EarlyWarning:
         Map raw scores through `PlattScaling`.
     bins
         Give the linear part the one-hot bins of `BINS` beside the values.
-    replay
-        Past snapshots re-learned after each label (`ReplayMemory`); 0: none.
-    memory
-        Snapshots the replay memory keeps (its bound), when ``replay`` > 0.
-    replay_members
-        Which members replay: one of `REPLAY_MEMBERS`.
     """
 
     bins: bool = False  # a checkpoint from before bins existed restores without them
-    replay: int = 0  # ... and one from before replay, without replay
-    replay_members: str = "both"
-    memory: ReplayMemory | None = None
 
     def __init__(
         self,
@@ -321,16 +249,10 @@ class EarlyWarning:
         balance: bool = True,
         calibrate: bool = True,
         bins: bool = True,
-        replay: int = 0,
-        memory: int = 5_000,
-        replay_members: str = "both",
     ) -> None:
         if candidate not in CANDIDATES:
             known = ", ".join(CANDIDATES)
             raise UnknownModelError(f"unknown PD candidate {candidate!r}; known: {known}")
-        if replay_members not in REPLAY_MEMBERS:
-            known = ", ".join(REPLAY_MEMBERS)
-            raise ValueError(f"unknown replay members {replay_members!r}; known: {known}")
         self.candidate = candidate
         self.balance = balance
         self.calibrate = calibrate
@@ -340,10 +262,6 @@ class EarlyWarning:
         self.calibrator = PlattScaling()
         self.counts = [1, 1]  # Laplace-smoothed class counts: [good, bad]
         self._rng = random.Random(seed)  # noqa: S311 - resampling, not security
-        self.replay = replay
-        self.replay_members = replay_members
-        # Its own generator: with replay off, the resampling draws are unchanged.
-        self.memory = ReplayMemory(memory, seed) if replay > 0 else None
         self._table: tuple[float, dict[str, tuple[float, float, tuple[float, ...]]]] | None = None
 
     # scoring
@@ -472,32 +390,15 @@ class EarlyWarning:
         return (good + bad) / (2.0 * (bad if y else good))
 
     def learn_one(self, x: dict[str, float], y: bool) -> None:
-        """Learn one labelled example, then replay ``replay`` past ones.
-
-        The calibrator learns first, on the score before learning, and only
-        from the new example: a replayed one was already learned, so its
-        score is not an honest out-of-sample score. The class counts, too,
-        count each label once.
-        """
+        """Learn one labelled example (calibrator first, on the score before learning)."""
         y = bool(y)
         if self.calibrate:
             self.calibrator.learn_one(self.raw_one(x), y, self.prior_offset())
         self.counts[y] += 1
-        self._learn_members(x, y, linear=True, forest=True)
-        if self.memory is not None:
-            linear = self.replay_members != "forest"
-            forest = self.replay_members != "linear"
-            for past, label in self.memory.draw(self.replay):
-                self._learn_members(past, label, linear=linear, forest=forest)
-            self.memory.add(x, y)
-
-    def _learn_members(self, x: dict[str, float], y: bool, *, linear: bool, forest: bool) -> None:
-        """One weighted step of the chosen members on ``(x, y)``."""
         w = self.weight(y)
-        if linear:
-            self.linear.learn_one(binned(x) if self.bins else x, y, w=w)
-            self._table = None
-        if forest and self.forest is not None:
+        self.linear.learn_one(binned(x) if self.bins else x, y, w=w)
+        self._table = None
+        if self.forest is not None:
             repeats = int(w)
             if self._rng.random() < w - repeats:
                 repeats += 1

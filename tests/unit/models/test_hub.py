@@ -6,15 +6,7 @@ from datetime import timedelta
 import pytest
 from loans import NOW, START, note, open_loan, repay, tick, transaction
 
-from models import (
-    CheckpointError,
-    Drift,
-    EarlyWarning,
-    HubConfig,
-    ModelHub,
-    PendingLabels,
-    pd_features,
-)
+from models import CheckpointError, Drift, HubConfig, ModelHub, PendingLabels, pd_features
 from rules.loan import LoanState
 
 
@@ -32,10 +24,8 @@ def walk(hub: ModelHub, loan: LoanState, pending: PendingLabels, days: int, pay:
         hub.observe_outcome(loan, pending, now=NOW)
 
 
-def trained_hub(candidate: str = "logistic", loans: int = 40, replay: int = 0) -> ModelHub:
+def trained_hub(candidate: str = "logistic", loans: int = 40) -> ModelHub:
     hub = ModelHub(HubConfig(pd_candidate=candidate, horizon_days=60, spacing_days=10))
-    if replay:  # the hub builds its PD without replay; the tests swap in one with it
-        hub.pd = EarlyWarning(candidate, replay=replay, memory=200)
     rng = random.Random(7)
     for i in range(loans):
         loan, pending = open_loan(f"T-{i}"), hub.new_labels()
@@ -56,9 +46,8 @@ def test_a_loan_that_stops_paying_teaches_the_hub_bad_and_a_payer_good() -> None
     assert hub.score(late, now=NOW).pd > 0.35 > 0.1 > hub.score(paying, now=NOW).pd
 
 
-@pytest.mark.parametrize("replay", [0, 2])
-def test_no_label_reaches_a_score_made_before_the_label_was_known(replay: int) -> None:
-    hub = trained_hub(loans=10, replay=replay)
+def test_no_label_reaches_a_score_made_before_the_label_was_known() -> None:
+    hub = trained_hub(loans=10)
     probe = pd_features(open_loan("probe"))
     loan, pending = open_loan("leak"), hub.new_labels()
     steps = []
@@ -70,9 +59,6 @@ def test_no_label_reaches_a_score_made_before_the_label_was_known(replay: int) -
         # Scoring learns nothing for the PD: same label count, same predictions.
         assert hub.pd_learned == learned_before and hub.pd.predict_one(probe) == p_probe
         steps.append((scores, pd_features(loan), list(pending.vectors), loan.dpd))
-        # Replay re-learns only labels already learned: no snapshot waiting for one.
-        replayable = hub.pd.memory.items if hub.pd.memory is not None else []
-        assert all(x is not waiting for x, _ in replayable for waiting in pending.vectors)
         hub.observe_outcome(loan, pending, now=NOW)
         if pending.closed:
             break
@@ -87,11 +73,9 @@ def test_no_label_reaches_a_score_made_before_the_label_was_known(replay: int) -
     assert sum(1 for _, _, kept, _ in steps if kept) >= 5
 
 
-@pytest.mark.parametrize(
-    ("candidate", "replay"), [("logistic", 0), ("ensemble", 0), ("ensemble", 2)]
-)
-def test_restored_checkpoint_gives_identical_scores(candidate: str, replay: int) -> None:
-    hub = trained_hub(candidate, loans=15, replay=replay)
+@pytest.mark.parametrize("candidate", ["logistic", "ensemble"])
+def test_restored_checkpoint_gives_identical_scores(candidate: str) -> None:
+    hub = trained_hub(candidate, loans=15)
     loan = open_loan("probe")
     tick(loan, START + timedelta(days=70))
     txn = transaction(loan, START + timedelta(days=71), "out", 400_000, "securities", 7)

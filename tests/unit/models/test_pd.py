@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import pickle  # noqa: S403 - round trip of our own model
 import random
 
 import pytest
 
 from models import CANDIDATES, EarlyWarning, ProgressiveMetrics, UnknownModelError
-from models.pd import ReplayMemory, binned
+from models.pd import binned
 
 
 def stream(n: int, seed: int) -> list[tuple[dict[str, float], bool]]:
@@ -115,61 +114,3 @@ def test_the_bins_step_where_the_data_step_and_can_be_turned_off() -> None:
     step = with_bins.raw_one({"dpd": 30.0}) - with_bins.raw_one({"dpd": 0.0})
     flat = abs(with_bins.raw_one({"dpd": 90.0}) - with_bins.raw_one({"dpd": 30.0}))
     assert step > 3 * flat
-
-
-def test_the_replay_memory_stays_bounded_however_long_the_stream() -> None:
-    memory = ReplayMemory(size=50, seed=1)
-    for i in range(2000):
-        memory.add({"i": float(i)}, i % 5 == 0)
-        assert len(memory) == min(i + 1, 50)
-    assert memory.seen == 2000
-    # Reservoir sampling keeps a sample of the whole stream, not the first or the latest 50.
-    kept = sorted(x["i"] for x, _ in memory.items)
-    assert len(set(kept)) == 50
-    assert kept[0] < 1000 <= kept[-1]
-    assert kept != [float(i) for i in range(50)]
-
-
-def test_replay_repeats_exactly_with_the_same_seed_and_resumes_after_pickling() -> None:
-    data = stream(1200, seed=9)
-    first, second = (EarlyWarning("ensemble", seed=3, replay=2, memory=100) for _ in range(2))
-    for x, y in data[:600]:
-        first.learn_one(x, y)
-        second.learn_one(x, y)
-    restored = pickle.loads(pickle.dumps(first))  # noqa: S301 - our own bytes
-    for x, y in data[600:]:
-        for model in (first, second, restored):
-            model.learn_one(x, y)
-    probes = [x for x, _ in stream(50, seed=10)]
-    expected = [first.predict_one(x) for x in probes]
-    assert [second.predict_one(x) for x in probes] == expected
-    assert [restored.predict_one(x) for x in probes] == expected
-    assert len(first.memory or ()) == 100
-
-
-def test_replay_relearns_past_labels_but_counts_and_calibrates_each_label_once() -> None:
-    data = stream(500, seed=11)
-    plain, replayed = EarlyWarning("logistic", seed=1), EarlyWarning("logistic", seed=1, replay=3)
-    for x, y in data:
-        plain.learn_one(x, y)
-        replayed.learn_one(x, y)
-    assert replayed.counts == plain.counts
-    assert replayed.linear["lr"].weights != plain.linear["lr"].weights
-    assert plain.memory is None
-
-
-def test_a_snapshot_enters_the_replay_memory_only_once_its_label_is_learned() -> None:
-    model = EarlyWarning("ensemble", seed=2, replay=2, memory=30)
-    probes = [x for x, _ in stream(20, seed=12)]
-    for x, y in stream(400, seed=13):
-        before = [model.predict_one(p) for p in probes]
-        assert model.memory is not None and all(x is not kept for kept, _ in model.memory.items)
-        # Scoring draws nothing from the memory: predictions repeat until the label is learned.
-        assert model.predict_one(x) == model.predict_one(x)
-        assert [model.predict_one(p) for p in probes] == before
-        model.learn_one(x, y)
-
-
-def test_unknown_replay_members_are_refused() -> None:
-    with pytest.raises(ValueError, match="both, linear, forest"):
-        EarlyWarning("ensemble", replay=1, replay_members="trees")
