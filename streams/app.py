@@ -160,7 +160,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             chunk_bytes=worker.model_checkpoint_chunk_bytes,
         )
 
-    async def send(message: Any, topic: Any, key: bytes, value: bytes, headers: Any = None) -> None:
+    async def send(
+        message: Any,
+        topic: Any,
+        key: bytes,
+        value: bytes,
+        headers: Any = None,
+        partition: int | None = None,
+    ) -> None:
         """Send an output; under exactly_once, inside the source partition's transaction.
 
         Faust picks a transaction by the *destination* partition of a topic the app
@@ -168,18 +175,45 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         outside any transaction and a crash would repeat them to read_committed readers.
         """
         if not exactly_once:
-            await topic.send(key=key, value=value, headers=headers)
+            await topic.send(key=key, value=value, headers=headers, partition=partition)
             return
         group = app.assignor.group_for_topic(message.topic)
         await app.consumer.transactions.producer.send(
             topic.get_topic_name(),
             key,
             value,
-            None,
+            partition,
             None,
             headers,
             transactional_id=f"{app.conf.id}-{group}-{message.partition}",
         )
+
+    async def store(message: Any, key: bytes, row: bytes) -> None:
+        """Keep a loan's row; under exactly_once, its changelog record joins the step's transaction.
+
+        A Faust table write queues its changelog record, published a moment later,
+        and under exactly_once a commit does not flush that queue (only the
+        at-least-once commit does): the record of an event whose offset and outputs
+        a commit just took could land in the next transaction and die with it when
+        the worker is killed, and the restarted worker would restore the loan as if
+        that event had never been judged (missing warnings after a SIGKILL in
+        tests/integration/test_worker_exactly_once.py). So under exactly_once the
+        row goes to the store directly and its record (the raw key and value Faust
+        would send, to the event's partition) is sent and awaited in the event's
+        transaction, atomic with its outputs and offset.
+
+        Not under at-least-once: there the outputs must reach Kafka before the
+        record (see the caller). Sent at once, the record can overtake outputs still
+        waiting behind their partition's previous request, and a kill between the
+        two loses those outputs for good: tried, and the SIGKILL recovery test
+        (tests/integration/test_worker_recovery.py) missed warnings in 2 runs of 2.
+        Faust's queue publishes the record after them.
+        """
+        if not exactly_once:
+            loans[key] = row
+            return
+        loans.data[key] = row  # the store alone: Faust's own record would be queued
+        await send(message, loans.changelog_topic, key, row, partition=message.partition)
 
     async def reject(message: Any, error: EventDecodeError) -> None:
         letter = dead_letter(
@@ -245,7 +279,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             for out in outputs:
                 await send(message, sinks[out.topic], out.key, out.value)
             if verdict.row != stored:  # a tick that changed nothing costs no write
-                loans[key] = verdict.row
+                await store(message, key, verdict.row)
             rt.stored(key, partition, verdict)
 
     def rebuild_indexes() -> None:
