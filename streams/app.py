@@ -309,6 +309,22 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         None if worker.clock == "event" else max(1, round(worker.clock_ticks_per_s * _TICK_PACE_S))
     )
 
+    async def send_tick(key: bytes, day: bytes, partition: int) -> None:
+        """A tick to the loan's partition; under exactly_once, outside any transaction.
+
+        Faust would send it in the open transaction of the ticks partition's group,
+        which is committed only together with offsets the agent consumed there: a
+        tick sent after a partition's last event would never be committed, so the
+        read_committed agent would never judge it and the loan, already taken out
+        of the due index, would stop ageing. A tick needs no transaction: judging
+        one twice changes nothing the first did not (the loan is already at that
+        day), and the outputs it leads to are in the judging step's transaction.
+        """
+        if exactly_once:
+            await app.producer.send(ticks_name, key, day, partition, None, None)
+        else:
+            await ticks.send(key=key, value=day, partition=partition)
+
     @app.timer(interval=worker.clock_interval_s, name="clock")
     async def clock() -> None:
         if watcher is not None:
@@ -328,9 +344,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             while True:
                 due = rt.index(partition).pop_due(today, tick_slice)
                 for loan_id in due:
-                    await ticks.send(
-                        key=loan_id.encode(), value=today.isoformat().encode(), partition=partition
-                    )
+                    await send_tick(loan_id.encode(), today.isoformat().encode(), partition)
                 if tick_slice is None or len(due) < tick_slice or app.should_stop:
                     break
                 await app.sleep(_TICK_PACE_S)  # the agent judges live events meanwhile

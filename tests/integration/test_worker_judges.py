@@ -223,3 +223,50 @@ def test_clock_keeps_ageing_a_silent_loan_after_a_sigkill_and_restart(harness, t
     for w in collector.seen[topics.warnings]:
         body = {k: v for k, v in w.items() if k != "produced_at"}
         assert bodies.setdefault((w["warning_id"], w["status"]), body) == body
+
+
+def test_exactly_once_ticks_after_a_partitions_last_event_still_age_its_loans(
+    harness, tmp_path
+) -> None:
+    """Under exactly_once, ticks the clock sends after a partition's last event are judged.
+
+    On each of two partitions a quiet loan is disbursed beside a mover, whose one
+    later event, 96 days on, is the partition's last: only the ticks of that day
+    can take the quiet loan past due. Faust would send a tick in the open
+    transaction of its partition, which commits only together with consumed
+    offsets; once the partition's last offset is committed (every 0.2 s here,
+    the clock runs every 2 s), nothing would commit the ticks and the
+    read_committed agent would never see them.
+    """
+    from rules import encode_event as encode
+
+    topics = harness.local.topics
+    harness.start(
+        "eos",
+        tmp_path / "data-eos",
+        LOANWATCH_WORKER__PROCESSING_GUARANTEE="exactly_once",
+        LOANWATCH_WORKER__CLOCK_INTERVAL_S="2",
+        BROKER_COMMIT_INTERVAL="0.2",
+    )
+    collector = harness.collector(committed=True)
+    producer = Producer(harness.local.kafka.ordered_producer_config())
+    for n in (0, 1):
+        book = [
+            _disbursed(f"L-quiet-{n}"),
+            _disbursed(f"L-mover-{n}"),
+            _activity(f"L-mover-{n}", 32),
+        ]
+        for event in book:
+            producer.produce(
+                topics.events, key=event.loan_id.encode(), value=encode(event), partition=n
+            )
+    assert producer.flush(30) == 0
+    wanted = {(f"L-quiet-{n}", rule) for n in (0, 1) for rule in ("dpd_1", "dpd_30", "dpd_60")}
+
+    def aged(c) -> bool:
+        got = {(w["loan_id"], w["rule_id"]) for w in c.seen[topics.warnings]}
+        return wanted <= got
+
+    harness.wait("the quiet loans aged by ticks, committed", aged, collector, alive=("eos",))
+    collector.drain(1)
+    assert collector.seen[topics.dlq] == [], harness.logs()
