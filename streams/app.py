@@ -42,6 +42,7 @@ from streams.dlq import Origin, dead_letter
 from streams.heap import HeapKeeper
 from streams.judging import Runtime
 from streams.outputs import metrics_outputs, outputs_of
+from streams.producer_queue import drain_fully
 from streams.rules_feed import FileWatcher, TopicFeed
 from streams.scoring import PartitionModels
 from streams.stored import header_only
@@ -124,6 +125,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         producer_linger_ms=worker.linger_ms,
     )
     app.runtime = rt  # type: ignore[attr-defined]
+    drain_fully(app.producer.buffer)  # a commit waits for the table's queued changelog records
     exactly_once = worker.processing_guarantee == "exactly_once"
     ticks_name = ticks_topic(settings)
     source = app.topic(settings.topics.events, ticks_name, **_RAW)
