@@ -35,7 +35,8 @@ def drain_fully(buffer: Any, *, give_up_s: float = 60.0) -> None:
     binds the publish method when it starts. Bounded by ``give_up_s`` without
     progress (the publishing task stopped): the flush then returns as Faust's
     would, with a warning, rather than holding the commit, and so the worker,
-    for ever.
+    for ever. A buffer that is stopping publishes nothing more, so its flush
+    (Faust's last one, at shutdown) returns at once.
     """
     if getattr(buffer, "drains_fully", False):
         return
@@ -56,6 +57,8 @@ def drain_fully(buffer: Any, *, give_up_s: float = 60.0) -> None:
         target = counts["put"]
         done, stalled_since = counts["published"], time.monotonic()
         while counts["published"] < target:
+            if buffer.state != "running":
+                return  # stopping: its publishing task ends after the message in hand
             buffer.message_sent.clear()
             if counts["published"] >= target:
                 return

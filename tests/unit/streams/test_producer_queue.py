@@ -72,10 +72,30 @@ async def test_a_record_being_published_is_waited_for_and_later_ones_are_not() -
 async def test_a_stalled_queue_gives_up_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     app = faust.App("producer-queue-test-stalled", broker="kafka://127.0.0.1:1")
     buffer = app.producer.buffer
+    never = asyncio.Event()
+
+    async def publish(message: int) -> None:
+        await never.wait()  # a publisher that hangs
+
+    buffer._send_pending = publish
     drain_fully(buffer, give_up_s=0.3)
-    buffer.put(0)  # never started: nothing publishes
-    await buffer.flush()
-    assert "stalled with 1 messages" in caplog.text
+    await buffer.start()
+    try:
+        buffer.put(0)
+        await asyncio.wait_for(buffer.flush(), timeout=5)
+        assert "stalled with 1 messages" in caplog.text
+    finally:
+        await buffer.stop()
+
+
+async def test_stopping_with_records_queued_does_not_wait_for_them() -> None:
+    sent: list[int] = []
+    buffer = _buffer(sent, drained=True)
+    await buffer.start()
+    for n in range(5):
+        buffer.put(n)
+    await asyncio.wait_for(buffer.stop(), timeout=5)  # the stop's own flush returns
+    assert len(sent) < 5
 
 
 async def test_it_must_wrap_the_buffer_before_it_starts() -> None:
