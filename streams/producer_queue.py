@@ -60,8 +60,6 @@ def drain_fully(buffer: Any, *, give_up_s: float = 60.0) -> None:
             if buffer.state != "running":
                 return  # stopping: its publishing task ends after the message in hand
             buffer.message_sent.clear()
-            if counts["published"] >= target:
-                return
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(buffer.message_sent.wait(), timeout=0.1)
             if counts["published"] > done:
