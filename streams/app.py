@@ -43,6 +43,7 @@ from streams.heap import HeapKeeper
 from streams.judging import Runtime
 from streams.outputs import metrics_outputs, outputs_of
 from streams.producer_queue import drain_fully
+from streams.recovery_order import seek_before_resume
 from streams.rules_feed import FileWatcher, TopicFeed
 from streams.scoring import PartitionModels
 from streams.stored import header_only
@@ -200,7 +201,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         the worker is killed, and the restarted worker would restore the loan as if
         that event had never been judged (read from Faust's code; the SIGKILL
         failure of tests/integration/test_worker_exactly_once.py this was first
-        taken for still occurs with it, so it has another cause). So under exactly_once the
+        taken for had another cause: see streams/recovery_order.py). So under exactly_once the
         row goes to the store directly and its record (the raw key and value Faust
         would send, to the event's partition) is sent and awaited in the event's
         transaction, atomic with its outputs and offset.
@@ -298,6 +299,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        seek_before_resume(app)  # before this assignment's table recovery ends
         rt.indexed = False  # rebuilt on the next clock run, after table recovery
         rt.records.clear()
         if rt.models is not None:

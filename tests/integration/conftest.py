@@ -268,8 +268,11 @@ class Collector:
         self.consumer.assign(
             [TopicPartition(t, p, OFFSET_BEGINNING) for t in topics for p in range(partitions)]
         )
+        self.committed = committed
         self.seen: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
         self.raw: dict[str, list[bytes]] = {t: [] for t in topics}
+        # (partition, offset) of each message in `seen`, for failure reports
+        self.places: dict[str, list[tuple[int, int]]] = {t: [] for t in topics}
 
     def drain(self, seconds: float = 0.2) -> None:
         deadline = time.monotonic() + seconds
@@ -278,6 +281,7 @@ class Collector:
             if msg is None or msg.error() is not None:
                 continue
             self.raw[msg.topic()].append(msg.value())
+            self.places[msg.topic()].append((msg.partition(), msg.offset()))
             try:
                 self.seen[msg.topic()].append(orjson.loads(msg.value()))
             except orjson.JSONDecodeError:
@@ -418,9 +422,48 @@ class WorkerHarness:
             self.alive(*alive)
         missing = getattr(condition, "missing", None)
         detail = f" (missing {len(missing)}: {sorted(missing)[:8]})" if missing else ""
+        if missing:
+            detail += self.whereabouts(missing, collector)
         raise AssertionError(
-            f"timed out after {timeout_s}s waiting for {what}{detail}\n{self.logs()}"
+            f"timed out after {timeout_s}s waiting for {what}{detail}\n{self.problems()}"
+            f"\n{self.logs()}"
         )
+
+    def whereabouts(self, missing: set[tuple[str, str]], collector: Collector) -> str:
+        """Where the other readers saw the missing warnings, and how far each reader got.
+
+        Tells a warning that was never written from one aborted or stuck behind an
+        open transaction (a read_committed reader stops at the first open one).
+        """
+        topic = self.local.topics.warnings
+        lines = []
+        for reader in self.collectors:
+            reader.drain(1)
+            ends: dict[int, int] = {}
+            found = []
+            for body, (partition, offset) in zip(
+                reader.seen[topic], reader.places[topic], strict=True
+            ):
+                ends[partition] = max(ends.get(partition, -1), offset)
+                if (body.get("warning_id"), body.get("status")) in missing:
+                    found.append((partition, offset))
+            kind = "read_committed" if reader.committed else "read_uncommitted"
+            mine = " (the waiting one)" if reader is collector else ""
+            lines.append(
+                f"\n  {kind} reader{mine}: last offset per partition {dict(sorted(ends.items()))}, "
+                f"holds {len(found)} of the missing at {sorted(found)[:12]}"
+            )
+        return "".join(lines)
+
+    def problems(self) -> str:
+        """Every WARNING/ERROR line of every worker's whole log (the tails below are cut)."""
+        hits = [
+            f"{name}: {line[:300]}"
+            for name in self.procs
+            for line in self.log_text(name).splitlines()
+            if "[WARNING]" in line or "[ERROR]" in line
+        ]
+        return "----- warnings and errors in the worker logs -----\n" + "\n".join(hits[:60])
 
     def committed(self, topic: str | None = None) -> int:
         """Offsets the workers' consumer group (the app id) committed on a topic, summed."""
