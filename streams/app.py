@@ -216,8 +216,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         if not exactly_once:
             loans[key] = row
             return
-        loans.data[key] = row  # the store alone: Faust's own record would be queued
+        # The record first: a refused send (aiokafka refuses one when no transaction
+        # is open, as between Faust's last commit and the end of a stop) must leave
+        # no row on disk that no record backs, since a clean stop makes the next
+        # start trust these files (streams/local_state.py).
         await send(message, loans.changelog_topic, key, row, partition=message.partition)
+        loans.data[key] = row  # the store alone: Faust's own record would be queued
 
     async def reject(message: Any, error: EventDecodeError) -> None:
         letter = dead_letter(
