@@ -38,6 +38,7 @@ from rules.core import Engine, Tick
 from rules.pack import default_pack, load_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
+from streams.continuity import OffsetWatch
 from streams.dlq import Origin, dead_letter
 from streams.heap import HeapKeeper
 from streams.judging import Runtime
@@ -241,11 +242,31 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             error,
         )
 
+    watch = OffsetWatch()  # input offsets the agent never judged are logged, not silent
+
+    def sought(committed: Any) -> None:
+        watch.reset()
+        for tp, offset in committed.items():
+            watch.seed(tp.topic, tp.partition, offset)
+
     @app.agent(source, name="judge")
     async def judge(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
             partition = message.partition
+            if skipped := watch.see(message.topic, partition, message.offset):
+                rt.counts["skipped_offsets"] = (
+                    rt.counts.get("skipped_offsets", 0) + skipped[1] - skipped[0]
+                )
+                log.warning(
+                    "offsets %d-%d of %s[%d] were never judged (on an input written "
+                    "with transactions, commit markers and aborted records leave such "
+                    "gaps too)",
+                    skipped[0],
+                    skipped[1] - 1,
+                    message.topic,
+                    partition,
+                )
             item: Any
             if message.topic == ticks_name:
                 key = message.key or b""
@@ -303,7 +324,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
-        seek_before_resume(app)  # before this assignment's table recovery ends
+        seek_before_resume(app, sought)  # before this assignment's table recovery ends
+        watch.reset()  # seeded again once the recovery has sought the committed offsets
         rt.indexed = False  # rebuilt on the next clock run, after table recovery
         rt.records.clear()
         if rt.models is not None:

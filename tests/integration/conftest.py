@@ -520,8 +520,16 @@ def check_warnings(
     *,
     exactly_once: bool = False,
 ) -> None:
-    """Every expected warning arrived with the expected body; repeats are identical; DLQ empty."""
+    """Every expected warning arrived with the expected body; repeats are identical; DLQ
+    empty; and no worker skipped an input offset (streams/continuity.py logs each)."""
     topics = harness.local.topics
+    skipped = [
+        f"{name}: {line}"
+        for name in harness.procs
+        for line in harness.log_text(name).splitlines()
+        if "were never judged" in line
+    ]
+    assert not skipped, "\n".join(skipped[:10])
     got: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for body in collector.seen[topics.warnings]:
         body = dict(body)
