@@ -19,21 +19,21 @@ past the committed ones when the seek ran). Both processing guarantees share
 the path.
 
 `seek_before_resume` gives the app's Recovery the same steps in a safe order:
-seek while the stream partitions are still paused (nothing is delivered), then
-resume the partitions, flow control and the fetcher with no await in between.
+seek while the stream partitions are still paused and the consumer's flow is
+stopped (nothing is delivered or consumed), then resume the partitions, flow
+control, the flow and the fetcher with no await in between. (Seeking while
+paused but with the flow running stalled a restarted worker's stream now and
+then: see the comment at the seek.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Mapping
 from types import MethodType
 from typing import Any
 
 __all__ = ["seek_before_resume"]
-
-log = logging.getLogger("loanwatch.worker")
 
 # What the replacement touches on Faust's Recovery; checked when installed, so
 # an upgrade that renames any of it fails at start instead of misbehaving.
@@ -92,6 +92,13 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
     if _rebalancing(self, generation_id):
         return
     if consumer.assignment():
+        # Flow stopped for the seek: with every partition paused Faust's active set
+        # is empty, and aiokafka reads an empty set as "all partitions", so a fetch
+        # running now could hand over (and move past) stream records that Faust
+        # then drops as paused, after the seek: the stream would stall there. With
+        # the flow stopped Faust takes no records, and seeks back itself if a
+        # fetch already under way returns some.
+        consumer.stop_flow()
         self.log.info("Seek stream partitions to committed offsets (still paused).")
         await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
         if _rebalancing(self, generation_id):  # the seek awaited: look again

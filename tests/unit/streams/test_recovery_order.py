@@ -41,6 +41,9 @@ class FetcherStandIn:
         self.calls.append("resume")
         self.active |= set(tps)
 
+    def stop_flow(self) -> None:
+        self.calls.append("stop")
+
     def resume_flow(self) -> None:
         self.calls.append("flow")
 
@@ -80,7 +83,7 @@ def test_a_record_prefetched_during_recovery_reaches_the_agent(fixed: bool) -> N
     calls, left, queued = asyncio.run(run())
     assert left == []  # the stand-in delivered its record in both orders
     if fixed:
-        assert calls == ["seek", "resume", "flow"]
+        assert calls == ["stop", "seek", "resume", "flow"]
         assert queued == 1
     else:  # Faust's own order: delivered during the seek, then wiped by flow control
         assert calls == ["resume", "seek", "flow"]
