@@ -242,19 +242,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
             error,
         )
 
-    watch = OffsetWatch()  # input offsets the agent never judged are logged, not silent
-
-    def sought(committed: Any) -> None:
-        watch.reset()
-        for tp, offset in committed.items():
-            watch.seed(tp.topic, tp.partition, offset)
+    # Input offsets the agent never judged are logged, not silent. A partition's
+    # first record after an assignment is checked against the offset the restore
+    # sought to, which Faust's perform_seek leaves in the consumer's committed map.
+    watch = OffsetWatch(lambda tp: app.consumer._committed_offset.get(tp))
 
     @app.agent(source, name="judge")
     async def judge(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
             partition = message.partition
-            if skipped := watch.see(message.topic, partition, message.offset):
+            if skipped := watch.see(message.tp, message.offset):
                 rt.counts["skipped_offsets"] = (
                     rt.counts.get("skipped_offsets", 0) + skipped[1] - skipped[0]
                 )
@@ -324,8 +322,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
-        seek_before_resume(app, sought)  # before this assignment's table recovery ends
-        watch.reset()  # seeded again once the recovery has sought the committed offsets
+        seek_before_resume(app)  # before this assignment's table recovery ends
+        watch.reset()
         rt.indexed = False  # rebuilt on the next clock run, after table recovery
         rt.records.clear()
         if rt.models is not None:

@@ -4,7 +4,8 @@ A stream framework can drop records between the fetcher and the agent (Faust's
 restore hand-over did: streams/recovery_order.py), and nothing downstream would
 notice: offsets still advance, outputs just never appear. `OffsetWatch` keeps,
 per input partition, the next offset the agent should see, starting from the
-committed offset the worker sought to, and reports every jump past it.
+offset the worker sought to (asked of ``start`` at the partition's first
+record after a reset), and reports every jump past it.
 
 Jumps are losses for inputs written without transactions (the simulator's, the
 worker's own ticks). A transactional producer's commit markers and aborted
@@ -12,43 +13,42 @@ records also occupy offsets, so on such an input a jump may be harmless; the
 log line says so. A record seen again below the expected offset (a re-read
 after a seek back) is no jump.
 
->>> watch = OffsetWatch()
->>> watch.seed("events", 0, 75)
->>> [watch.see("events", 0, offset) for offset in (75, 76, 80, 81)]
+>>> committed = {("events", 0): 75}
+>>> watch = OffsetWatch(committed.get)
+>>> [watch.see(("events", 0), offset) for offset in (75, 76, 80, 81)]
 [None, None, (77, 80), None]
->>> watch.see("events", 0, 60) is None  # read again after a seek back
+>>> watch.see(("events", 0), 60) is None  # read again after a seek back
 True
->>> watch.see("events", 1, 500) is None  # nothing known yet about this partition
+>>> watch.see(("events", 1), 500) is None  # nothing committed: starts wherever it starts
 True
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+
 __all__ = ["OffsetWatch"]
+
+_UNSEEN = -1  # offsets are never negative
 
 
 class OffsetWatch:
-    """Per (topic, partition): the next offset the agent should judge."""
+    """Per partition: the next offset the agent should judge."""
 
-    def __init__(self) -> None:
-        self._next: dict[tuple[str, int], int] = {}
+    def __init__(self, start: Callable[[Hashable], int | None]) -> None:
+        self._start = start  # where a partition's reading begins (its committed offset)
+        self._next: dict[Hashable, int | None] = {}
 
     def reset(self) -> None:
-        """Forget everything (a new assignment; seeded again after its seek)."""
+        """Forget everything: a new assignment, sought again before its first record."""
         self._next.clear()
 
-    def seed(self, topic: str, partition: int, committed: int | None) -> None:
-        """The worker sought ``partition`` to ``committed``: the next record is that one."""
-        if committed is None:
-            self._next.pop((topic, partition), None)  # no commit yet: starts wherever it starts
-        else:
-            self._next[(topic, partition)] = committed
-
-    def see(self, topic: str, partition: int, offset: int) -> tuple[int, int] | None:
+    def see(self, tp: Hashable, offset: int) -> tuple[int, int] | None:
         """Record that the agent got ``offset``; the skipped range [first, end) if it jumped."""
-        key = (topic, partition)
-        expected = self._next.get(key)
-        self._next[key] = offset + 1
+        expected = self._next.get(tp, _UNSEEN)
+        if expected == _UNSEEN:
+            expected = self._start(tp)
+        self._next[tp] = offset + 1
         if expected is not None and offset > expected:
             return expected, offset
         return None

@@ -29,7 +29,6 @@ then: see the comment at the seek.)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
 from types import MethodType
 from typing import Any
 
@@ -49,18 +48,14 @@ _NEEDED = (
 )
 
 
-def seek_before_resume(
-    app: Any, on_sought: Callable[[Mapping[Any, int | None]], None] | None = None
-) -> None:
+def seek_before_resume(app: Any) -> None:
     """Install the safe hand-over on ``app``'s table Recovery; idempotent.
 
     Called on every partition assignment, which comes before the recovery it
     governs; not at app creation, where touching the Recovery would build it
-    before the worker's event loop exists. ``on_sought`` gets, after each seek,
-    the committed offset (None when there is none) of every stream partition.
+    before the worker's event loop exists.
     """
     recovery = app.tables.recovery
-    recovery._loanwatch_on_sought = on_sought
     if getattr(recovery.on_recovery_completed, "__func__", None) is _on_recovery_completed:
         return
     missing = [name for name in _NEEDED if not hasattr(recovery, name)]
@@ -103,16 +98,6 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
         await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
         if _rebalancing(self, generation_id):  # the seek awaited: look again
             return
-        on_sought = getattr(self, "_loanwatch_on_sought", None)
-        committed = getattr(consumer, "_committed_offset", None)  # perform_seek's result
-        if on_sought is not None and committed is not None:
-            on_sought(
-                {
-                    tp: committed.get(tp)
-                    for tp in consumer.assignment()
-                    if not self._is_changelog_tp(tp)
-                }
-            )
     # From here to the fetcher's start nothing awaits, so no record reaches a
     # stream queue before flow control has emptied the queues.
     consumer.resume_partitions(

@@ -455,14 +455,18 @@ class WorkerHarness:
             )
         return "".join(lines)
 
-    def problems(self) -> str:
-        """Every WARNING/ERROR line of every worker's whole log (the tails below are cut)."""
-        hits = [
+    def log_lines(self, *marks: str) -> list[str]:
+        """Lines holding any of ``marks`` in every worker's whole log, named by worker."""
+        return [
             f"{name}: {line[:300]}"
             for name in self.procs
             for line in self.log_text(name).splitlines()
-            if "[WARNING]" in line or "[ERROR]" in line
+            if any(mark in line for mark in marks)
         ]
+
+    def problems(self) -> str:
+        """Every WARNING/ERROR line of every worker's whole log (the tails below are cut)."""
+        hits = self.log_lines("[WARNING]", "[ERROR]")
         return "----- warnings and errors in the worker logs -----\n" + "\n".join(hits[:60])
 
     def committed(self, topic: str | None = None) -> int:
@@ -523,12 +527,7 @@ def check_warnings(
     """Every expected warning arrived with the expected body; repeats are identical; DLQ
     empty; and no worker skipped an input offset (streams/continuity.py logs each)."""
     topics = harness.local.topics
-    skipped = [
-        f"{name}: {line}"
-        for name in harness.procs
-        for line in harness.log_text(name).splitlines()
-        if "were never judged" in line
-    ]
+    skipped = harness.log_lines("were never judged")
     assert not skipped, "\n".join(skipped[:10])
     got: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for body in collector.seen[topics.warnings]:

@@ -32,7 +32,6 @@ class FetcherStandIn:
         self.active: set[TP] = {CHANGELOG}
         self.prefetched = ["event at the committed offset"]
         self.calls: list[str] = []
-        self._committed_offset = {STREAM: 75, CHANGELOG: 9}  # as perform_seek leaves it
 
     def assignment(self) -> set[TP]:
         return {STREAM, CHANGELOG}
@@ -88,28 +87,6 @@ def test_a_record_prefetched_during_recovery_reaches_the_agent(fixed: bool) -> N
     else:  # Faust's own order: delivered during the seek, then wiped by flow control
         assert calls == ["resume", "seek", "flow"]
         assert queued == 0
-
-
-def test_after_the_seek_the_watcher_learns_each_stream_partitions_committed_offset() -> None:
-    async def run() -> list[Any]:
-        sought: list[Any] = []
-        recovery, _, _ = _recovery(fixed=False)
-        seek_before_resume(recovery.app, sought.append)
-        await recovery.on_recovery_completed(generation_id=1)
-        return sought
-
-    assert asyncio.run(run()) == [{STREAM: 75}]  # the changelog partition is not a stream
-
-
-def test_installing_twice_keeps_one_replacement() -> None:
-    async def run() -> None:
-        app = faust.App("recovery-order-twice", broker="kafka://127.0.0.1:1", store="memory://")
-        seek_before_resume(app)
-        first = app.tables.recovery.on_recovery_completed
-        seek_before_resume(app)
-        assert app.tables.recovery.on_recovery_completed.__func__ is first.__func__
-
-    asyncio.run(run())
 
 
 def test_a_recovery_without_the_expected_parts_is_refused() -> None:
