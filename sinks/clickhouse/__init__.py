@@ -8,7 +8,7 @@ import confluent-kafka and clickhouse-driver when they connect.
 
 from __future__ import annotations
 
-from sinks.clickhouse.book import LOANS, MODEL_SCORES
+from sinks.clickhouse.book import LOANS, MODEL_SCORES, NOTE_LABELS
 from sinks.clickhouse.dialect import Column, Kind, ServerFeatures, Table, create_table_sql
 from sinks.clickhouse.migrations import MIGRATIONS, Migration, apply_migrations, migrate
 from sinks.clickhouse.tables import (
@@ -31,6 +31,7 @@ __all__ = [
     "MIGRATIONS",
     "MODEL_METRICS",
     "MODEL_SCORES",
+    "NOTE_LABELS",
     "SCHEMA_MIGRATIONS",
     "TABLES",
     "TRANSITIONS",

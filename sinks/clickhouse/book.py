@@ -6,6 +6,13 @@
   *rates* (a denominator) need exactly that. Other event types are skipped
   without being decoded; identity is ``loan_id`` (a redelivered or replayed
   disbursement collapses).
+- ``note_labels``: one row per ``note_labelled`` event of ``postloan.events``:
+  which collection note (``note_event_id``) a collector read as which intent,
+  who labelled it and when. Joined with the text-model rules' warnings (whose
+  ``event_id`` is the note's), it tells how often the model read a note the way
+  the collectors did. The note's text is not stored: free text may name the
+  borrower. Identity is the label's ``event_id``; a note labelled twice keeps
+  both rows, and the later label is the one that counts.
 - ``model_scores``: one row per warning record that carried a model ``score``
   (docs/warnings.md: the PD when the rule read a model score). That is every
   score a rule acted on, not every score a model computed: scores below every
@@ -30,7 +37,17 @@ import orjson
 from sinks.clickhouse.dialect import Column, Kind, Table
 from sinks.clickhouse.tables import WARNINGS, BadMessage
 
-__all__ = ["LOANS", "MODEL_SCORES", "loan_row", "score_row"]
+__all__ = [
+    "LOANS",
+    "MODEL_SCORES",
+    "NOTE_INTENTS",
+    "NOTE_LABELS",
+    "BadBookEvent",
+    "book_row",
+    "loan_row",
+    "note_label_row",
+    "score_row",
+]
 
 LOANS = Table(
     "loans",
@@ -53,6 +70,29 @@ LOANS = Table(
     engine="ReplacingMergeTree",
     partition_by="toYYYYMM(disbursed_on)",
 )
+
+NOTE_LABELS = Table(
+    "note_labels",
+    (
+        Column("note_event_id", Kind.STRING),
+        Column("intent", Kind.LABEL),
+        Column("labelled_by", Kind.LABEL),
+        Column("loan_id", Kind.STRING),
+        Column("borrower_id", Kind.STRING),
+        Column("labelled_at", Kind.TIME),
+        Column("event_id", Kind.STRING),
+        Column("schema_version", Kind.UINT8),
+    ),
+    # intent and note_event_id are the label's own body, so a redelivered copy of
+    # one label never splits; event_id is its identity.
+    order_by=("intent", "note_event_id", "event_id"),
+    engine="ReplacingMergeTree",
+    partition_by="toYYYYMM(labelled_at)",
+)
+
+NOTE_INTENTS = ("promise_to_pay", "hardship", "dispute", "refusal", "other")
+"""The intents a label may give (docs/events.md; a unit test keeps it equal to the
+event contract's list, which the writer does not import: sinks stay apart from the core)."""
 
 _SCORE_COLUMNS = (
     "warning_id",
@@ -98,6 +138,34 @@ def score_row(warning: tuple[Any, ...]) -> tuple[Any, ...] | None:
 
 
 _DISBURSED = b'"loan_disbursed"'
+_LABELLED = b'"note_labelled"'
+
+
+class BadBookEvent(BadMessage):
+    """An event the book wanted that cannot become a row; ``table`` is the one it was for."""
+
+    def __init__(self, table: str, reason: str) -> None:
+        super().__init__(reason)
+        self.table = table
+
+
+def book_row(value: bytes | None) -> tuple[str, tuple[Any, ...]] | None:
+    """(table, row) for an event of ``postloan.events`` the book keeps; None for the rest.
+
+    Raises `BadBookEvent` (naming the table) for a disbursement or label that
+    cannot be stored. Other event types are skipped without being decoded.
+    """
+    try:
+        row = loan_row(value)
+    except BadMessage as exc:
+        raise BadBookEvent(LOANS.name, str(exc)) from None
+    if row is not None:
+        return LOANS.name, row
+    try:
+        row = note_label_row(value)
+    except BadMessage as exc:
+        raise BadBookEvent(NOTE_LABELS.name, str(exc)) from None
+    return None if row is None else (NOTE_LABELS.name, row)
 
 
 def loan_row(value: bytes | None) -> tuple[Any, ...] | None:
@@ -144,6 +212,45 @@ def loan_row(value: bytes | None) -> tuple[Any, ...] | None:
             raise
         raise BadMessage(f"bad disbursement: {exc}") from None
     return row
+
+
+def note_label_row(value: bytes | None) -> tuple[Any, ...] | None:
+    """The ``note_labels`` row of a ``note_labelled`` event; None for any other event.
+
+    Raises `BadMessage` for a label that lacks a field, has one of the wrong type,
+    gives an intent the contract does not know or a time without a UTC offset.
+    """
+    if not value or _LABELLED not in value:
+        return None
+    try:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessage(f"not JSON: {exc}") from None
+    if not isinstance(body, dict) or body.get("type") != "note_labelled":
+        return None
+    try:
+        intent = _text(body, "intent")
+        if intent not in NOTE_INTENTS:
+            raise BadMessage(f"field 'intent': {intent!r} is not one of {', '.join(NOTE_INTENTS)}")
+        at = datetime.fromisoformat(_text(body, "event_time"))
+        if at.tzinfo is None:
+            raise BadMessage(f"time without a UTC offset: {body['event_time']!r}")
+        return (
+            _text(body, "note_event_id"),
+            intent,
+            _text(body, "labelled_by"),
+            _text(body, "loan_id"),
+            _text(body, "borrower_id"),
+            at.astimezone(UTC),
+            _text(body, "event_id"),
+            _int(body, "schema_version"),
+        )
+    except KeyError as exc:
+        raise BadMessage(f"missing field {exc.args[0]!r}") from None
+    except ValueError as exc:
+        if isinstance(exc, BadMessage):
+            raise
+        raise BadMessage(f"field 'event_time': {exc}") from None
 
 
 def _text(body: dict[str, Any], key: str) -> str:

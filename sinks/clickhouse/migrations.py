@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from config import Settings
 from sinks.clickhouse import tables as _tables
-from sinks.clickhouse.book import LOANS, MODEL_SCORES
+from sinks.clickhouse.book import LOANS, MODEL_SCORES, NOTE_LABELS
 from sinks.clickhouse.dialect import (
     Column,
     ServerFeatures,
@@ -123,6 +123,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "loans_and_model_scores", (LOANS, MODEL_SCORES)),
     Migration(5, "model_metrics", (MODEL_METRICS,)),
     Migration(6, "transition_state", (), (AddedColumns(TRANSITIONS_V1.name, TRANSITION_STATE),)),
+    Migration(7, "note_labels", (NOTE_LABELS,)),
 )
 """Append only: a migration, once released, is never edited or reordered."""
 

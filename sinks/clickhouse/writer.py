@@ -2,9 +2,10 @@
 
 The writer is its own consumer group (``<app_id>-clickhouse``), outside the risk
 agents' path: ClickHouse being slow or down delays analysts, never judging. Besides
-the outputs' own tables it fills ``loans`` from the events topic's disbursements
-and ``model_scores`` from the warnings that carry a score (sinks/clickhouse/book.py),
-and ``model_metrics`` from the model metrics topic (streams/model_metrics.py).
+the outputs' own tables it fills ``loans`` and ``note_labels`` from the events
+topic's disbursements and collectors' labels, ``model_scores`` from the warnings
+that carry a score (sinks/clickhouse/book.py), and ``model_metrics`` from the
+model metrics topic (streams/model_metrics.py).
 
 One batch is at most ``max_rows`` messages or ``max_wait_s`` of polling, whichever
 comes first. Its rows go in with one native columnar insert per table; only when
@@ -39,7 +40,14 @@ from functools import partial
 from typing import Any, Unpack
 
 from config import Settings
-from sinks.clickhouse.book import LOANS, MODEL_SCORES, loan_row, score_row
+from sinks.clickhouse.book import (
+    LOANS,
+    MODEL_SCORES,
+    NOTE_LABELS,
+    BadBookEvent,
+    book_row,
+    score_row,
+)
 from sinks.clickhouse.dialect import Kind, Table
 from sinks.clickhouse.tables import DEAD_LETTERS, TABLES, WARNINGS, BadMessage, columnar, row_of
 from sinks.errors import WriterStopped
@@ -80,7 +88,11 @@ class _Unavailable(Exception):
 
 
 def default_topics(settings: Settings) -> dict[str, str]:
-    """Topic name -> table name: the topics Loanwatch writes, and the events for ``loans``."""
+    """Topic name -> table name: the topics Loanwatch writes, and the events for the book.
+
+    The events topic is named by ``loans``, the first table it fills; its
+    collectors' labels go to ``note_labels`` (sinks/clickhouse/book.py).
+    """
     topics = settings.topics
     return {
         topics.warnings: "warnings",
@@ -91,15 +103,24 @@ def default_topics(settings: Settings) -> dict[str, str]:
     }
 
 
-_NOT_FROM_TOPICS = frozenset({DEAD_LETTERS.name, MODEL_SCORES.name})
+_NOT_FROM_TOPICS = frozenset({DEAD_LETTERS.name, MODEL_SCORES.name, NOTE_LABELS.name})
 
-_TARGETS: Mapping[str, Table] = {**TABLES, LOANS.name: LOANS, MODEL_SCORES.name: MODEL_SCORES}
+_TARGETS: Mapping[str, Table] = {
+    **TABLES,
+    LOANS.name: LOANS,
+    NOTE_LABELS.name: NOTE_LABELS,
+    MODEL_SCORES.name: MODEL_SCORES,
+}
 """Every table the writer inserts into, by name."""
 
 
-def _row(table: str, value: bytes | None) -> tuple[Any, ...] | None:
-    """The message as a row of ``table``; None when it is not for that table (skipped)."""
-    return loan_row(value) if table == LOANS.name else row_of(table, value)
+def _row(table: str, value: bytes | None) -> tuple[str, tuple[Any, ...]] | None:
+    """(table, row) of a message read for ``table``; None when it is skipped.
+
+    The events topic (``loans``) feeds the book, which picks the table by event
+    type; every other topic has one table.
+    """
+    return book_row(value) if table == LOANS.name else (table, row_of(table, value))
 
 
 @dataclass
@@ -182,12 +203,13 @@ class ClickHouseWriter(BatchWriter):
         for message in messages:
             table = self.topics[message.topic]
             try:
-                row = _row(table, message.value)
+                routed = _row(table, message.value)
             except BadMessage as exc:
-                dead.append((message, table, str(exc)))
+                target = exc.table if isinstance(exc, BadBookEvent) else table
+                dead.append((message, target, str(exc)))
                 continue
-            if row is not None:
-                by_table.setdefault(table, []).append((message, row))
+            if routed is not None:
+                by_table.setdefault(routed[0], []).append((message, routed[1]))
         try:
             for table, pairs in by_table.items():
                 refused = self._store(result, table, pairs, dead)

@@ -10,6 +10,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -538,6 +539,28 @@ def test_the_documented_queries_run_on_the_stack_server_and_answer_right(
     assert len(dead) == 1 and dead[0][0] == "warnings" and dead[0][2] == 1
 
 
+def drain_book(settings: Settings, topic: str, events: str, group: str, expected: int) -> None:
+    """Run a writer over the warnings and the events topic (the book) until drained."""
+    w = ClickHouseWriter(
+        settings, topics={topic: "warnings", events: "loans"}, group_id=group, max_wait_s=0.5
+    )
+    try:
+        drain(w, expected)
+    finally:
+        w.close()
+
+
+@pytest.fixture
+def events(topic: str, kafka_admin: AdminClient) -> Iterator[str]:
+    """A one-partition events topic beside ``topic`` (the book's source), deleted afterwards."""
+    name = f"{topic}.e"
+    kafka_admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[
+        name
+    ].result(timeout=30)
+    yield name
+    kafka_admin.delete_topics([name])
+
+
 def disbursement(loan_id: str, on: str = "2026-01-05") -> dict[str, Any]:
     """A docs/events.md ``loan_disbursed`` event, paid out at 09:30 Shanghai time."""
     return {
@@ -584,50 +607,34 @@ def bucket_on(loan: str, day: date) -> str | None:
 
 
 def test_the_book_queries_answer_what_the_step_functions_say(
-    settings: Settings, clickhouse: Client, topic: str, unique: str, kafka_admin: AdminClient
+    settings: Settings, clickhouse: Client, topic: str, unique: str, events: str
 ) -> None:
-    events = f"{topic}.e"
-    kafka_admin.create_topics([NewTopic(events, num_partitions=1, replication_factor=1)])[
-        events
-    ].result(timeout=30)
-    try:
-        target = local(settings, clickhouse)
-        migrate(target)
-        repayment = {"type": "repayment_received", "loan_id": "L1", "event_id": "r1"}
-        produce(
-            target,
-            events,
-            [orjson.dumps(disbursement(loan, on)) for loan, on in BOOK.items()]
-            + [orjson.dumps(repayment), orjson.dumps(disbursement("L1", BOOK["L1"]))],
-        )
-        opened = [  # rule, loan, day, score
-            ("dpd_30", "L1", "2026-03-08", None),
-            ("dpd_30", "L3", "2026-04-05", None),
-            ("bounced_debit", "L2", "2026-02-22", None),
-            ("bounced_debit", "L4", "2026-02-15", None),
-            ("bounced_debit", "L1", "2026-05-20", None),  # after L1 went bad: not "later"
-            ("written_off", "L3", "2026-06-01", None),
-            ("high_pd", "L2", "2026-02-23", 0.4),
-            ("high_pd", "L4", "2026-02-24", 0.6),
-        ]
-        bodies = [
-            warning(n, loan_id=loan, rule_id=rule, event_time=f"{day}T08:00:00+00:00", score=score)
-            for n, (rule, loan, day, score) in enumerate(opened)
-        ]
-        produce(target, topic, [orjson.dumps(b) for b in bodies])
-        w = ClickHouseWriter(
-            target,
-            topics={topic: "warnings", events: "loans"},
-            group_id=f"test-{unique}",
-            max_wait_s=0.5,
-        )
-        try:
-            drain(w, len(BOOK) + 2 + len(bodies))
-        finally:
-            w.close()
-        insert_moves(clickhouse, MOVES + MOVES[:2])  # with redeliveries
-    finally:
-        kafka_admin.delete_topics([events])
+    target = local(settings, clickhouse)
+    migrate(target)
+    repayment = {"type": "repayment_received", "loan_id": "L1", "event_id": "r1"}
+    produce(
+        target,
+        events,
+        [orjson.dumps(disbursement(loan, on)) for loan, on in BOOK.items()]
+        + [orjson.dumps(repayment), orjson.dumps(disbursement("L1", BOOK["L1"]))],
+    )
+    opened = [  # rule, loan, day, score
+        ("dpd_30", "L1", "2026-03-08", None),
+        ("dpd_30", "L3", "2026-04-05", None),
+        ("bounced_debit", "L2", "2026-02-22", None),
+        ("bounced_debit", "L4", "2026-02-15", None),
+        ("bounced_debit", "L1", "2026-05-20", None),  # after L1 went bad: not "later"
+        ("written_off", "L3", "2026-06-01", None),
+        ("high_pd", "L2", "2026-02-23", 0.4),
+        ("high_pd", "L4", "2026-02-24", 0.6),
+    ]
+    bodies = [
+        warning(n, loan_id=loan, rule_id=rule, event_time=f"{day}T08:00:00+00:00", score=score)
+        for n, (rule, loan, day, score) in enumerate(opened)
+    ]
+    produce(target, topic, [orjson.dumps(b) for b in bodies])
+    drain_book(target, topic, events, f"test-{unique}", len(BOOK) + 2 + len(bodies))
+    insert_moves(clickhouse, MOVES + MOVES[:2])  # with redeliveries
     assert clickhouse.execute("SELECT loan_id, disbursed_on FROM loans FINAL ORDER BY loan_id") == [
         (loan, date.fromisoformat(on)) for loan, on in sorted(BOOK.items())
     ]
@@ -671,6 +678,77 @@ def test_the_book_queries_answer_what_the_step_functions_say(
         ("high_pd", 2, 0, 0.0),
     ]
     assert scores == [(date(2026, 2, 1), "high_pd", 2, 2, 0.5, 0.6)]
+
+
+def label(n: int, note: str, intent: str, at: str, **changes: Any) -> dict[str, Any]:
+    """A docs/events.md ``note_labelled`` event for note ``note``, given at ``at`` (+08:00)."""
+    return {
+        "type": "note_labelled",
+        "event_id": f"lab-{n}",
+        "loan_id": "L1",
+        "borrower_id": "bw-L1",
+        "event_time": f"{at}+08:00",
+        "source": "collection-system",
+        "schema_version": 1,
+        "note_event_id": note,
+        "intent": intent,
+        "text": "Borrower lost job in March, asks for two weeks.",
+        "labelled_by": "collections-qa",
+        **changes,
+    }
+
+
+def test_collectors_labels_reach_note_labels_and_judge_the_note_rules(
+    settings: Settings, clickhouse: Client, topic: str, unique: str, events: str
+) -> None:
+    target = local(settings, clickhouse)
+    migrate(target)
+    note = {"type": "collection_note", "loan_id": "L1", "event_id": "n1", "text": "..."}
+    labels = [
+        label(1, "n1", "hardship", "2026-03-10T09:00:00"),
+        label(2, "n2", "other", "2026-03-10T09:05:00"),  # relabelled below
+        label(3, "n3", "refusal", "2026-03-10T09:10:00"),
+        label(4, "n2", "refusal", "2026-03-12T17:00:00"),  # the later label counts
+        label(5, "n4", "angry", "2026-03-12T17:05:00"),  # not an intent: dead letter
+    ]
+    book = [disbursement("L1"), note, *labels, labels[0]]  # and a redelivery
+    produce(target, events, [orjson.dumps(b) for b in book])
+    opened = [  # rule, the note it read
+        ("note_hardship", "n1"),
+        ("note_refusal", "n2"),
+        ("note_hardship", "n3"),  # the collector read refusal
+        ("note_dispute", "n9"),  # never labelled: not judged
+    ]
+    warnings = [
+        warning(n, loan_id="L1", rule_id=rule, event_id=note_id)
+        for n, (rule, note_id) in enumerate(opened)
+    ]
+    produce(target, topic, [orjson.dumps(w) for w in warnings])
+    drain_book(target, topic, events, f"test-{unique}", len(book) + len(warnings))
+    stored = clickhouse.execute(
+        "SELECT event_id, note_event_id, intent, labelled_by, toUnixTimestamp(labelled_at) "
+        "FROM note_labels FINAL ORDER BY event_id"
+    )
+    assert stored == [
+        ("lab-1", "n1", "hardship", "collections-qa", 1773104400),  # 2026-03-10 01:00 UTC
+        ("lab-2", "n2", "other", "collections-qa", 1773104700),
+        ("lab-3", "n3", "refusal", "collections-qa", 1773105000),
+        ("lab-4", "n2", "refusal", "collections-qa", 1773306000),
+    ]
+    assert clickhouse.execute("SELECT loan_id FROM loans FINAL") == [("L1",)]
+    dead = clickhouse.execute("SELECT target, reason FROM dead_letters")
+    assert dead == [
+        (
+            "note_labels",
+            "field 'intent': 'angry' is not one of promise_to_pay, hardship, dispute, "
+            "refusal, other",
+        )
+    ]
+    (query,) = [q for q in doc_queries() if "note_labels" in q]
+    assert clickhouse.execute(query) == [
+        ("note_hardship", 2, 1, 0.5),
+        ("note_refusal", 1, 1, 1.0),
+    ]
 
 
 @pytest.mark.timeout(120)
