@@ -12,6 +12,13 @@
    parses, inserts per batch (with the derived ``model_scores`` rows) and
    commits; timed from its first commit to its last, as bench/stream.py times
    the worker (joining the group is start-up, not throughput).
+   Two figures beside it frame what any writer of another design could reach
+   (docs/analytics.md, Throughput): polling alone (`sinks.source.poll_batch`
+   over the same topic in a fresh group, nothing else), and the same messages
+   parsed by the server instead of Python: one columnar insert of the raw
+   message texts into a ``Null`` table whose materialized view extracts the
+   columns (``visitParamExtract*``, which 18.16 has) into a copy of
+   ``warnings``; the rows it stores are checked equal to the bare insert's.
 4. Redis, bare: the same warnings, already parsed, applied by the writer's own
    Lua script in one pipeline of all N: the same Redis work with no Kafka, no
    parsing, no batching and one round trip.
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -48,9 +56,10 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from config import Settings, load_settings  # noqa: E402
 from config import stack as local_stack  # noqa: E402
-from sinks.clickhouse import WARNINGS, ClickHouseWriter, Kind, migrate, row_of  # noqa: E402
+from sinks.clickhouse import WARNINGS, ClickHouseWriter, Column, Kind, migrate, row_of  # noqa: E402
 from sinks.clickhouse.tables import columnar  # noqa: E402
 from sinks.redis import RedisWriter, parse_warning  # noqa: E402
+from sinks.source import batch_consumer, poll_batch  # noqa: E402
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -143,6 +152,14 @@ def clickhouse_figures(settings: Settings, topic: str, values: list[bytes]) -> d
         dated = bare_insert(client, "bare_datetime", names, data)
         print(f"clickhouse bare, times as datetimes: {dated:,.0f} rows/s", file=sys.stderr)
 
+        parsed = server_parse_insert(client, names, values)
+        print(
+            f"clickhouse server-side parsing (raw JSON, Null table + view): {parsed:,.0f} rows/s",
+            file=sys.stderr,
+        )
+        polled = poll_only(local, topic, len(values), f"bench-poll-{database}")
+        print(f"polling alone: {polled:,.0f} messages/s", file=sys.stderr)
+
         writer = ClickHouseWriter(
             local, topics={topic: "warnings"}, group_id=f"bench-ch-{database}"
         )
@@ -159,6 +176,9 @@ def clickhouse_figures(settings: Settings, topic: str, values: list[bytes]) -> d
         "clickhouse_ratio_vs_bare": round(rate / bare, 3),
         "clickhouse_bare_datetime_rows_per_s": round(dated),
         "clickhouse_ratio_vs_bare_datetime": round(rate / dated, 3),
+        "clickhouse_server_parse_rows_per_s": round(parsed),
+        "clickhouse_server_parse_ratio_vs_bare": round(parsed / bare, 3),
+        "clickhouse_poll_only_per_s": round(polled),
     }
 
 
@@ -172,6 +192,69 @@ def bare_insert(client: Client, table: str, names: str, columns: list[list[Any]]
         columnar=True,
     )
     return len(columns[0]) / (time.perf_counter() - started)
+
+
+def _extract(column: Column) -> str:
+    """The ClickHouse expression reading one warnings column out of the raw JSON text."""
+    name = column.name
+    if name == "reasons":  # kept as JSON text
+        return f"visitParamExtractRaw(raw, '{name}')"
+    if column.kind is Kind.TIME:
+        return f"parseDateTimeBestEffort(visitParamExtractString(raw, '{name}'))"
+    if column.kind is Kind.FLOAT64:
+        value = f"visitParamExtractFloat(raw, '{name}')"
+    elif column.kind in (Kind.UINT32, Kind.UINT8):
+        width = 32 if column.kind is Kind.UINT32 else 8
+        value = f"toUInt{width}(visitParamExtractUInt(raw, '{name}'))"
+    else:
+        value = f"visitParamExtractString(raw, '{name}')"
+    if column.nullable:
+        kind = "Float64" if column.kind is Kind.FLOAT64 else "String"
+        value = (
+            f"if(visitParamExtractRaw(raw, '{name}') = 'null', "
+            f"CAST(NULL AS Nullable({kind})), toNullable({value}))"
+        )
+    return value
+
+
+def server_parse_insert(client: Client, names: str, values: list[bytes]) -> float:
+    """Rows/s of one insert of the raw messages that the server parses into a copy of warnings.
+
+    Only for the comparison: it checks nothing a bad message could break (the
+    writer's parser names the faulty field; these functions read any nesting
+    level and return defaults), so the stored rows are compared with the bare
+    insert's to show the figure is for the same rows.
+    """
+    select = ", ".join(f"{_extract(c)} AS {c.name}" for c in WARNINGS.columns)
+    client.execute("CREATE TABLE raw_warnings (raw String) ENGINE = Null")
+    client.execute("CREATE TABLE server_parsed AS warnings")
+    client.execute(
+        f"CREATE MATERIALIZED VIEW parse_warnings TO server_parsed AS "  # noqa: S608 - our names
+        f"SELECT {select} FROM raw_warnings"
+    )
+    texts = [[value.decode() for value in values]]
+    started = time.perf_counter()
+    client.execute("INSERT INTO raw_warnings (raw) VALUES", texts, columnar=True)
+    rate = len(values) / (time.perf_counter() - started)
+    query = "SELECT {} FROM {} ORDER BY warning_id, status"
+    parsed = client.execute(query.format(names, "server_parsed"))
+    assert parsed == client.execute(query.format(names, "bare")), "the server parsed other rows"
+    return rate
+
+
+def poll_only(settings: Settings, topic: str, total: int, group: str) -> float:
+    """Messages/s of `sinks.source.poll_batch` over the topic: the writer's polling, alone."""
+    consumer = batch_consumer(settings, group, [topic])
+    stop = threading.Event()
+    try:
+        got = len(poll_batch(consumer, 10_000, 30.0, stop))  # joining the group: start-up
+        started = time.perf_counter()
+        first = got
+        while got < total:
+            got += len(poll_batch(consumer, 10_000, 5.0, stop))
+        return (total - first) / (time.perf_counter() - started)
+    finally:
+        consumer.close()
 
 
 def with_epoch_times(client: Client, database: str, data: list[list[Any]]) -> list[list[Any]]:
