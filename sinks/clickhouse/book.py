@@ -35,14 +35,21 @@ from typing import Any
 import orjson
 
 from sinks.clickhouse.dialect import Column, Kind, Table
-from sinks.clickhouse.tables import WARNINGS, BadMessage
+from sinks.clickhouse.tables import (
+    WARNINGS,
+    BadMessage,
+    Field,
+    checked_row,
+    instant_field,
+    schema_version_field,
+    string_field,
+)
 
 __all__ = [
     "LOANS",
     "MODEL_SCORES",
     "NOTE_INTENTS",
     "NOTE_LABELS",
-    "BadBookEvent",
     "book_row",
     "loan_row",
     "note_label_row",
@@ -137,35 +144,23 @@ def score_row(warning: tuple[Any, ...]) -> tuple[Any, ...] | None:
     return row
 
 
-_DISBURSED = b'"loan_disbursed"'
-_LABELLED = b'"note_labelled"'
+_QUOTED = {name: f'"{name}"'.encode() for name in ("loan_disbursed", "note_labelled")}
+"""Each book event type's quoted name, looked for in the bytes before decoding."""
 
 
-class BadBookEvent(BadMessage):
-    """An event the book wanted that cannot become a row; ``table`` is the one it was for."""
+def _event(value: bytes | None, event_type: str) -> dict[str, Any] | None:
+    """The decoded event when it is of ``event_type``; None, undecoded when it can be, if not.
 
-    def __init__(self, table: str, reason: str) -> None:
-        super().__init__(reason)
-        self.table = table
-
-
-def book_row(value: bytes | None) -> tuple[str, tuple[Any, ...]] | None:
-    """(table, row) for an event of ``postloan.events`` the book keeps; None for the rest.
-
-    Raises `BadBookEvent` (naming the table) for a disbursement or label that
-    cannot be stored. Other event types are skipped without being decoded.
+    The type's quoted name must appear in the bytes, so most events of other types
+    are skipped without decoding; `BadMessage` when a candidate is not JSON.
     """
+    if not value or _QUOTED[event_type] not in value:
+        return None
     try:
-        row = loan_row(value)
-    except BadMessage as exc:
-        raise BadBookEvent(LOANS.name, str(exc)) from None
-    if row is not None:
-        return LOANS.name, row
-    try:
-        row = note_label_row(value)
-    except BadMessage as exc:
-        raise BadBookEvent(NOTE_LABELS.name, str(exc)) from None
-    return None if row is None else (NOTE_LABELS.name, row)
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessage(f"not JSON: {exc}") from None
+    return body if isinstance(body, dict) and body.get("type") == event_type else None
 
 
 def loan_row(value: bytes | None) -> tuple[Any, ...] | None:
@@ -174,13 +169,8 @@ def loan_row(value: bytes | None) -> tuple[Any, ...] | None:
     Raises `BadMessage` for a disbursement that lacks a field or has one of the
     wrong type (the worker dead-letters such events; this is the writer's guard).
     """
-    if not value or _DISBURSED not in value:
-        return None  # another event type: not decoded at all
-    try:
-        body = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise BadMessage(f"not JSON: {exc}") from None
-    if not isinstance(body, dict) or body.get("type") != "loan_disbursed":
+    body = _event(value, "loan_disbursed")
+    if body is None:
         return None
     try:
         schedule = body["schedule"]
@@ -214,43 +204,54 @@ def loan_row(value: bytes | None) -> tuple[Any, ...] | None:
     return row
 
 
+def _intent(value: Any) -> str:
+    intent = string_field(value)
+    if intent not in NOTE_INTENTS:
+        raise BadMessage(f"{intent!r} is not one of {', '.join(NOTE_INTENTS)}")
+    return intent
+
+
+_LABEL_FIELDS = (  # wire name and parser of each NOTE_LABELS column, in column order
+    Field("note_event_id", string_field),
+    Field("intent", _intent),
+    Field("labelled_by", string_field),
+    Field("loan_id", string_field),
+    Field("borrower_id", string_field),
+    Field("event_time", instant_field),  # labelled_at
+    Field("event_id", string_field),
+    Field("schema_version", schema_version_field),
+)
+
+
 def note_label_row(value: bytes | None) -> tuple[Any, ...] | None:
     """The ``note_labels`` row of a ``note_labelled`` event; None for any other event.
 
-    Raises `BadMessage` for a label that lacks a field, has one of the wrong type,
-    gives an intent the contract does not know or a time without a UTC offset.
+    Checked field by field as the outputs' rows are (`checked_row`): a missing,
+    null or mistyped field, an intent the contract does not know, a time without
+    a UTC offset or an unknown schema version is a `BadMessage` naming the field.
     """
-    if not value or _LABELLED not in value:
-        return None
-    try:
-        body = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise BadMessage(f"not JSON: {exc}") from None
-    if not isinstance(body, dict) or body.get("type") != "note_labelled":
-        return None
-    try:
-        intent = _text(body, "intent")
-        if intent not in NOTE_INTENTS:
-            raise BadMessage(f"field 'intent': {intent!r} is not one of {', '.join(NOTE_INTENTS)}")
-        at = datetime.fromisoformat(_text(body, "event_time"))
-        if at.tzinfo is None:
-            raise BadMessage(f"time without a UTC offset: {body['event_time']!r}")
-        return (
-            _text(body, "note_event_id"),
-            intent,
-            _text(body, "labelled_by"),
-            _text(body, "loan_id"),
-            _text(body, "borrower_id"),
-            at.astimezone(UTC),
-            _text(body, "event_id"),
-            _int(body, "schema_version"),
-        )
-    except KeyError as exc:
-        raise BadMessage(f"missing field {exc.args[0]!r}") from None
-    except ValueError as exc:
-        if isinstance(exc, BadMessage):
-            raise
-        raise BadMessage(f"field 'event_time': {exc}") from None
+    body = _event(value, "note_labelled")
+    return None if body is None else checked_row(_LABEL_FIELDS, body)
+
+
+_BOOK = ((LOANS.name, loan_row), (NOTE_LABELS.name, note_label_row))
+"""The book's tables and the function that reads each one's row out of an event."""
+
+
+def book_row(value: bytes | None) -> tuple[str, tuple[Any, ...]] | None:
+    """(table, row) for an event of ``postloan.events`` the book keeps; None for the rest.
+
+    Raises `BadMessage` naming the table (``table``) for a disbursement or label
+    that cannot be stored. Other event types are skipped without being decoded.
+    """
+    for table, row_of_event in _BOOK:
+        try:
+            row = row_of_event(value)
+        except BadMessage as exc:
+            raise BadMessage(str(exc), table=table) from None
+        if row is not None:
+            return table, row
+    return None
 
 
 def _text(body: dict[str, Any], key: str) -> str:

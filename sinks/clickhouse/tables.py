@@ -54,8 +54,13 @@ __all__ = [
     "TRANSITIONS",
     "WARNINGS",
     "BadMessage",
+    "Field",
+    "checked_row",
     "columnar",
+    "instant_field",
     "row_of",
+    "schema_version_field",
+    "string_field",
 ]
 
 WARNINGS = Table(
@@ -199,18 +204,31 @@ TABLES: Mapping[str, Table] = {
 
 
 class BadMessage(ValueError):
-    """A message that cannot become a row; ``str()`` is the reason stored with it."""
+    """A message that cannot become a row; ``str()`` is the reason stored with it.
+
+    ``table`` names the table the message was for when its topic feeds more than
+    one (the events topic: sinks/clickhouse/book.py); None means the topic's own.
+    """
+
+    def __init__(self, reason: str, *, table: str | None = None) -> None:
+        super().__init__(reason)
+        self.table = table
 
 
 @dataclass(frozen=True, slots=True)
-class _Field:
+class Field:
+    """One wire field of a row: its name and the parser that checks and converts it.
+
+    Parsers raise `BadMessage` with the reason; `checked_row` adds the field's name.
+    """
+
     key: str  # the wire name
     parse: Callable[[Any], Any]
     optional: bool = False  # may be null
     added: bool = False  # may also be absent: added to the contract after messages were sent
 
 
-def _string(value: Any) -> str:
+def string_field(value: Any) -> str:
     if not isinstance(value, str):
         raise BadMessage(f"expected a string, got {type(value).__name__}")
     return value
@@ -229,10 +247,10 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _instant(value: Any) -> datetime:
+def instant_field(value: Any) -> datetime:
     try:
         # upper(): RFC 3339 allows "t" and "z", which fromisoformat refuses.
-        parsed = datetime.fromisoformat(_string(value).upper())
+        parsed = datetime.fromisoformat(string_field(value).upper())
     except ValueError:
         raise BadMessage(f"not an ISO-8601 time: {value!r}") from None
     if parsed.tzinfo is None:
@@ -242,7 +260,7 @@ def _instant(value: Any) -> datetime:
 
 def _day(value: Any) -> date:
     try:
-        return date.fromisoformat(_string(value))
+        return date.fromisoformat(string_field(value))
     except ValueError:
         raise BadMessage(f"not an ISO date: {value!r}") from None
 
@@ -261,7 +279,7 @@ def _json_text(kind: type) -> Callable[[Any], str]:
     return parse
 
 
-def _schema_version(value: Any) -> int:
+def schema_version_field(value: Any) -> int:
     version = _integer(value)
     if version != 1:
         # A future version may change a field's meaning; storing it as v1 would lie.
@@ -269,72 +287,72 @@ def _schema_version(value: Any) -> int:
     return version
 
 
-_WIRE: dict[str, tuple[_Field, ...]] = {
+_WIRE: dict[str, tuple[Field, ...]] = {
     "warnings": (
-        _Field("warning_id", _string),
-        _Field("status", _string),
-        _Field("loan_id", _string),
-        _Field("borrower_id", _string),
-        _Field("rule_id", _string),
-        _Field("rule_version", _integer),
-        _Field("pack_digest", _string),
-        _Field("severity", _string),
-        _Field("owner_team", _string),
-        _Field("message", _string),
-        _Field("episode", _integer),
-        _Field("episode_key", _string),
-        _Field("reasons", _json_text(list)),
-        _Field("score", _number, optional=True),
-        _Field("dpd", _integer),
-        _Field("bucket", _string),
-        _Field("klass", _string),
-        _Field("event_id", _string, optional=True),
-        _Field("event_time", _instant),
-        _Field("produced_at", _instant),
-        _Field("schema_version", _schema_version),
+        Field("warning_id", string_field),
+        Field("status", string_field),
+        Field("loan_id", string_field),
+        Field("borrower_id", string_field),
+        Field("rule_id", string_field),
+        Field("rule_version", _integer),
+        Field("pack_digest", string_field),
+        Field("severity", string_field),
+        Field("owner_team", string_field),
+        Field("message", string_field),
+        Field("episode", _integer),
+        Field("episode_key", string_field),
+        Field("reasons", _json_text(list)),
+        Field("score", _number, optional=True),
+        Field("dpd", _integer),
+        Field("bucket", string_field),
+        Field("klass", string_field),
+        Field("event_id", string_field, optional=True),
+        Field("event_time", instant_field),
+        Field("produced_at", instant_field),
+        Field("schema_version", schema_version_field),
     ),
     "transitions": (
-        _Field("loan_id", _string),
-        _Field("kind", _string),
-        _Field("from", _string),
-        _Field("to", _string),
-        _Field("on", _day),
-        _Field("event_id", _string, optional=True),
-        _Field("schema_version", _schema_version),
-        _Field("borrower_id", _string, optional=True, added=True),
-        _Field("dpd", _integer, optional=True, added=True),
-        _Field("bucket", _string, optional=True, added=True),
-        _Field("klass", _string, optional=True, added=True),
-        _Field("event_time", _instant, optional=True, added=True),
-        _Field("produced_at", _instant, optional=True, added=True),
+        Field("loan_id", string_field),
+        Field("kind", string_field),
+        Field("from", string_field),
+        Field("to", string_field),
+        Field("on", _day),
+        Field("event_id", string_field, optional=True),
+        Field("schema_version", schema_version_field),
+        Field("borrower_id", string_field, optional=True, added=True),
+        Field("dpd", _integer, optional=True, added=True),
+        Field("bucket", string_field, optional=True, added=True),
+        Field("klass", string_field, optional=True, added=True),
+        Field("event_time", instant_field, optional=True, added=True),
+        Field("produced_at", instant_field, optional=True, added=True),
     ),
     "actions": (
-        _Field("action_id", _string),
-        _Field("kind", _string),
-        _Field("name", _string),
-        _Field("loan_id", _string),
-        _Field("borrower_id", _string),
-        _Field("due_on", _day),
-        _Field("reason", _string),
-        _Field("params", _json_text(dict)),
-        _Field("event_id", _string, optional=True),
-        _Field("produced_at", _instant),
-        _Field("schema_version", _schema_version),
+        Field("action_id", string_field),
+        Field("kind", string_field),
+        Field("name", string_field),
+        Field("loan_id", string_field),
+        Field("borrower_id", string_field),
+        Field("due_on", _day),
+        Field("reason", string_field),
+        Field("params", _json_text(dict)),
+        Field("event_id", string_field, optional=True),
+        Field("produced_at", instant_field),
+        Field("schema_version", schema_version_field),
     ),
     "model_metrics": (
-        _Field("model", _string),
-        _Field("partition", _integer),
-        _Field("model_version", _string),
-        _Field("n", _integer),
-        _Field("roc_auc", _number, optional=True),
-        _Field("log_loss", _number, optional=True),
-        _Field("brier", _number, optional=True),
-        _Field("precision", _number, optional=True),
-        _Field("threshold", _number, optional=True),
-        _Field("alerts", _integer, optional=True),
-        _Field("accuracy", _number, optional=True),
-        _Field("produced_at", _instant),
-        _Field("schema_version", _schema_version),
+        Field("model", string_field),
+        Field("partition", _integer),
+        Field("model_version", string_field),
+        Field("n", _integer),
+        Field("roc_auc", _number, optional=True),
+        Field("log_loss", _number, optional=True),
+        Field("brier", _number, optional=True),
+        Field("precision", _number, optional=True),
+        Field("threshold", _number, optional=True),
+        Field("alerts", _integer, optional=True),
+        Field("accuracy", _number, optional=True),
+        Field("produced_at", instant_field),
+        Field("schema_version", schema_version_field),
     ),
 }
 
@@ -361,10 +379,10 @@ def row_of(table: str, value: bytes | None) -> tuple[Any, ...]:
         body = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise BadMessage(f"not JSON: {exc}") from None
-    return _checked_row(_WIRE[table], body)
+    return checked_row(_WIRE[table], body)
 
 
-def _checked_row(fields: tuple[_Field, ...], body: Any) -> tuple[Any, ...]:
+def checked_row(fields: tuple[Field, ...], body: Any) -> tuple[Any, ...]:
     """The field-by-field conversion: slower, and its errors name the field."""
     if not isinstance(body, dict):
         raise BadMessage(f"expected a JSON object, got {type(body).__name__}")
@@ -391,12 +409,12 @@ def _checked_row(fields: tuple[_Field, ...], body: Any) -> tuple[Any, ...]:
 _AWARE = Annotated[datetime, msgspec.Meta(tz=True)]
 
 _TYPES: dict[Callable[[Any], Any], Any] = {
-    _string: str,
+    string_field: str,
     _integer: int,
     _number: float,  # msgspec takes a JSON integer here too, as a float
-    _instant: _AWARE,
+    instant_field: _AWARE,
     _day: date,
-    _schema_version: Literal[1],
+    schema_version_field: Literal[1],
 }
 """The msgspec type that accepts what each parser accepts (JSON text fields aside)."""
 
@@ -424,7 +442,7 @@ class _Shape:
     cost (bench/sink_writers.py).
     """
 
-    def __init__(self, name: str, fields: tuple[_Field, ...]) -> None:
+    def __init__(self, name: str, fields: tuple[Field, ...]) -> None:
         spec: list[tuple[str, Any, Any] | tuple[str, Any]] = []
         self.convert: list[tuple[int, Callable[[Any], Any]]] = []
         for i, f in enumerate(fields):
@@ -432,7 +450,7 @@ class _Shape:
             if kind is None:  # a JSON list or object, kept as compact text
                 kind = _JSON_KINDS[f.parse]
                 self.convert.append((i, _json_dumps))
-            elif f.parse is _instant:
+            elif f.parse is instant_field:
                 self.convert.append((i, _utc))
             if f.optional:
                 kind = kind | None

@@ -44,7 +44,6 @@ from sinks.clickhouse.book import (
     LOANS,
     MODEL_SCORES,
     NOTE_LABELS,
-    BadBookEvent,
     book_row,
     score_row,
 )
@@ -205,8 +204,7 @@ class ClickHouseWriter(BatchWriter):
             try:
                 routed = _row(table, message.value)
             except BadMessage as exc:
-                target = exc.table if isinstance(exc, BadBookEvent) else table
-                dead.append((message, target, str(exc)))
+                dead.append((message, exc.table or table, str(exc)))
                 continue
             if routed is not None:
                 by_table.setdefault(routed[0], []).append((message, routed[1]))

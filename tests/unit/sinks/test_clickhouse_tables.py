@@ -31,7 +31,7 @@ from sinks.clickhouse import (
     row_of,
 )
 from sinks.clickhouse.migrations import pending
-from sinks.clickhouse.tables import _SHAPES, _WIRE, DEAD_LETTERS, _checked_row, columnar
+from sinks.clickhouse.tables import _SHAPES, _WIRE, DEAD_LETTERS, checked_row, columnar
 from sinks.errors import MigrationError, SinkError
 
 # The example in docs/warnings.md, verbatim.
@@ -227,8 +227,8 @@ def test_the_fast_path_gives_the_checked_paths_row(table: str, body: dict[str, A
     value = orjson.dumps(body)
     fast = _SHAPES[table].fast(value)
     assert fast is not None
-    assert fast == _checked_row(_WIRE[table], orjson.loads(value)) == row_of(table, value)
-    assert [type(v) for v in fast] == [type(v) for v in _checked_row(_WIRE[table], body)]
+    assert fast == checked_row(_WIRE[table], orjson.loads(value)) == row_of(table, value)
+    assert [type(v) for v in fast] == [type(v) for v in checked_row(_WIRE[table], body)]
 
 
 @pytest.mark.parametrize(
@@ -250,7 +250,7 @@ def test_the_fast_path_gives_the_checked_paths_row(table: str, body: dict[str, A
 def test_the_fast_path_declines_what_the_checked_path_refuses(body: dict[str, Any]) -> None:
     assert _SHAPES["warnings"].fast(orjson.dumps(body)) is None
     with pytest.raises(BadMessage):
-        _checked_row(_WIRE["warnings"], body)
+        checked_row(_WIRE["warnings"], body)
 
 
 def test_times_python_reads_but_rfc_3339_does_not_still_take_the_checked_path() -> None:
@@ -259,7 +259,7 @@ def test_times_python_reads_but_rfc_3339_does_not_still_take_the_checked_path() 
     assert as_dict("warnings", body)["event_time"] == datetime(2026, 3, 4, 16, tzinfo=UTC)
     # RFC 3339 allows a lower-case t and z; both paths take them.
     lower = {**WARNING, "event_time": "2026-03-04t16:00:00z"}
-    assert _SHAPES["warnings"].fast(orjson.dumps(lower)) == _checked_row(_WIRE["warnings"], lower)
+    assert _SHAPES["warnings"].fast(orjson.dumps(lower)) == checked_row(_WIRE["warnings"], lower)
 
 
 def test_every_table_has_a_wire_field_per_column() -> None:
