@@ -21,6 +21,9 @@ after a seek back) is no jump.
 True
 >>> watch.see(("events", 1), 500) is None  # nothing committed: starts wherever it starts
 True
+>>> watch.reset()  # a new assignment: the committed offset is asked again
+>>> watch.see(("events", 0), 78)
+(75, 78)
 """
 
 from __future__ import annotations
@@ -29,15 +32,13 @@ from collections.abc import Callable, Hashable
 
 __all__ = ["OffsetWatch"]
 
-_UNSEEN = -1  # offsets are never negative
-
 
 class OffsetWatch:
     """Per partition: the next offset the agent should judge."""
 
     def __init__(self, start: Callable[[Hashable], int | None]) -> None:
         self._start = start  # where a partition's reading begins (its committed offset)
-        self._next: dict[Hashable, int | None] = {}
+        self._next: dict[Hashable, int] = {}
 
     def reset(self) -> None:
         """Forget everything: a new assignment, sought again before its first record."""
@@ -45,8 +46,8 @@ class OffsetWatch:
 
     def see(self, tp: Hashable, offset: int) -> tuple[int, int] | None:
         """Record that the agent got ``offset``; the skipped range [first, end) if it jumped."""
-        expected = self._next.get(tp, _UNSEEN)
-        if expected == _UNSEEN:
+        expected = self._next.get(tp)
+        if expected is None:  # the partition's first record since the reset
             expected = self._start(tp)
         self._next[tp] = offset + 1
         if expected is not None and offset > expected:

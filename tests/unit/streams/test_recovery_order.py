@@ -69,6 +69,9 @@ def _recovery(*, fixed: bool) -> tuple[Any, FetcherStandIn, Any]:
     app.consumer_generation_id = 1
     if fixed:
         seek_before_resume(app)
+        installed = app.tables.recovery.on_recovery_completed
+        seek_before_resume(app)  # every assignment installs it: once is kept
+        assert app.tables.recovery.on_recovery_completed is installed
     return app.tables.recovery, fetcher, queue
 
 
