@@ -311,7 +311,9 @@ def test_a_commit_kafka_refuses_after_a_slow_insert_is_reported_and_the_batch_re
     target = local(settings, clickhouse)
     migrate(target)
     values = [orjson.dumps(warning(n)) for n in range(10)]
-    produce(target, topic, values)
+    # One partition: one fetch brings them all, so the first (slow) batch is all of
+    # them. Spread over two, one partition's fetch could miss the batch's window.
+    produce_to_partition(target, topic, values)
     group = f"test-{unique}"
     consumer = Consumer(
         {
