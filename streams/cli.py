@@ -111,8 +111,7 @@ def worker(
 
     settings = _settings()
     ensure_topics(settings)
-    exactly_once = settings.worker.processing_guarantee == "exactly_once"
-    local_state.prepare(settings.data_dir, exactly_once=exactly_once)
+    local_state.prepare(settings.data_dir)
     faust_app = create_app(settings)
 
     @atexit.register

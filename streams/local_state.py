@@ -1,26 +1,31 @@
-"""The worker's local table files under exactly_once: kept only after a clean stop.
+"""The worker's local table files: kept only after a clean stop.
 
-RocksDB writes are not transactional. A worker killed mid-transaction leaves
-rows on disk whose changelog records Kafka then aborts, together with the
-outputs and offsets of the same transaction. A restart on those files would
-skip the aborted events as already seen, and their outputs would never be
-written. Under ``exactly_once`` the worker therefore trusts its local files only
-when the previous run stopped cleanly (it leaves a mark on the way out);
-otherwise it deletes them and Faust restores the tables from the changelog,
-reading only committed records. At-least-once needs none of this: replayed
-events repeat their outputs with the same ids.
+A loan's new row reaches RocksDB at once, while the step's outputs and the
+row's changelog record are still in the producer's buffer. A worker killed in
+between leaves rows on disk that Kafka never saw the outputs of (and under
+``exactly_once``, rows whose changelog records Kafka aborts with the outputs and
+offsets of the same transaction). A restart on those files would find the
+redelivered events already applied, take them for duplicates, and never write
+their outputs: a restarted at-least-once worker lost a resolved warning so
+(tests/integration/test_worker_recovery.py, with the same data folder).
+
+So, under either guarantee, the worker trusts its local files only when the
+previous run stopped cleanly (it leaves a mark on the way out, after Faust
+flushed the producer); otherwise it deletes them and Faust restores the tables
+from the changelog, whose records never run ahead of the outputs sent before
+them (under ``exactly_once``, only committed records are read).
 
 >>> import tempfile
 >>> from pathlib import Path
 >>> data = Path(tempfile.mkdtemp())
 >>> (data / "v1" / "tables").mkdir(parents=True)
->>> prepare(data, exactly_once=True)  # no mark: the last run did not stop cleanly
+>>> prepare(data)  # no mark: the last run did not stop cleanly
 True
 >>> (data / "v1" / "tables").exists()
 False
 >>> (data / "v1" / "tables").mkdir(parents=True)
 >>> mark_clean(data)
->>> prepare(data, exactly_once=True)  # a clean stop: the files are trusted
+>>> prepare(data)  # a clean stop: the files are trusted
 False
 """
 
@@ -41,7 +46,7 @@ def _tables(data_dir: Path) -> Path:
     return data_dir / "v1" / "tables"  # Faust's tabledir under our datadir
 
 
-def prepare(data_dir: Path, *, exactly_once: bool) -> bool:
+def prepare(data_dir: Path) -> bool:
     """Before start: drop table files an unclean stop left; True when it did.
 
     The clean-stop mark is removed either way, so a crash of this run leaves none.
@@ -49,10 +54,9 @@ def prepare(data_dir: Path, *, exactly_once: bool) -> bool:
     mark = data_dir / _MARK
     tables = _tables(data_dir)
     wiped = False
-    if exactly_once and tables.exists() and not mark.exists():
+    if tables.exists() and not mark.exists():
         log.warning(
-            "previous run did not stop cleanly: local tables at %s are rebuilt from "
-            "the changelog (exactly_once)",
+            "previous run did not stop cleanly: local tables at %s are rebuilt from the changelog",
             tables,
         )
         shutil.rmtree(tables)
