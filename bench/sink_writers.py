@@ -19,6 +19,12 @@
    message texts into a ``Null`` table whose materialized view extracts the
    columns (``visitParamExtract*``, which 18.16 has) into a copy of
    ``warnings``; the rows it stores are checked equal to the bare insert's.
+   A third, decoding alone (``orjson.loads`` of each message, no check, no
+   row), gives ``clickhouse_serial_ceiling_ratio``: the ratio of a writer that
+   polls, decodes and makes the bare insert one after the other and does
+   nothing else, i.e. the best a writer that parses JSON in Python reaches on
+   this machine unless it overlaps those steps (the GIL leaves only the
+   server's share of the insert to overlap).
 4. Redis, bare: the same warnings, already parsed, applied by the writer's own
    Lua script in one pipeline of all N: the same Redis work with no Kafka, no
    parsing, no batching and one round trip.
@@ -159,6 +165,9 @@ def clickhouse_figures(settings: Settings, topic: str, values: list[bytes]) -> d
         )
         polled = poll_only(local, topic, len(values), f"bench-poll-{database}")
         print(f"polling alone: {polled:,.0f} messages/s", file=sys.stderr)
+        decoded = decode_only(values)
+        print(f"decoding alone (orjson): {decoded:,.0f} messages/s", file=sys.stderr)
+        ceiling = (1 / bare) / (1 / bare + 1 / polled + 1 / decoded)
 
         writer = ClickHouseWriter(
             local, topics={topic: "warnings"}, group_id=f"bench-ch-{database}"
@@ -179,6 +188,8 @@ def clickhouse_figures(settings: Settings, topic: str, values: list[bytes]) -> d
         "clickhouse_server_parse_rows_per_s": round(parsed),
         "clickhouse_server_parse_ratio_vs_bare": round(parsed / bare, 3),
         "clickhouse_poll_only_per_s": round(polled),
+        "clickhouse_decode_only_per_s": round(decoded),
+        "clickhouse_serial_ceiling_ratio": round(ceiling, 3),
     }
 
 
@@ -255,6 +266,21 @@ def poll_only(settings: Settings, topic: str, total: int, group: str) -> float:
         return (total - first) / (time.perf_counter() - started)
     finally:
         consumer.close()
+
+
+def decode_only(values: list[bytes]) -> float:
+    """Messages/s of ``orjson.loads`` over the messages, best of three passes.
+
+    The least any writer that reads the JSON in Python must do per message:
+    no checks, no row, no conversion.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for value in values:
+            orjson.loads(value)
+        best = min(best, time.perf_counter() - started)
+    return len(values) / best
 
 
 def with_epoch_times(client: Client, database: str, data: list[list[Any]]) -> list[list[Any]]:
