@@ -456,6 +456,16 @@ class LoanState:
         )
 
     @property
+    def first_unpaid_installment(self) -> int:
+        """1-based number of the oldest installment not fully paid; 0 when none is.
+
+        Counts in the current schedule: a restructuring starts a new one. A loan
+        30 days past due with this at 1 never paid its first installment, the
+        first-payment-default pattern that points at fraud more than hardship.
+        """
+        return self._first_open + 1 if self._first_open < len(self._due) else 0
+
+    @property
     def days_since_disbursement(self) -> int:
         return self.clock_day - self.disbursed_on
 

@@ -110,6 +110,10 @@ _LOAN: dict[str, tuple[VarType, str]] = {
     "overdue_total": ("int", "principal + interest + fees past due and unpaid"),
     "missed_installments": ("int", "installments past due (after grace) and not fully paid"),
     "installment_missed": ("bool", "an installment passed its cut-off unpaid in this step"),
+    "first_unpaid_installment": (
+        "int",
+        "number of the oldest installment not fully paid, 1 for the first (0 when none is)",
+    ),
     "days_since_disbursement": ("int", "days from disbursement to today"),
     "days_to_next_due": ("int", "days until the next unpaid installment's due date"),
     "on_time_streak": ("int", "consecutive installments paid by their due date"),

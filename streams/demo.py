@@ -80,8 +80,10 @@ SIGNAL_RULES: Final[dict[str, tuple[str, ...]]] = {
     "dpd_30": ("dpd_30",),
     "dpd_60": ("dpd_60",),
     "dpd_90": ("dpd_90",),
+    "first_payment_default": ("first_payment_default",),
     "repeated_late": ("late_then_cured",),
     "partial_payment": ("partial_payment", "care_partial_payment"),
+    "repayment_reversed": ("repayment_reversed",),
     "third_party_payer": ("third_party_payer",),
     "broken_promise": ("broken_promise",),
     "income_stopped": ("salary_stopped", "inflow_stopped", "care_salary_stopped"),
@@ -121,13 +123,14 @@ profile whose money moves are the least like the book's. Scored apart from
 ``SIGNAL_RULES`` because a model warning is a forecast, not a detection.
 """
 
-UNSCORED_SIGNALS: Final[tuple[str, ...]] = (
-    "first_payment_default",
-    "repayment_reversed",
-    "unreachable",
-    "restructured",
-)
-"""Signals no rule of the default pack watches (collection-note text, or no rule yet)."""
+UNSCORED_SIGNALS: Final[tuple[str, ...]] = ("unreachable", "restructured")
+"""Signals no rule of the default pack watches.
+
+``unreachable`` is only in collection-note text, and the text model's intents
+(docs/models.md) have no such class; ``restructured`` is the lender's own
+decision, already known to it, and the rule that matters after it
+(``restructured_late_again``) watches what the borrower does next.
+"""
 
 _LATEST: Final = 12
 _SEVERITIES: Final = ("critical", "high", "medium", "low", "info")

@@ -296,3 +296,50 @@ def test_a_note_label_for_an_unknown_loan_or_far_behind_the_loan_is_rejected() -
     _, result = ENGINE.step(record, book.label(at(date(2026, 1, 13)), note), NOW)
     assert result.rejected is not None
     assert result.rejected.startswith("note_labelled at 2026-01-13T10:00:00+08:00 is 18 days")
+
+
+def test_a_first_installment_never_paid_is_a_first_payment_default_at_30_days() -> None:
+    book, events = book_events()
+    items: list[Event | Tick] = [*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 3, 20))]
+    items.append(book.repay(at(date(2026, 3, 21)), 203_000))  # both installments due by then
+    _, results = run(items)
+    fired = opened(results)
+    # Due 10 Feb, never paid: DPD 30 on 12 Mar (as dpd_30), and the first installment
+    # is the oldest unpaid one, so it is a first payment default that same day.
+    assert [day for day, rule in fired if rule == "first_payment_default"] == [date(2026, 3, 12)]
+    fpd = [w for _, r in results for w in r.warnings if w.rule_id == "first_payment_default"]
+    assert [(w.status, w.severity, w.owner_team) for w in fpd] == [
+        ("open", "critical", "fraud"),
+        ("resolved", "critical", "fraud"),  # caught up on 21 Mar
+    ]
+    assert fpd[0].event_time.astimezone(ENGINE.zone).date() == date(2026, 3, 12)
+    assert fpd[1].event_time.astimezone(ENGINE.zone).date() == date(2026, 3, 21)
+    reviews = [a for _, r in results for a in r.actions if ("focus", "first_payment") in a.params]
+    assert [(a.kind, a.due_on) for a in reviews] == [("review", date(2026, 3, 12))]
+
+
+def test_a_loan_that_paid_its_first_installment_is_no_first_payment_default() -> None:
+    book, events = book_events()
+    items: list[Event | Tick] = [*events, book.repay(at(date(2026, 2, 9)), 101_500)]
+    items += daily_ticks("L-7", date(2026, 2, 10), date(2026, 4, 20))  # the 2nd never paid
+    _, results = run(items)
+    fired = opened(results)
+    assert (date(2026, 4, 9), "dpd_30") in fired  # due 10 Mar, 30 days late on 9 Apr
+    assert "first_payment_default" not in {rule for _, rule in fired}
+
+
+def test_a_reversed_repayment_warns_collections_once_per_cooldown() -> None:
+    book, events = book_events()
+    first = book.repay(at(date(2026, 2, 5)), 101_500)
+    second = book.repay(at(date(2026, 2, 7)), 101_500)  # early: pays ahead into March
+    items: list[Event | Tick] = [*events, first, second]
+    items += [book.reverse(at(date(2026, 2, 8)), second), book.reverse(at(date(2026, 2, 9)), first)]
+    _, results = run(items)
+    reversed_ = [
+        (w.event_time.astimezone(ENGINE.zone).date(), w.status, w.owner_team)
+        for _, r in results
+        for w in r.warnings
+        if w.rule_id == "repayment_reversed"
+    ]
+    # Two reversals a day apart: one warning, the second inside the 30-day cooldown.
+    assert reversed_ == [(date(2026, 2, 8), "open", "collections")]

@@ -49,7 +49,23 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"loan": {"installment_missed": True, "missed_installments": 1}},
         {"installment_missed"},
     ),
+    "first installment 30 days late, nothing repaid": (
+        {"loan": {"dpd": 30, "bucket": "M1", "first_unpaid_installment": 1}},
+        {"first_payment_default", "dpd_1", "dpd_30"},
+    ),
+    "second installment 30 days late": (
+        {"loan": {"dpd": 30, "bucket": "M1", "first_unpaid_installment": 2}},
+        {"dpd_1", "dpd_30"},
+    ),
+    "first installment of a new schedule 30 days late": (
+        {"loan": {"dpd": 30, "first_unpaid_installment": 1, "restructured": True}},
+        {"dpd_1", "dpd_30"},
+    ),
     "partial payment": ({"event": {**REPAYMENT, "kind": "partial"}}, {"partial_payment"}),
+    "repayment reversed": (
+        {"event": {"type": "repayment_reversed", "reversed_event_id": "e-1"}},
+        {"repayment_reversed"},
+    ),
     "partial payment by a good payer": (
         {"event": {**REPAYMENT, "kind": "partial"}, "loan": {"on_time_streak": 8}},
         {"partial_payment", "care_partial_payment"},
