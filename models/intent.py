@@ -8,7 +8,9 @@ en) at construction and then from the labels collectors give later
 (`IntentClassifier.learn_one`).
 
 Labels (`INTENTS`): ``promise_to_pay``, ``hardship``, ``dispute``, ``refusal``,
-``other``. For a promise, `promise_date` reads the date when one is stated:
+``unreachable`` (the borrower cannot be contacted at all: number out of service,
+unknown at the address, lost to family and employer; one unanswered call is
+``other``), ``other``. For a promise, `promise_date` reads the date when one is stated:
 ISO or slashed dates, ``3月5日``, ``March 5`` / ``5 March``, a day of the month
 (``15号``, ``the 15th``), weekdays (``下周五``, ``next Friday``, ``周五``,
 ``by Friday``), ``明天``/``tomorrow``, ``后天``, ``N天内``/``in N days``, and
@@ -44,7 +46,7 @@ __all__ = ["INTENTS", "Intent", "IntentClassifier", "char_ngrams", "promise_date
 feature_extraction: Any = _feature_extraction
 naive_bayes: Any = _naive_bayes
 
-INTENTS: Final = ("promise_to_pay", "hardship", "dispute", "refusal", "other")
+INTENTS: Final = ("promise_to_pay", "hardship", "dispute", "refusal", "unreachable", "other")
 """The labels, in a fixed order."""
 
 _DIGIT = re.compile(r"\d")

@@ -283,7 +283,7 @@ class CollectionNote(EventBase):
     promise_to_pay: PromiseToPay | None = None
 
 
-NoteIntent = Literal["promise_to_pay", "hardship", "dispute", "refusal", "other"]
+NoteIntent = Literal["promise_to_pay", "hardship", "dispute", "refusal", "unreachable", "other"]
 """What a note says, as collectors label it; the text model (`models.intent`) learns
 these names, and a unit test keeps its ``INTENTS`` equal to `NOTE_INTENTS`."""
 

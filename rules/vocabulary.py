@@ -79,6 +79,7 @@ _INTENTS: dict[str, str] = {
     "hardship": "hardship (job loss, illness, business closed)",
     "dispute": "a dispute of the debt",
     "refusal": "a refusal to pay",
+    "unreachable": "the borrower being unreachable (number out of service, unknown at the address)",
 }
 """The note intents the text model tells apart (besides ``other``), each a 0/1 score."""
 

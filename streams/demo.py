@@ -96,6 +96,7 @@ SIGNAL_RULES: Final[dict[str, tuple[str, ...]]] = {
     "contact_change_near_miss": ("contact_change_near_miss",),
     "hardship": ("note_hardship",),
     "refusal": ("note_refusal",),
+    "unreachable": ("note_unreachable",),
     "write_off": ("written_off",),
 }
 """Ground-truth signal (docs/simulator.md) -> the rules of rules/packs/default.yaml that detect it.
@@ -123,13 +124,11 @@ profile whose money moves are the least like the book's. Scored apart from
 ``SIGNAL_RULES`` because a model warning is a forecast, not a detection.
 """
 
-UNSCORED_SIGNALS: Final[tuple[str, ...]] = ("unreachable", "restructured")
+UNSCORED_SIGNALS: Final[tuple[str, ...]] = ("restructured",)
 """Signals no rule of the default pack watches.
 
-``unreachable`` is only in collection-note text, and the text model's intents
-(docs/models.md) have no such class; ``restructured`` is the lender's own
-decision, already known to it, and the rule that matters after it
-(``restructured_late_again``) watches what the borrower does next.
+A restructuring is the lender's own decision, already known to it; the rule that
+matters after it (``restructured_late_again``) watches what the borrower does next.
 """
 
 _LATEST: Final = 12

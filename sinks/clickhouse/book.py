@@ -97,7 +97,7 @@ NOTE_LABELS = Table(
     partition_by="toYYYYMM(labelled_at)",
 )
 
-NOTE_INTENTS = ("promise_to_pay", "hardship", "dispute", "refusal", "other")
+NOTE_INTENTS = ("promise_to_pay", "hardship", "dispute", "refusal", "unreachable", "other")
 """The intents a label may give (docs/events.md; a unit test keeps it equal to the
 event contract's list, which the writer does not import: sinks stay apart from the core)."""
 

@@ -10,7 +10,7 @@ right once it has been labelled.
 >>> INTENT_OF[REMINDERS[0]]
 'other'
 >>> sorted(set(INTENT_OF.values()))
-['hardship', 'other', 'promise_to_pay', 'refusal']
+['hardship', 'other', 'promise_to_pay', 'refusal', 'unreachable']
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ INTENT_OF: Final[dict[str, str]] = {
     **dict.fromkeys(EVASIVE, "promise_to_pay"),
     # The first mentions the fees, but it is a refusal: nothing will be paid.
     **dict.fromkeys(REFUSAL, "refusal"),
-    **dict.fromkeys(UNREACHABLE, "other"),
+    **dict.fromkeys(UNREACHABLE, "unreachable"),
     DEFAULT_NOTE: "promise_to_pay",
 }
 """Each template's true intent: what a collector labels the note as, days later."""

@@ -712,6 +712,7 @@ def test_collectors_labels_reach_note_labels_and_judge_the_note_rules(
         label(3, "n3", "refusal", "2026-03-10T09:10:00"),
         label(4, "n2", "refusal", "2026-03-12T17:00:00"),  # the later label counts
         label(5, "n4", "angry", "2026-03-12T17:05:00"),  # not an intent: dead letter
+        label(6, "n5", "unreachable", "2026-03-13T10:00:00"),
     ]
     book = [disbursement("L1"), note, *labels, labels[0]]  # and a redelivery
     produce(target, events, [orjson.dumps(b) for b in book])
@@ -720,6 +721,7 @@ def test_collectors_labels_reach_note_labels_and_judge_the_note_rules(
         ("note_refusal", "n2"),
         ("note_hardship", "n3"),  # the collector read refusal
         ("note_dispute", "n9"),  # never labelled: not judged
+        ("note_unreachable", "n5"),
     ]
     warnings = [
         warning(n, loan_id="L1", rule_id=rule, event_id=note_id)
@@ -736,6 +738,7 @@ def test_collectors_labels_reach_note_labels_and_judge_the_note_rules(
         ("lab-2", "n2", "other", "collections-qa", 1773104700),
         ("lab-3", "n3", "refusal", "collections-qa", 1773105000),
         ("lab-4", "n2", "refusal", "collections-qa", 1773306000),
+        ("lab-6", "n5", "unreachable", "collections-qa", 1773367200),
     ]
     assert clickhouse.execute("SELECT loan_id FROM loans FINAL") == [("L1",)]
     dead = clickhouse.execute("SELECT target, reason FROM dead_letters")
@@ -743,13 +746,14 @@ def test_collectors_labels_reach_note_labels_and_judge_the_note_rules(
         (
             "note_labels",
             "field 'intent': 'angry' is not one of promise_to_pay, hardship, dispute, "
-            "refusal, other",
+            "refusal, unreachable, other",
         )
     ]
     (query,) = [q for q in doc_queries() if "note_labels" in q]
     assert clickhouse.execute(query) == [
         ("note_hardship", 2, 1, 0.5),
         ("note_refusal", 1, 1, 1.0),
+        ("note_unreachable", 1, 1, 1.0),
     ]
 
 

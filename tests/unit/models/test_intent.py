@@ -55,6 +55,8 @@ def test_promise_date_is_none_without_a_valid_stated_date(text: str) -> None:
         ("客户说这笔钱不是他借的", "dispute"),
         ("refuses to pay, told us to stop calling", "refusal"),
         ("明确拒绝还款", "refusal"),
+        ("number out of service and the borrower is unknown at his address", "unreachable"),
+        ("客户已失联，紧急联系人也找不到他", "unreachable"),
         ("no answer, left voicemail", "other"),
         ("电话一直无人接听", "other"),
     ],

@@ -154,6 +154,10 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"scores": {"intent_dispute": 1.0}, "event": {"type": "collection_note"}},
         {"note_dispute"},
     ),
+    "note reads as the borrower unreachable": (
+        {"scores": {"intent_unreachable": 1.0}, "event": {"type": "collection_note"}},
+        {"note_unreachable"},
+    ),
     "ordinary note": (
         {"scores": {"intent_promise_to_pay": 1.0}, "event": {"type": "collection_note"}},
         set(),

@@ -475,7 +475,8 @@ def test_note_label_intent_must_be_one_of_the_model_labels() -> None:
     error = decode_error(message("note_labelled", intent="angry"))
 
     assert reasons(error) == {
-        "intent": "expected 'promise_to_pay', 'hardship', 'dispute', 'refusal' or 'other', "
+        "intent": "expected 'promise_to_pay', 'hardship', 'dispute', 'refusal', 'unreachable' "
+        "or 'other', "
         "got 'angry'"
     }
 
