@@ -259,4 +259,5 @@ class ModelHub:
             raise CheckpointError(f"model checkpoint: cannot be read: {exc}") from exc
         if not isinstance(hub, cls):
             raise CheckpointError("model checkpoint: holds no ModelHub")
+        hub.intent.learn_unseen_labels()  # labels added to the code since the checkpoint
         return hub

@@ -227,6 +227,23 @@ class IntentClassifier:
         when = promise_date(text, today) if label == "promise_to_pay" else None
         return Intent(label, proba[label], when)
 
+    def learn_unseen_labels(self) -> int:
+        """Learn the seed's notes of every label this model has never seen; how many.
+
+        A model restored from a checkpoint written before a label joined `INTENTS`
+        would otherwise never predict it until collectors had labelled such notes;
+        this gives it the label's seed notes, as a new model has. A no-op for a
+        model that has seen every label (so a checkpoint of the current code
+        restores with identical predictions), and for one built without the seed.
+        """
+        if not self.learned:
+            return 0
+        seen = set(self.classifier.class_counts)
+        fresh = [(text, label) for text, label in seed_notes() if label not in seen]
+        for text, label in fresh:
+            self.learn_one(text, label)
+        return len(fresh)
+
     def learn_one(self, text: str, label: str) -> None:
         """Learn a labelled note; unknown labels are learned as ``other``."""
         self.classifier.learn_one(

@@ -7,6 +7,7 @@ import pytest
 from loans import NOW, START, note, open_loan, repay, tick, transaction
 
 from models import CheckpointError, Drift, HubConfig, ModelHub, PendingLabels, pd_features
+from models.intent import IntentClassifier, seed_notes
 from rules.loan import LoanState
 
 
@@ -157,3 +158,25 @@ def test_a_repaid_loan_labels_its_pending_snapshots_good() -> None:
     assert loan.status == "closed"
     assert hub.observe_outcome(loan, pending, now=NOW) == 1
     assert hub.pd_learned == 1 and pending.closed
+
+
+def test_a_checkpoint_from_before_a_label_existed_learns_that_labels_seed_on_restore() -> None:
+    old = ModelHub()
+    old.intent = IntentClassifier(seed=False)
+    for text, label in seed_notes():
+        if label != "unreachable":  # the seed before that label joined the contract
+            old.intent.learn_one(text, label)
+    loan = open_loan("gone")
+    tick(loan, START + timedelta(days=70))
+    gone = note(loan, START + timedelta(days=71), "客户失联，电话空号，住址查无此人", 8)
+    assert old.score(loan, event=gone, now=NOW).intent.label != "unreachable"
+
+    restored = ModelHub.from_bytes(old.to_bytes())
+
+    assert restored.score(loan, event=gone, now=NOW).intent.label == "unreachable"
+    assert restored.intent.classifier.class_counts["unreachable"] == sum(
+        1 for _, label in seed_notes() if label == "unreachable"
+    )
+    again = ModelHub.from_bytes(restored.to_bytes())  # every label seen: nothing more learned
+    assert again.intent.classifier.class_counts == restored.intent.classifier.class_counts
+    assert again.score(loan, event=gone, now=NOW) == restored.score(loan, event=gone, now=NOW)

@@ -101,3 +101,11 @@ def test_the_event_contract_names_exactly_the_labels_the_model_learns() -> None:
     assert NOTE_INTENTS == INTENTS
     read_by_rules = {name.removeprefix("model.intent_") for name in VOCABULARY if "intent_" in name}
     assert read_by_rules == set(INTENTS) - {"other"}
+
+
+def test_a_model_that_saw_every_label_or_none_learns_nothing_more_from_the_seed() -> None:
+    seeded, blank = IntentClassifier(), IntentClassifier(seed=False)
+    counts = dict(seeded.classifier.class_counts)
+    assert (seeded.learn_unseen_labels(), blank.learn_unseen_labels()) == (0, 0)
+    assert dict(seeded.classifier.class_counts) == counts
+    assert blank.predict_one("客户失联", MONDAY).label == "other"
