@@ -211,6 +211,7 @@ class IntentClassifier:
         )
         self.classifier = naive_bayes.MultinomialNB(alpha=0.1)
         self.learned = 0
+        self.seeded = seed
         if seed:
             for text, label in seed_notes():
                 self.learn_one(text, label)
@@ -234,9 +235,10 @@ class IntentClassifier:
         would otherwise never predict it until collectors had labelled such notes;
         this gives it the label's seed notes, as a new model has. A no-op for a
         model that has seen every label (so a checkpoint of the current code
-        restores with identical predictions), and for one built without the seed.
+        restores with identical predictions), and for one built without the seed
+        (checkpoints from before ``seeded`` was kept were all seeded).
         """
-        if not self.learned:
+        if not getattr(self, "seeded", True):
             return 0
         seen = set(self.classifier.class_counts)
         fresh = [(text, label) for text, label in seed_notes() if label not in seen]

@@ -109,3 +109,5 @@ def test_a_model_that_saw_every_label_or_none_learns_nothing_more_from_the_seed(
     assert (seeded.learn_unseen_labels(), blank.learn_unseen_labels()) == (0, 0)
     assert dict(seeded.classifier.class_counts) == counts
     assert blank.predict_one("客户失联", MONDAY).label == "other"
+    blank.learn_one("collector's own words", "refusal")
+    assert blank.learn_unseen_labels() == 0  # never seeded: collectors' labels alone
