@@ -40,14 +40,16 @@ from typing import Any, Final
 from river import feature_extraction as _feature_extraction
 from river import naive_bayes as _naive_bayes
 
+from rules.events import NOTE_INTENTS
+
 __all__ = ["INTENTS", "Intent", "IntentClassifier", "char_ngrams", "promise_date", "seed_notes"]
 
 # river's text and naive Bayes classes are not annotated.
 feature_extraction: Any = _feature_extraction
 naive_bayes: Any = _naive_bayes
 
-INTENTS: Final = ("promise_to_pay", "hardship", "dispute", "refusal", "unreachable", "other")
-"""The labels, in a fixed order."""
+INTENTS: Final = NOTE_INTENTS
+"""The labels, in a fixed order: the event contract's, which collectors' labels carry."""
 
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s+")

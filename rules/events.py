@@ -285,10 +285,10 @@ class CollectionNote(EventBase):
 
 NoteIntent = Literal["promise_to_pay", "hardship", "dispute", "refusal", "unreachable", "other"]
 """What a note says, as collectors label it; the text model (`models.intent`) learns
-these names, and a unit test keeps its ``INTENTS`` equal to `NOTE_INTENTS`."""
+these names and the ClickHouse writer accepts them, both reading `NOTE_INTENTS`."""
 
 NOTE_INTENTS: tuple[str, ...] = get_args(NoteIntent)
-"""The intent labels in a fixed order (the core stays free of `models`, so it states them)."""
+"""The intent labels in a fixed order."""
 
 
 class NoteLabelled(EventBase):

@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from rules.events import NOTE_INTENTS  # the contract's list: the intents a label may give
 from sinks.clickhouse.dialect import Column, Kind, Table
 from sinks.clickhouse.tables import (
     WARNINGS,
@@ -97,9 +98,6 @@ NOTE_LABELS = Table(
     partition_by="toYYYYMM(labelled_at)",
 )
 
-NOTE_INTENTS = ("promise_to_pay", "hardship", "dispute", "refusal", "unreachable", "other")
-"""The intents a label may give (docs/events.md; a unit test keeps it equal to the
-event contract's list, which the writer does not import: sinks stay apart from the core)."""
 
 _SCORE_COLUMNS = (
     "warning_id",

@@ -10,12 +10,10 @@ import orjson
 import pytest
 from test_clickhouse_tables import WARNING
 
-from rules import NOTE_INTENTS as CONTRACT_INTENTS
 from sinks.clickhouse import row_of
 from sinks.clickhouse.book import (
     LOANS,
     MODEL_SCORES,
-    NOTE_INTENTS,
     NOTE_LABELS,
     book_row,
     loan_row,
@@ -139,7 +137,3 @@ def test_the_book_routes_each_event_to_its_table_and_names_it_when_refusing() ->
     with pytest.raises(BadMessage) as refused:
         book_row(orjson.dumps({**documented_disbursement(), "schedule": []}))
     assert refused.value.table == "loans"
-
-
-def test_the_label_intents_are_the_event_contracts() -> None:
-    assert NOTE_INTENTS == CONTRACT_INTENTS
