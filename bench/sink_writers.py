@@ -258,11 +258,12 @@ def poll_only(settings: Settings, topic: str, total: int, group: str) -> float:
     consumer = batch_consumer(settings, group, [topic])
     stop = threading.Event()
     try:
-        got = len(poll_batch(consumer, 10_000, 30.0, stop))  # joining the group: start-up
+        rows = ClickHouseWriter.max_rows  # the writer's own batch size
+        got = len(poll_batch(consumer, rows, 30.0, stop))  # joining the group: start-up
         started = time.perf_counter()
         first = got
         while got < total:
-            got += len(poll_batch(consumer, 10_000, 5.0, stop))
+            got += len(poll_batch(consumer, rows, 5.0, stop))
         return (total - first) / (time.perf_counter() - started)
     finally:
         consumer.close()
