@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint typecheck test test-unit stack-up stack-down stack-status demo bench clean
+.PHONY: install lint typecheck test test-unit fuzz stack-up stack-down stack-status demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ test: install
 # Unit tests of the pure core only: no services needed.
 test-unit: install
 	$(BIN)/python -m pytest -m 'not integration' tests/unit
+
+# The fuzz tests alone, many random cases each (LOANWATCH_FUZZ_EXAMPLES, default 5000);
+# the shortest input behind each failure is kept in tests/fuzz_corpus/ and replayed
+# by `make test` from then on. Starts the stack: the HTTP endpoints' fuzz tests need Redis.
+fuzz: install
+	$(BIN)/loanwatch stack up
+	HYPOTHESIS_PROFILE=fuzz LOANWATCH_FUZZ_KEEP=1 $(BIN)/python -m pytest -m fuzz tests
 
 demo: install
 	$(BIN)/loanwatch stack up
