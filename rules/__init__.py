@@ -6,7 +6,7 @@ it bytes and records and act on the values it returns.
 
 from __future__ import annotations
 
-from rules.decode import MAX_EVENT_BYTES, decode_event, encode_event
+from rules.decode import MAX_EVENT_BYTES, check_key, decode_event, encode_event
 from rules.events import (
     EVENT_TYPES,
     NOTE_INTENTS,
@@ -56,6 +56,7 @@ __all__ = [
     "Restructure",
     "RulesError",
     "WriteOff",
+    "check_key",
     "decode_event",
     "encode_event",
 ]

@@ -60,6 +60,16 @@ def _retired_field(
     return default
 
 
+def _ahead(event: Event, now: datetime, policy: Policy) -> str:
+    ahead = event.event_time - now
+    hours = ahead.seconds // 3600
+    return (
+        f"{event.event_time.isoformat()} is {ahead.days} days {hours} hours ahead of the "
+        f"worker's clock ({now.astimezone(UTC).isoformat(timespec='seconds')}); events more "
+        f"than {policy.max_event_lead_hours} hours ahead are refused"
+    )
+
+
 _RECORD_FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format version, length of the loan's own bytes
 
@@ -111,6 +121,8 @@ class StepResult:
     transitions: tuple[Transition, ...] = ()
     actions: tuple[Action, ...] = ()
     rejected: str | None = None
+    rejected_field: str = "$"
+    """The event field a refusal is about (``$``: the event as a whole)."""
     duplicate: bool = False
     wakeup: date | None = None
     clamped_wakeup: date | None = None
@@ -253,6 +265,10 @@ class Engine:
 
         ``scorer``, when given, is asked for the model scores once the step is
         applied and before the rules are judged (it wins over ``scores``).
+
+        An event or tick dated more than the policy's ``max_event_lead_hours``
+        after ``now`` (the worker's clock) is refused and changes nothing: one
+        mistyped year must not age a loan by centuries.
         """
         policy = self.policy
         if isinstance(item, Tick):
@@ -261,8 +277,14 @@ class Engine:
             event: Event | None = None
             today = item.on
             when = datetime.combine(item.on, time(0), tzinfo=self.zone)
+            if when - now > policy.max_lead:
+                return record, StepResult(rejected=f"tick for {item.on} is ahead of {now}")
             record.loan.begin_step()
         else:
+            if item.event_time - now > policy.max_lead:
+                return record, StepResult(
+                    rejected=_ahead(item, now, policy), rejected_field="event_time"
+                )
             event = item
             today = self.local_day(item.event_time)
             when = item.event_time

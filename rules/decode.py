@@ -38,7 +38,7 @@ from rules.events import EVENT_TYPES, Event
 from rules.exceptions import EventDecodeError, FieldError
 from rules.fields import check_schema_version, json_kind
 
-__all__ = ["MAX_EVENT_BYTES", "decode_event", "encode_event"]
+__all__ = ["MAX_EVENT_BYTES", "check_key", "decode_event", "encode_event"]
 
 MAX_EVENT_BYTES: Final = 1 << 20
 """Default size limit: larger payloads are refused before any parsing work."""
@@ -84,6 +84,45 @@ def decode_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Event:
     except ValidationError as exc:
         errors = [FieldError(_path(error), _reason(error)) for error in exc.errors()]
         raise _decode_error(errors, data) from exc
+
+
+def check_key(event: Event, key: bytes | None) -> None:
+    """Refuse an event whose Kafka message key is not its ``loan_id``.
+
+    Everything about a loan lives on the partition its key hashes to: an event
+    keyed otherwise lands beside another loan's state, where it would be judged
+    against the wrong record (or start an orphan one) while its own loan never
+    sees it. It is a dead letter, never a state change.
+
+    >>> from rules.decode import check_key, decode_event
+    >>> event = decode_event(
+    ...     b'{"type": "write_off", "event_id": "e-1", "loan_id": "L-1",'
+    ...     b' "borrower_id": "b-9f2c", "event_time": "2024-03-01T09:30:00+08:00",'
+    ...     b' "source": "core-banking", "schema_version": 1, "amount": 1, "reason": "settled"}'
+    ... )
+    >>> check_key(event, b"L-1")
+    >>> check_key(event, b"L-2")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rules.exceptions.EventDecodeError: key: message key 'L-2' is not the event's loan_id 'L-1'; ...
+    """
+    expected = event.loan_id.encode()
+    if key == expected:
+        return
+    if not key:
+        reason = "missing; events must be keyed by loan_id"
+    else:
+        shown = key[:_MAX_ID_CHARS].decode("utf-8", "replace")
+        reason = (
+            f"message key {shown!r} is not the event's loan_id {event.loan_id!r}; "
+            "events must be keyed by loan_id"
+        )
+    raise EventDecodeError(
+        [FieldError("key", reason)],
+        event_id=event.event_id,
+        loan_id=event.loan_id,
+        event_type=event.type,
+    )
 
 
 def encode_event(event: Event) -> bytes:

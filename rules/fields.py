@@ -12,13 +12,15 @@ not timestamps, strings and floats are not money.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "EARLIEST_DAY",
+    "LATEST_DAY",
     "MAX_MINOR_UNITS",
     "SCHEMA_VERSION",
     "ContactRef",
@@ -42,6 +44,20 @@ SCHEMA_VERSION: Final = 1
 
 MAX_MINOR_UNITS: Final = 2**63 - 1
 """Largest amount accepted: it must fit the signed 64-bit columns downstream."""
+
+EARLIEST_DAY: Final = date(1970, 1, 2)
+"""First calendar day an event time or a due date may name (UTC for times).
+
+Times before 1970 do not fit the DateTime columns downstream, and a time near
+year 1 or 9999 overflows the date arithmetic of any day-based rule (the next
+due date, a review a year ahead): such values are typos, refused at the door."""
+
+LATEST_DAY: Final = date(2099, 12, 31)
+"""Last calendar day an event time or a due date may name (UTC for times)."""
+
+_EARLIEST_T: Final = datetime(1970, 1, 2, tzinfo=UTC)
+_AFTER_LATEST_T: Final = datetime(2100, 1, 1, tzinfo=UTC)
+_SPAN: Final = f"{EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
 
 
 def json_kind(value: object) -> str:
@@ -93,6 +109,37 @@ def _iso_timestamp(value: object) -> object:
         "timestamp_type",
         "expected an ISO-8601 timestamp string with offset, got {kind}",
         {"kind": json_kind(value)},
+    )
+
+
+def _time_in_span(value: datetime) -> datetime:
+    # Compared as instants: an aware comparison never overflows, unlike astimezone.
+    if _EARLIEST_T <= value < _AFTER_LATEST_T:
+        return value
+    raise PydanticCustomError(
+        "timestamp_range",
+        "must be between {span} (UTC), got year {year}",
+        {"span": f"{_SPAN}", "year": value.year},
+    )
+
+
+def _day_in_span(value: date) -> date:
+    if EARLIEST_DAY <= value <= LATEST_DAY:
+        return value
+    raise PydanticCustomError(
+        "date_range", "must be between {span}, got year {year}", {"span": _SPAN, "year": value.year}
+    )
+
+
+def _printable(value: str) -> str:
+    # Control, format (bidirectional overrides, zero-width), private-use and unassigned
+    # characters make one id look like another on a screen and break logs and CSV;
+    # the value is not echoed, it may be what a terminal should never print.
+    if value.isprintable():
+        return value
+    raise PydanticCustomError(
+        "id_not_printable",
+        "must be printable: no control, bidirectional, zero-width or private-use characters",
     )
 
 
@@ -174,10 +221,20 @@ Currency = Annotated[
 ]
 """An ISO 4217 alphabetic code such as ``CNY``."""
 
-Ref = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]
-"""An opaque identifier from a producing system: non-empty, no whitespace."""
+Ref = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$"),
+    AfterValidator(_printable),
+    Field(description="Identifier: 1-128 printable characters, no whitespace."),
+]
+"""An opaque identifier from a producing system: non-empty, printable, no whitespace."""
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
+Label = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$"),
+    AfterValidator(_printable),
+    Field(description="Code: 1-64 printable characters, no whitespace."),
+]
 """A short code naming a product, system, channel or team."""
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"\S")]
@@ -206,13 +263,18 @@ ContactRef = Annotated[
 Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_iso_timestamp),
-    Field(description="ISO-8601 timestamp with UTC offset, e.g. 2024-03-01T09:30:00+08:00."),
+    AfterValidator(_time_in_span),
+    Field(
+        description="ISO-8601 timestamp with UTC offset, e.g. 2024-03-01T09:30:00+08:00; "
+        f"between {_SPAN} (UTC)."
+    ),
 ]
 """An instant with its UTC offset; naive times are refused."""
 
 Day = Annotated[
     date,
     BeforeValidator(_iso_date),
-    Field(description="Calendar day, YYYY-MM-DD."),
+    AfterValidator(_day_in_span),
+    Field(description=f"Calendar day, YYYY-MM-DD, between {_SPAN}."),
 ]
 """A calendar day (due dates), ``YYYY-MM-DD``."""

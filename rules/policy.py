@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_left, bisect_right
+from datetime import timedelta
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -141,6 +142,7 @@ class Policy(_Frozen):
     classification: Classification
     waterfall: Waterfall
     late_event_window_days: int = Field(ge=0, le=365)
+    max_event_lead_hours: int = Field(default=24, ge=0, le=24 * 366)
     promise_grace_days: int = Field(ge=0, le=365)
     seen_event_ids: int = Field(ge=1, le=4096)
     ledger_size: int = Field(ge=4, le=4096)
@@ -213,6 +215,11 @@ class Policy(_Frozen):
     @cached_property
     def late_window_us(self) -> int:
         return self.late_event_window_days * 86_400_000_000
+
+    @cached_property
+    def max_lead(self) -> timedelta:
+        """How far past the worker's clock an event may be dated (`max_event_lead_hours`)."""
+        return timedelta(hours=self.max_event_lead_hours)
 
     @cached_property
     def by_installment(self) -> bool:

@@ -3,12 +3,15 @@
 Thin adapters around the pure core (`rules.core.Engine`):
 
 - ``judge`` consumes the events topic and the worker's own ticks topic. An
-  event that fails the contract, or that the core rejects, goes to the
-  dead-letter topic with its original bytes and the reason; the stream goes
-  on. Otherwise the loan's record is read from the table, stepped, written
-  back, and the step's warnings, transitions and actions are sent, keyed by
-  loan_id. A step that checkpointed its partition's models also sends their
-  metrics (`streams.model_metrics`) to the model metrics topic.
+  event that fails the contract, is keyed by anything but its ``loan_id``, or
+  that the core rejects (dated beyond the worker's clock, say) goes to the
+  dead-letter topic with its original bytes and the reason; so does any message
+  whose step raised (the exception's class in the reason, nothing of the step
+  stored, a counter and one log line); the stream goes on. Otherwise the
+  loan's record is read from the table, stepped, written back, and the
+  step's warnings, transitions and actions are sent, keyed by loan_id. A step
+  that checkpointed its partition's models also sends their metrics
+  (`streams.model_metrics`) to the model metrics topic.
 - ``clock`` (a timer) finds loans whose next wake-up day has come on this
   worker's partitions (an index, not a scan) and sends each a tick to the
   ticks topic, on the loan's own partition, so the tick is judged like an
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,8 +36,8 @@ import faust
 
 from config import Settings
 from models.hub import HubConfig
-from rules import EventDecodeError, FieldError, decode_event
-from rules.core import Engine, Tick
+from rules import EventDecodeError
+from rules.core import Engine
 from rules.pack import default_pack, load_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
@@ -129,6 +132,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     app.runtime = rt  # type: ignore[attr-defined]
     drain_fully(app.producer.buffer)  # a commit waits for the table's queued changelog records
     exactly_once = worker.processing_guarantee == "exactly_once"
+    event_clock = worker.clock == "event"
     ticks_name = ticks_topic(settings)
     source = app.topic(settings.topics.events, ticks_name, **_RAW)
     ticks = app.topic(ticks_name, partitions=settings.topics.partitions, internal=True, **_RAW)
@@ -265,49 +269,38 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
                     message.topic,
                     partition,
                 )
-            item: Any
-            if message.topic == ticks_name:
-                key = message.key or b""
-                item = Tick(key.decode(), date.fromisoformat((message.value or b"").decode()))
-                rt.counts["ticks"] += 1
-            else:
-                try:
-                    item = decode_event(message.value or b"", max_bytes=settings.max_event_bytes)
-                except EventDecodeError as exc:
-                    await reject(message, exc)
+            tick = message.topic == ticks_name
+            item: Any = None
+            try:
+                key, item = rt.admit(tick, message.key, message.value, settings.max_event_bytes)
+                stored = loans.get(key)
+                verdict = rt.judge(key, stored, partition, item, datetime.now(UTC))
+                result = verdict.result
+                if result.rejected and not tick:
+                    raise rt.refusal(result, item)
+                if verdict.row is None:
                     continue
-                key = item.loan_id.encode()
-                rt.counts["events"] += 1
-                if worker.clock == "event":
-                    day = item.event_time.astimezone(rt.zone).date()
-                    if day > rt.stream_day.get(partition, date.min):
-                        rt.stream_day[partition] = day
-            stored = loans.get(key)
-            verdict = rt.judge(key, stored, partition, item, datetime.now(UTC))
-            result = verdict.result
-            if result.rejected and message.topic != ticks_name:
-                error = EventDecodeError(
-                    [FieldError("$", result.rejected)],
-                    event_id=getattr(item, "event_id", None),
-                    loan_id=getattr(item, "loan_id", None),
-                    event_type=getattr(item, "type", None),
-                )
-                await reject(message, error)
+                outputs = outputs_of(result, settings)
+                if rt.models is not None and (figures := rt.models.drain_metrics()):
+                    outputs += metrics_outputs(figures, settings)  # this step checkpointed
+            except EventDecodeError as exc:
+                await reject(message, exc)
                 continue
-            if verdict.row is None:
+            except Exception as exc:  # noqa: BLE001 - one message must never stop the stream
+                where = f"topic={message.topic} partition={partition} offset={message.offset}"
+                await reject(message, rt.failed(exc, where, partition, item))
                 continue
             # Outputs before the table row: if the process dies between the two, the
             # event is judged again on restart and its outputs repeat with the same ids
             # (sinks collapse them); the other order could lose them for good, since a
             # replayed event the table already holds is skipped as a duplicate.
-            outputs = outputs_of(result, settings)
-            if rt.models is not None and (figures := rt.models.drain_metrics()):
-                outputs += metrics_outputs(figures, settings)  # this step checkpointed
             for out in outputs:
                 await send(message, sinks[out.topic], out.key, out.value)
             if verdict.row != stored:  # a tick that changed nothing costs no write
                 await store(message, key, verdict.row)
             rt.stored(key, partition, verdict)
+            if event_clock and not tick:
+                rt.advance_day(partition, item)
 
     def rebuild_indexes() -> None:
         """After start or a rebalance: rebuild the clock index from stored headers."""

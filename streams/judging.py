@@ -15,19 +15,27 @@ Kafka, so it is tested directly (`tests/unit/streams/test_judging.py`):
   what it learned through its checkpoints like any other learning;
 - a drift becomes a warning among the step's own;
 - the new row is framed with the loan's partition and wake-up day.
+
+Before a step, `Runtime.admit` turns a message into the loan's key and its item
+(an event, decoded and checked against its message key, or a tick); after one
+that raised, `Runtime.failed` turns the exception into a dead letter's error,
+so one message that trips a bug costs that message, never the stream.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from models.labels import PendingLabels
 from rules.clock import DueIndex
 from rules.core import Engine, LoanRecord, StepResult, Tick
+from rules.decode import check_key, decode_event
 from rules.events import Event
+from rules.exceptions import EventDecodeError, FieldError
+from rules.fields import EARLIEST_DAY, LATEST_DAY
 from rules.pack import RulePack
 from streams.record_cache import RecordCache
 from streams.scoring import PartitionModels
@@ -133,6 +141,80 @@ class Runtime:
         kept = _labels_bytes(labels, before, stored)
         row = frame(partition, result.wakeup, record.to_bytes(), kept)
         return Verdict(result, row, record, labels)
+
+    def admit(
+        self, tick: bool, key: bytes | None, value: bytes | None, max_bytes: int
+    ) -> tuple[bytes, Event | Tick]:
+        """The loan key and the item a message carries; `EventDecodeError` for bad input.
+
+        An event must decode and be keyed by its own ``loan_id`` (`check_key`); a tick
+        is the worker's own message, the loan id as key and the day as value.
+        """
+        if tick:
+            day = date.fromisoformat((value or b"").decode())
+            if not EARLIEST_DAY <= day <= LATEST_DAY:
+                raise EventDecodeError([FieldError("$", f"tick for day {day} is out of range")])
+            self.counts["ticks"] += 1
+            return key or b"", Tick((key or b"").decode(), day)
+        event = decode_event(value or b"", max_bytes=max_bytes)
+        check_key(event, key)
+        self.counts["events"] += 1
+        return key or b"", event
+
+    def refusal(self, result: StepResult, item: Event) -> EventDecodeError:
+        """The dead letter's error for an event the core refused (``result.rejected``)."""
+        return EventDecodeError(
+            [FieldError(result.rejected_field, result.rejected or "refused")],
+            event_id=item.event_id,
+            loan_id=item.loan_id,
+            event_type=item.type,
+        )
+
+    def failed(
+        self, exc: Exception, where: str, partition: int, item: Event | Tick | None
+    ) -> EventDecodeError:
+        """Contain an exception raised inside one step: the error its dead letter carries.
+
+        Nothing of the step was stored (the record was taken out of the cache, the
+        row not written), so the loan stays as it was before this message. A tick
+        that failed is asked for again the next day rather than never: its loan was
+        already taken out of the due index. Counted, and logged in one line (the
+        traceback at debug level).
+        """
+        self.counts["failed_steps"] = self.counts.get("failed_steps", 0) + 1
+        kind = type(exc).__name__
+        loan_id = item.loan_id if item is not None else None
+        log.error(
+            "step failed %s loan=%s error=%s: %s; message dead-lettered, the stream goes on",
+            where,
+            loan_id,
+            kind,
+            exc,
+        )
+        log.debug("step failure traceback", exc_info=exc)
+        if isinstance(item, Tick):
+            if item.on < LATEST_DAY:
+                self.index(partition).set(item.loan_id, item.on + timedelta(days=1))
+            return EventDecodeError(
+                [FieldError("$", f"step failed: {kind}: {exc}")], loan_id=item.loan_id
+            )
+        return EventDecodeError(
+            [FieldError("$", f"step failed: {kind}: {exc}")],
+            event_id=item.event_id if item is not None else None,
+            loan_id=loan_id,
+            event_type=item.type if item is not None else None,
+        )
+
+    def advance_day(self, partition: int, event: Event) -> None:
+        """Under the event clock, a judged event moves its partition's day forward.
+
+        Called only after the event's step succeeded and was stored: an event the
+        core refused (one dated far ahead, say) or that failed never moves the clock
+        of the other loans on its partition.
+        """
+        day = event.event_time.astimezone(self.zone).date()
+        if day > self.stream_day.get(partition, date.min):
+            self.stream_day[partition] = day
 
     def stored(self, key: bytes, partition: int, verdict: Verdict) -> None:
         """The table now holds ``verdict.row``: cache its record, index its wake-up."""

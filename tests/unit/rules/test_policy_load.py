@@ -97,7 +97,7 @@ def test_the_policy_is_frozen() -> None:
                 "diversion_categories: [securities, property, other_lender]",
                 "diversion_categories: [casino]",
             ),
-            "features.diversion_categories.0 (line 63): Input should be 'salary'",
+            "features.diversion_categories.0 (line 68): Input should be 'salary'",
         ),
         (("wake_at_dpd: [1, 8, 30, 60, 90]", "wake_at_dpd: [0]"), "DPD marks must be 1 or more"),
     ],
