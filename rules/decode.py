@@ -28,6 +28,7 @@ rules.exceptions.EventDecodeError: event_time: naive datetime, timezone required
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 import orjson
@@ -157,7 +158,20 @@ def _path(error: ErrorDetails) -> str:
         return "type"
     # The first location item is the union tag pydantic routed on, not a field.
     loc = error["loc"][1:]
-    return ".".join(str(part) for part in loc) if loc else WHOLE_MESSAGE
+    return ".".join(_part(part) for part in loc) if loc else WHOLE_MESSAGE
+
+
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _part(part: str | int) -> str:
+    """A path item as written: a producer's odd key (empty, dotted, control
+    characters, very long) is quoted as JSON and cut, so the path stays one
+    readable line."""
+    text = str(part)
+    if _PLAIN_NAME.fullmatch(text):
+        return text
+    return orjson.dumps(text[:64]).decode()
 
 
 def _reason(error: ErrorDetails) -> str:

@@ -228,7 +228,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         await send(message, loans.changelog_topic, key, row, partition=message.partition)
         loans.data[key] = row  # the store alone: Faust's own record would be queued
 
-    async def reject(message: Any, error: EventDecodeError) -> None:
+    async def reject(message: Any, error: EventDecodeError, level: int = logging.WARNING) -> None:
+        """Dead-letter ``message``, in one log line (ERROR when a step raised)."""
         letter = dead_letter(
             message.value,
             message.key,
@@ -238,11 +239,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         )
         await send(message, dlq, letter.key, letter.value, list(letter.headers))
         rt.counts["dead"] += 1
-        log.warning(
-            "rejected topic=%s partition=%d offset=%d reason=%s",
+        log.log(
+            level,
+            "rejected topic=%s partition=%d offset=%d loan=%s reason=%s",
             message.topic,
             message.partition,
             message.offset,
+            error.loan_id,
             error,
         )
 
@@ -287,8 +290,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
                 await reject(message, exc)
                 continue
             except Exception as exc:  # noqa: BLE001 - one message must never stop the stream
-                where = f"topic={message.topic} partition={partition} offset={message.offset}"
-                await reject(message, rt.failed(exc, where, partition, item))
+                await reject(message, rt.failed(exc, partition, item), logging.ERROR)
                 continue
             # Outputs before the table row: if the process dies between the two, the
             # event is judged again on restart and its outputs repeat with the same ids

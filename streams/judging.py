@@ -170,27 +170,17 @@ class Runtime:
             event_type=item.type,
         )
 
-    def failed(
-        self, exc: Exception, where: str, partition: int, item: Event | Tick | None
-    ) -> EventDecodeError:
+    def failed(self, exc: Exception, partition: int, item: Event | Tick | None) -> EventDecodeError:
         """Contain an exception raised inside one step: the error its dead letter carries.
 
         Nothing of the step was stored (the record was taken out of the cache, the
         row not written), so the loan stays as it was before this message. A tick
         that failed is asked for again the next day rather than never: its loan was
-        already taken out of the due index. Counted, and logged in one line (the
-        traceback at debug level).
+        already taken out of the due index. Counted here; the caller's dead-letter
+        log line says so (the traceback is logged at debug level).
         """
         self.counts["failed_steps"] = self.counts.get("failed_steps", 0) + 1
         kind = type(exc).__name__
-        loan_id = item.loan_id if item is not None else None
-        log.error(
-            "step failed %s loan=%s error=%s: %s; message dead-lettered, the stream goes on",
-            where,
-            loan_id,
-            kind,
-            exc,
-        )
         log.debug("step failure traceback", exc_info=exc)
         if isinstance(item, Tick):
             if item.on < LATEST_DAY:
@@ -201,7 +191,7 @@ class Runtime:
         return EventDecodeError(
             [FieldError("$", f"step failed: {kind}: {exc}")],
             event_id=item.event_id if item is not None else None,
-            loan_id=loan_id,
+            loan_id=item.loan_id if item is not None else None,
             event_type=item.type if item is not None else None,
         )
 

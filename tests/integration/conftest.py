@@ -271,6 +271,7 @@ class Collector:
         self.committed = committed
         self.seen: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
         self.raw: dict[str, list[bytes]] = {t: [] for t in topics}
+        self.headers: dict[str, list[dict[str, bytes]]] = {t: [] for t in topics}
         # (partition, offset) of each message in `seen`, for failure reports
         self.places: dict[str, list[tuple[int, int]]] = {t: [] for t in topics}
 
@@ -281,6 +282,7 @@ class Collector:
             if msg is None or msg.error() is not None:
                 continue
             self.raw[msg.topic()].append(msg.value())
+            self.headers[msg.topic()].append(dict(msg.headers() or []))
             self.places[msg.topic()].append((msg.partition(), msg.offset()))
             try:
                 self.seen[msg.topic()].append(orjson.loads(msg.value()))
@@ -326,7 +328,15 @@ class WorkerHarness:
     def partitions(self) -> int:
         return self.local.topics.partitions
 
-    def start(self, name: str, data_dir: Path | None = None, **extra: str) -> Any:
+    def start(
+        self,
+        name: str,
+        data_dir: Path | None = None,
+        *,
+        command: list[str] | None = None,
+        **extra: str,
+    ) -> Any:
+        """Start a worker (``command``: another way to run one, by default the CLI's)."""
         env = dict(self.env)
         if data_dir is not None:
             env["LOANWATCH_DATA_DIR"] = str(data_dir)
@@ -337,7 +347,7 @@ class WorkerHarness:
         log.write(f"\n===== start {name} at {time.strftime('%H:%M:%S')} =====\n".encode())
         log.flush()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            command or [sys.executable, "-m", "streams.cli", "worker"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -502,7 +512,7 @@ class WorkerHarness:
     def expected(self, events: list[Any]) -> list[dict[tuple[str, str], dict[str, Any]]]:
         return expected_warnings(self.local, events)
 
-    def check(self, collector: Collector, expected: dict[Any, Any], **kw: bool) -> None:
+    def check(self, collector: Collector, expected: dict[Any, Any], **kw: Any) -> None:
         check_warnings(self, collector, expected, **kw)
 
     def has_all(self, expected: dict[Any, Any]) -> Any:
@@ -523,9 +533,11 @@ def check_warnings(
     expected: dict[tuple[str, str], dict[str, Any]],
     *,
     exactly_once: bool = False,
+    dead_letters: int = 0,
 ) -> None:
-    """Every expected warning arrived with the expected body; repeats are identical; DLQ
-    empty; and no worker skipped an input offset (streams/continuity.py logs each)."""
+    """Every expected warning arrived with the expected body; repeats are identical; the
+    DLQ holds ``dead_letters`` messages (none by default); and no worker skipped an input
+    offset (streams/continuity.py logs each)."""
     topics = harness.local.topics
     skipped = harness.log_lines("were never judged")
     assert not skipped, "\n".join(skipped[:10])
@@ -534,7 +546,7 @@ def check_warnings(
         body = dict(body)
         body.pop("produced_at", None)
         got.setdefault((body.get("warning_id", "?"), body.get("status", "?")), []).append(body)
-    assert collector.seen[topics.dlq] == [], (
+    assert len(collector.seen[topics.dlq]) == dead_letters, (
         f"dead letters: {collector.raw[topics.dlq][:5]}\n{harness.logs()}"
     )
     missing = sorted(set(expected) - set(got))

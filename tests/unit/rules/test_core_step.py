@@ -343,3 +343,50 @@ def test_a_reversed_repayment_warns_collections_once_per_cooldown() -> None:
     ]
     # Two reversals a day apart: one warning, the second inside the 30-day cooldown.
     assert reversed_ == [(date(2026, 2, 8), "open", "collections")]
+
+
+def test_an_event_dated_beyond_the_clock_and_lead_is_refused_and_changes_nothing() -> None:
+    book, events = book_events()
+    record, _ = run(events)
+    assert record is not None
+    before = record.to_bytes()
+    lead = ENGINE.policy.max_lead
+    late_typo = book.repay(NOW + lead + timedelta(minutes=1), 101_500)
+
+    after, result = ENGINE.step(record, late_typo, NOW)
+
+    assert result.rejected_field == "event_time"
+    assert result.rejected is not None and "ahead of the worker's clock" in result.rejected
+    assert f"more than {ENGINE.policy.max_event_lead_hours} hours ahead" in result.rejected
+    assert (result.warnings, result.transitions, result.actions) == ((), (), ())
+    assert after is record and record.to_bytes() == before
+
+
+def test_an_event_within_the_lead_is_judged() -> None:
+    book, events = book_events()
+    record, _ = run(events)
+    soon = book.repay(NOW + ENGINE.policy.max_lead, 101_500)
+
+    _, result = ENGINE.step(record, soon, NOW)
+
+    assert result.rejected is None
+
+
+def test_a_disbursement_dated_beyond_the_lead_starts_no_loan() -> None:
+    book = Book("L-8", "bw-8")
+    ahead = NOW + timedelta(days=400)
+    event = book.disbursed(ahead, monthly(ahead.date() + timedelta(days=30), 3, 1_000, 10))
+
+    record, result = ENGINE.step(None, event, NOW)
+
+    assert record is None and result.rejected_field == "event_time"
+
+
+def test_a_tick_beyond_the_lead_is_refused_and_ages_nothing() -> None:
+    record, _ = run(book_events()[1])
+    assert record is not None
+    before = record.to_bytes()
+
+    _, result = ENGINE.step(record, Tick("L-7", (NOW + timedelta(days=2)).date()), NOW)
+
+    assert result.rejected is not None and record.to_bytes() == before

@@ -20,6 +20,7 @@ from rules import (
     LoanDisbursed,
     RulesError,
     WriteOff,
+    check_key,
     decode_event,
     encode_event,
 )
@@ -578,3 +579,121 @@ def test_error_message_shows_the_first_ten_problems_and_counts_the_rest() -> Non
 def test_decode_error_without_any_field_error_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one FieldError"):
         EventDecodeError([])
+
+
+@pytest.mark.parametrize(
+    ("event_time", "year"),
+    [
+        ("0001-01-01T00:00:00+08:00", 1),
+        ("9999-12-31T23:59:59+08:00", 9999),
+        ("2204-03-01T09:30:00+08:00", 2204),
+        ("1970-01-01T23:59:59+00:00", 1970),
+    ],
+)
+def test_event_time_outside_1970_to_2099_is_refused_naming_the_field(
+    event_time: str, year: int
+) -> None:
+    error = decode_error(message("write_off", event_time=event_time))
+
+    assert reasons(error) == {
+        "event_time": f"must be between 1970-01-02 and 2099-12-31 (UTC), got year {year}"
+    }
+
+
+@pytest.mark.parametrize("event_time", ["1970-01-02T00:00:00+00:00", "2099-12-31T23:59:59Z"])
+def test_event_time_at_the_ends_of_the_span_is_accepted(event_time: str) -> None:
+    assert decode_event(raw(message("write_off", event_time=event_time))).event_time.year in (
+        1970,
+        2099,
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"due_date": "9999-12-31"}, "due_date"),
+        ({"due_date": "0001-01-01"}, "due_date"),
+    ],
+)
+def test_due_date_outside_the_span_is_refused(changes: dict[str, Any], field: str) -> None:
+    error = decode_error(message("installment_due", **changes))
+
+    assert reasons(error)[field].startswith("must be between 1970-01-02 and 2099-12-31")
+
+
+def test_promise_date_in_year_9999_is_refused_by_its_path() -> None:
+    note = message("collection_note", promise_to_pay={"date": "9999-12-31", "amount": 1})
+
+    assert list(reasons(decode_error(note))) == ["promise_to_pay.date"]
+
+
+@pytest.mark.parametrize(
+    "loan_id",
+    ["L\x001", "L\u202e1", "L\u200b1", "L\u200f1", "L\ue0001", "L\x7f1"],
+    ids=["nul", "right-to-left-override", "zero-width-space", "rtl-mark", "private-use", "del"],
+)
+def test_ids_with_control_bidirectional_or_invisible_characters_are_refused(
+    loan_id: str,
+) -> None:
+    error = decode_error(message("write_off", loan_id=loan_id))
+
+    assert reasons(error) == {
+        "loan_id": "must be printable: no control, bidirectional, zero-width or "
+        "private-use characters"
+    }
+    assert error.loan_id is None or error.loan_id == loan_id  # kept only as a header value
+
+
+def test_codes_with_invisible_characters_are_refused() -> None:
+    error = decode_error(message("write_off", source="core\u200bbanking"))
+
+    assert list(reasons(error)) == ["source"]
+
+
+def test_ids_in_any_script_are_accepted() -> None:
+    assert decode_event(raw(message("write_off", loan_id="贷款-2024-000123"))).loan_id == (
+        "贷款-2024-000123"
+    )
+
+
+def test_an_event_keyed_by_its_loan_id_passes_the_key_check() -> None:
+    event = decode_event(raw(message("write_off")))
+
+    check_key(event, b"L-2024-000123")
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (None, "missing; events must be keyed by loan_id"),
+        (b"", "missing; events must be keyed by loan_id"),
+        (
+            b"L-2024-000999",
+            "message key 'L-2024-000999' is not the event's loan_id 'L-2024-000123'; "
+            "events must be keyed by loan_id",
+        ),
+        (
+            b"\xff\xfe",
+            "message key '\ufffd\ufffd' is not the event's loan_id 'L-2024-000123'; "
+            "events must be keyed by loan_id",
+        ),
+    ],
+)
+def test_a_missing_or_other_key_is_refused_naming_the_key(key: bytes | None, reason: str) -> None:
+    event = decode_event(raw(message("write_off")))
+
+    with pytest.raises(EventDecodeError) as caught:
+        check_key(event, key)
+
+    assert reasons(caught.value) == {"key": reason}
+    assert (caught.value.event_id, caught.value.loan_id) == ("evt-0001", "L-2024-000123")
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"), [("", '""'), ("a.b", '"a.b"'), ("\x00", '"\\u0000"'), ("k" * 100, None)]
+)
+def test_an_odd_extra_field_is_named_quoted_and_cut(name: str, shown: str | None) -> None:
+    error = decode_error({**message("write_off"), name: 1})
+
+    [field] = reasons(error)
+    assert field == (shown or f'"{"k" * 64}"')

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from models.hub import HubConfig
 from models.labels import PendingLabels
+from rules import EventDecodeError, encode_event
 from rules.core import Engine, Tick
 from rules.events import CollectionNote, Event, LoanDisbursed, NoteLabelled
 from rules.pack import default_pack
@@ -205,3 +208,74 @@ def test_learned_labels_come_back_from_the_checkpoint_after_a_restart() -> None:
 
     assert restarted.models.slot(0).hub.intent_learned == 1
     assert _reading(restarted) == "other"
+
+
+def test_admit_refuses_an_event_keyed_other_than_its_loan() -> None:
+    rt = _runtime(models=False)
+    event = next(iter(LoanBook(BookSpec(1, 1, 3))))
+    raw = encode_event(event)
+
+    assert rt.admit(False, event.loan_id.encode(), raw, 1 << 20) == (event.loan_id.encode(), event)
+    with pytest.raises(EventDecodeError) as caught:
+        rt.admit(False, b"another-loan", raw, 1 << 20)
+    assert [e.field for e in caught.value.errors] == ["key"]
+    assert rt.counts["events"] == 1  # the refused one is not counted as judged
+
+
+def test_admit_refuses_a_tick_for_a_day_out_of_range() -> None:
+    rt = _runtime(models=False)
+    assert rt.admit(True, b"L-1", b"2026-01-05", 1 << 20)[1] == Tick("L-1", date(2026, 1, 5))
+    with pytest.raises(EventDecodeError):
+        rt.admit(True, b"L-1", b"9999-12-31", 1 << 20)
+
+
+class _FailsMidway(Engine):
+    """An engine with a bug: it changes the record in place, then raises."""
+
+    def step(self, record, item, now, scores=None, scorer=None):  # type: ignore[no-untyped-def]
+        super().step(record, item, now, scorer=scorer)
+        raise ArithmeticError("midway")
+
+
+def test_a_step_that_raised_leaves_the_loan_as_stored_and_is_counted() -> None:
+    rt = _runtime(models=False)
+    events = list(LoanBook(BookSpec(1, 3, 3)))
+    table: dict[bytes, bytes] = {}
+    _replay(rt, events[:5], table)
+    key = events[0].loan_id.encode()
+    stored = table[key]
+    sound = rt.engine
+    rt.engine = _FailsMidway(sound.pack, sound.policy, sound.workflows)
+
+    with pytest.raises(ArithmeticError) as caught:
+        rt.judge(key, stored, 0, events[5], NOW)
+    error = rt.failed(caught.value, 0, events[5])
+
+    assert str(error) == "$: step failed: ArithmeticError: midway"
+    assert (error.event_id, error.loan_id) == (events[5].event_id, events[5].loan_id)
+    assert rt.counts["failed_steps"] == 1
+    # The next step starts from the stored row, not from the half-changed cached record.
+    rt.engine = sound
+    assert rt.judge(key, stored, 0, events[5], NOW).row == (
+        _runtime(models=False).judge(key, stored, 0, events[5], NOW).row
+    )
+
+
+def test_a_tick_that_raised_is_asked_for_again_the_next_day() -> None:
+    rt = _runtime(models=False)
+    tick = Tick("L-1", NOW.date())
+
+    rt.failed(RuntimeError("boom"), 2, tick)
+
+    assert rt.index(2).pop_due(NOW.date()) == []
+    assert rt.index(2).pop_due(NOW.date() + timedelta(days=1)) == ["L-1"]
+
+
+def test_the_event_clock_moves_only_forward_and_only_when_asked() -> None:
+    rt = _runtime(models=False)
+    first, second = list(LoanBook(BookSpec(1, 2, 3)))[:2]
+
+    rt.advance_day(0, second)
+    rt.advance_day(0, first)
+
+    assert rt.stream_day == {0: second.event_time.astimezone(rt.zone).date()}
