@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import struct
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -308,8 +309,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         """After start or a rebalance: rebuild the clock index from stored headers."""
         rt.indexes.clear()
         for key, value in loans.items():
-            partition, wakeup = header_only(value)
-            rt.index(partition).set(key.decode(), wakeup)
+            try:
+                partition, wakeup = header_only(value)
+                rt.index(partition).set(key.decode(), wakeup)
+            except (ValueError, struct.error) as exc:  # a row no worker of ours wrote
+                log.error("unreadable table row key=%r skipped by the clock: %s", key[:128], exc)
         rt.indexed = True
         heap.settle()  # the previous assignment's state is gone; the new one is loaded
 

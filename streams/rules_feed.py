@@ -64,6 +64,9 @@ class TopicFeed:
                 except (RulesError, UnicodeDecodeError) as exc:
                     log.error("rule pack rejected source=%s error=%s", source, exc)
                     continue
+                except Exception as exc:  # noqa: BLE001 - a loader bug must not end the feed
+                    _loader_failed(source, exc)
+                    continue
                 self._on_pack(pack)
         finally:
             consumer.close()
@@ -94,5 +97,23 @@ class FileWatcher:
         except (RulesError, OSError) as exc:
             log.error("rule pack rejected source=%s error=%s", self.path, exc)
             return False
+        except Exception as exc:  # noqa: BLE001 - a loader bug must not stop the clock
+            _loader_failed(str(self.path), exc)
+            return False
         self._on_pack(pack)
         return True
+
+
+def _loader_failed(source: str, exc: Exception) -> None:
+    """A pack the loader should have refused with a reason, and raised on instead.
+
+    The worker keeps judging with its current pack; the line says so, and the
+    traceback follows at debug level for whoever fixes the loader.
+    """
+    log.error(
+        "rule pack rejected source=%s error=the loader failed (%s: %s); the current pack stays",
+        source,
+        type(exc).__name__,
+        exc,
+    )
+    log.debug("rule pack loader traceback", exc_info=exc)
