@@ -365,10 +365,13 @@ class Engine:
                 continue  # nothing opens, and nothing is open that could resolve
             key = "" if episode_key is None else str(episode_key(ctx))
             if keys and not is_event_rule:
+                # With resolve_when, every open episode lasts until it holds: a new key
+                # (the next missed installment, a worse class) adds an episode, it does
+                # not end a delinquency that continues. Without it, an episode ends when
+                # the condition turns false or holds for another key.
+                ends = (not fired) if resolve_when is None else resolve_when(ctx)
                 for other, episode in list(keys.items()):
-                    if episode.open and (
-                        other != key or (not fired if resolve_when is None else resolve_when(ctx))
-                    ):
+                    if episode.open and (ends or (resolve_when is None and other != key)):
                         episode.open = False
                         episode.owner = None
                         out.append(

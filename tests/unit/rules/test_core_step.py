@@ -61,8 +61,8 @@ def test_missed_installment_fires_dpd_1_at_the_cut_off_and_dpd_30_a_month_later(
     fired = opened(results)
     # Due 10 Feb, grace 3 days: 11th-13th in grace; the 14th is DPD 4 (from the due date).
     assert (date(2026, 2, 14), "dpd_1") in fired
-    assert (date(2026, 2, 14), "installment_missed") in fired
     assert (date(2026, 2, 14), "class_downgrade") in fired
+    assert "installment_missed" not in [rule for _, rule in fired]  # the first miss is dpd_1's
     assert not [rule for day, rule in fired if day < date(2026, 2, 14)]
     assert (date(2026, 3, 12), "dpd_30") in fired
     assert [rule for _, rule in fired].count("dpd_1") == 1  # the episode stays open and quiet
@@ -390,3 +390,37 @@ def test_a_tick_beyond_the_lead_is_refused_and_ages_nothing() -> None:
     _, result = ENGINE.step(record, Tick("L-7", (NOW + timedelta(days=2)).date()), NOW)
 
     assert result.rejected is not None and record.to_bytes() == before
+
+
+def test_each_further_missed_installment_opens_an_episode_and_all_stay_open_until_cured() -> None:
+    """Keyed by the count of missed installments: a new key adds an episode, it does
+    not resolve the one before while the loan stays late."""
+    book, events = book_events()
+    items: list[Event | Tick] = [*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 4, 20))]
+    items.append(book.repay(at(date(2026, 4, 21)), 3 * 101_500))
+    _, results = run(items)
+    missed = [
+        (w.event_time.astimezone(ENGINE.zone).date(), w.status, w.episode_key)
+        for _, r in results
+        for w in r.warnings
+        if w.rule_id == "installment_missed"
+    ]
+    assert missed == [
+        (date(2026, 3, 14), "open", "2"),
+        (date(2026, 4, 14), "open", "3"),
+        (date(2026, 4, 21), "resolved", "2"),
+        (date(2026, 4, 21), "resolved", "3"),
+    ]
+
+
+def test_the_special_mention_episode_stays_open_past_90_days_until_the_loan_is_normal() -> None:
+    book, events = book_events()
+    ticks = daily_ticks("L-7", date(2026, 2, 1), date(2026, 5, 20))
+    _, results = run([*events, *ticks])
+    downgrades = [
+        (w.status, w.episode_key)
+        for _, r in results
+        for w in r.warnings
+        if w.rule_id == "class_downgrade"
+    ]
+    assert downgrades == [("open", "special_mention"), ("open", "substandard")]

@@ -45,9 +45,13 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"loan": {"dpd": 95, "bucket": "M4", "klass": "substandard", "klass_index": 2}},
         {"dpd_1", "dpd_30", "dpd_60", "dpd_90", "non_performing"},
     ),
-    "installment missed": (
-        {"loan": {"installment_missed": True, "missed_installments": 1}},
-        {"installment_missed"},
+    "first installment missed: dpd_1 says it": (
+        {"loan": {"installment_missed": True, "missed_installments": 1, "dpd": 1}},
+        {"dpd_1"},
+    ),
+    "a second installment missed": (
+        {"loan": {"installment_missed": True, "missed_installments": 2, "dpd": 31}},
+        {"dpd_1", "dpd_30", "installment_missed"},
     ),
     "first installment 30 days late, nothing repaid": (
         {"loan": {"dpd": 30, "bucket": "M1", "first_unpaid_installment": 1}},
@@ -71,7 +75,8 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"partial_payment", "care_partial_payment"},
     ),
     "pays on the last day": ({"loan": {"last_day_streak": 3}}, {"pay_on_last_day"}),
-    "late then cured": ({"loan": {"late_cure_count": 3}}, {"late_then_cured"}),
+    "late then cured twice in a row": ({"loan": {"late_cure_streak": 2}}, {"late_then_cured"}),
+    "late then cured long ago, in time since": ({"loan": {"late_cure_count": 5}}, set()),
     "promise broken": (
         {"loan": {"promise_broken": True, "promises_broken": 1, "dpd": 12}},
         {"broken_promise", "dpd_1"},
