@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sinks.errors import SinkError
 
-__all__ = ["AlertConfigError", "AlertError", "DeliveryError", "UnknownAlert"]
+__all__ = ["AlertConfigError", "AlertError", "DeliveryError", "RequestRefused", "UnknownAlert"]
 
 
 class AlertError(SinkError):
@@ -26,3 +26,11 @@ class UnknownAlert(AlertError):
 
 class DeliveryError(AlertError):
     """A channel refused or could not take a message; the message stays queued."""
+
+
+class RequestRefused(AlertError):
+    """An HTTP request the endpoint answers with a 4xx; the message names the field at fault."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status

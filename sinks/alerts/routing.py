@@ -14,6 +14,7 @@ once into frozen values; a mistake raises `AlertConfigError` naming the entry.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ import yaml
 from sinks.alerts.exceptions import AlertConfigError
 
 __all__ = [
+    "MAX_DURATION_S",
     "AlertConfig",
     "EscalationLevel",
     "EscalationPolicy",
@@ -41,6 +43,7 @@ __all__ = [
     "parse_config",
     "parse_duration",
     "parse_matcher",
+    "shown",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -53,18 +56,61 @@ LABELS = ("team", "severity", "rule", "loan_id", "bucket", "klass", "product", "
 """Labels an alert carries (sinks.alerts.model.Alert.labels); matchers and group_by use them."""
 
 
-def parse_duration(value: Any, where: str) -> float:
-    """``30s``, ``5m``, ``4h``, ``1d``, ``250ms`` or a number of seconds, as seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
+MAX_DURATION_S = 366 * 86400.0
+"""The longest duration the routing file takes: far past any sane interval, and well
+inside what a `datetime` offset can hold (``99999999999h`` would overflow one)."""
+
+
+def parse_duration(value: Any, where: str, max_s: float = MAX_DURATION_S) -> float:
+    """``30s``, ``5m``, ``4h``, ``1d``, ``250ms`` or a number of seconds, as seconds.
+
+    Bounded by ``max_s``, because every duration ends up added to a `datetime`: an
+    unbounded one would fail later, far from the entry that caused it.
+
+    >>> parse_duration("90m", "group_wait")
+    5400.0
+    >>> parse_duration("91d", "duration", max_s=90 * 86400)
+    Traceback (most recent call last):
+    ...
+    sinks.alerts.exceptions.AlertConfigError: duration: at most 90d, got '91d'
+    """
+    if isinstance(value, str):
+        match = _DURATION.match(value)
         if not match:
-            raise AlertConfigError(f"{where}: expected a duration like 30s or 5m, got {value!r}")
-        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
-    if seconds < 0:
-        raise AlertConfigError(f"{where}: a duration cannot be negative")
+            raise AlertConfigError(
+                f"{where}: expected a duration like 30s or 5m, got {shown(value)}"
+            )
+        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]  # inf when absurdly long
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value) if abs(value) < 1e300 else math.copysign(math.inf, value)
+    else:
+        raise AlertConfigError(f"{where}: expected a duration like 30s or 5m, got {shown(value)}")
+    if math.isnan(seconds) or seconds < 0:
+        raise AlertConfigError(f"{where}: a duration cannot be negative or NaN, got {shown(value)}")
+    if seconds > max_s:
+        raise AlertConfigError(f"{where}: at most {_spoken(max_s)}, got {shown(value)}")
     return seconds
+
+
+def _spoken(seconds: float) -> str:
+    """A bound as people write it: ``90d``, ``12h``, else seconds."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for an error message: a scalar's repr cut to ``limit``, else its type.
+
+    Never the repr of a container: a YAML file's aliases can make one exponentially large.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return "a very long number"
+    if value is None or isinstance(value, str | int | float | bool):
+        text = repr(value)
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"a {type(value).__name__}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +144,15 @@ def parse_matcher(text: str, where: str = "matcher") -> Matcher:
     """Alertmanager's matcher syntax: ``team="collections"``, ``severity=~"high|critical"``."""
     match = _MATCHER.match(text)
     if not match:
-        raise AlertConfigError(f'{where}: expected name="value" (or !=, =~, !~), got {text!r}')
+        raise AlertConfigError(f'{where}: expected name="value" (or !=, =~, !~), got {shown(text)}')
     name, op, value = match.groups()
     if "~" in op:
         try:
             re.compile(value)
-        except re.error as exc:
-            raise AlertConfigError(f"{where}: bad regular expression {value!r}: {exc}") from None
+        except (re.error, RecursionError, OverflowError) as exc:  # deep nesting, huge {n}
+            raise AlertConfigError(
+                f"{where}: bad regular expression {shown(value)}: {exc}"
+            ) from None
     return Matcher(name, op, value)
 
 
