@@ -17,7 +17,12 @@ class AlertError(SinkError):
 
 
 class AlertConfigError(AlertError):
-    """The routing file is wrong; the message names the entry at fault."""
+    """The routing file is wrong; the message names the entry at fault.
+
+    ``line`` is the entry's line in the file, when it came from one (`load_config`).
+    """
+
+    line: int | None = None
 
 
 class UnknownAlert(AlertError):
