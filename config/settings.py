@@ -307,9 +307,45 @@ class AlertSettings(_Section):
     http_port: int | None = Field(default=8095, gt=0, lt=65536)
     """The ack/resolve endpoint of `alerts run`; `None` turns it off."""
     http_token: SecretStr | None = None
-    """When set, POSTs to the endpoint need ``Authorization: Bearer <token>``."""
+    """The endpoint's credential: every request needs ``Authorization: Bearer <token>``
+    (the ack form asks for it). Without it (or ``http_token_file``) the endpoint does not
+    start, unless ``http_local_only``."""
+    http_token_file: Path | None = None
+    """A file holding the token (a mounted secret), instead of ``http_token``."""
+    http_local_only: bool = False
+    """Serve the endpoint without a token, on loopback only: for one person's machine.
+    Cross-site requests from the browser are still refused."""
     clickhouse: bool = True
     """Write every alert state change to ClickHouse ``alert_events``."""
+
+    def http_secret(self) -> SecretStr | None:
+        """The endpoint's token from ``http_token`` or ``http_token_file``; ``None`` if neither.
+
+        Read on use, not at load, so a rotated secret file is picked up by a restart
+        and a missing one fails only the process that needs it.
+        """
+        if self.http_token is not None and self.http_token_file is not None:
+            raise ConfigError(
+                "invalid setting LOANWATCH_ALERTS__HTTP_TOKEN_FILE: "
+                "set it or LOANWATCH_ALERTS__HTTP_TOKEN, not both"
+            )
+        if self.http_token_file is None:
+            return (
+                self.http_token if self.http_token and self.http_token.get_secret_value() else None
+            )
+        try:
+            text = self.http_token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"invalid setting LOANWATCH_ALERTS__HTTP_TOKEN_FILE: cannot read "
+                f"{str(self.http_token_file)!r} ({exc})"
+            ) from None
+        if not text:
+            raise ConfigError(
+                "invalid setting LOANWATCH_ALERTS__HTTP_TOKEN_FILE: "
+                f"{str(self.http_token_file)!r} is empty"
+            )
+        return SecretStr(text)
 
 
 class StackSettings(_Section):

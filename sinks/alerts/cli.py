@@ -60,12 +60,21 @@ def run(
         typer.Option(help="Routing YAML (default: LOANWATCH_ALERTS__CONFIG_FILE)."),
     ] = None,
     http: Annotated[bool, typer.Option(help="Serve the ack/resolve endpoint.")] = True,
+    local_only: Annotated[
+        bool,
+        typer.Option(
+            "--local-only",
+            help="Serve the endpoint without a token, on loopback only "
+            "(LOANWATCH_ALERTS__HTTP_LOCAL_ONLY); cross-site requests are still refused.",
+        ),
+    ] = False,
 ) -> None:
     """Route warnings to on-call receivers until stopped (SIGTERM/Ctrl-C)."""
     import signal
     import threading
 
     from config import ConfigError, load_settings
+    from sinks.alerts.access import endpoint_access
     from sinks.alerts.http import make_app, serve_in_thread
     from sinks.alerts.routing import load_config
     from sinks.alerts.service import AlertService
@@ -75,6 +84,12 @@ def run(
     if path is None:
         raise ConfigError("invalid setting LOANWATCH_ALERTS__CONFIG_FILE: no routing file given")
     routing = load_config(path)
+    serve_http = http and settings.alerts.http_port is not None
+    access = (  # before anything starts: no credential, no service
+        endpoint_access(settings.alerts, local_only=local_only, ack_url=routing.ack_url)
+        if serve_http
+        else None
+    )
     if settings.alerts.clickhouse:
         from sinks.clickhouse import migrate
 
@@ -87,12 +102,13 @@ def run(
         signal.signal(signum, lambda *_: stop.set())
     service = AlertService(settings, routing, stop_event=stop)
     stop_http = None
-    if http and settings.alerts.http_port:
-        token = settings.alerts.http_token
-        app = make_app(service.store, token.get_secret_value() if token else None)
+    if access is not None and settings.alerts.http_port is not None:
+        app = make_app(service.store, access)
         stop_http = serve_in_thread(app, settings.alerts.http_host, settings.alerts.http_port)
+        mode = "local-only, no token" if access.local_only else "token required"
         console.print(
             f"ack endpoint on http://{settings.alerts.http_host}:{settings.alerts.http_port}"
+            f" ({mode})"
         )
     console.print(f"alerting from {settings.topics.warnings}; stop with Ctrl-C")
     try:
@@ -137,10 +153,10 @@ def silence(
     author: Annotated[str, typer.Option(help="Who silences.")] = "",
 ) -> None:
     """Hold matching alerts back for a while; prints the silence id (for `expire`)."""
-    from sinks.alerts.commands import silence_command, submit
+    from sinks.alerts.commands import SILENCE_MAX_S, silence_command, submit
     from sinks.alerts.routing import parse_duration
 
-    fields = silence_command(match, parse_duration(duration, "--for"), comment)
+    fields = silence_command(match, parse_duration(duration, "--for", SILENCE_MAX_S), comment)
     _answer(
         submit(_store(), "silence", author or _me(), **fields),
         f"silence {fields['id']} until {fields['ends_at']}",

@@ -18,7 +18,10 @@ from sinks.alerts.model import masked_labels
 from sinks.alerts.routing import parse_matcher
 from sinks.alerts.store import AlertStore
 
-__all__ = ["overview", "silence_command", "submit"]
+__all__ = ["SILENCE_MAX_S", "overview", "silence_command", "submit"]
+
+SILENCE_MAX_S = 90 * 86400.0
+"""The longest silence: longer, and a forgotten one hides a whole quarter's alerts."""
 
 
 def submit(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sinks.errors import SinkError
 
-__all__ = ["AlertConfigError", "AlertError", "DeliveryError", "UnknownAlert"]
+__all__ = ["AlertConfigError", "AlertError", "DeliveryError", "RequestRefused", "UnknownAlert"]
 
 
 class AlertError(SinkError):
@@ -17,7 +17,12 @@ class AlertError(SinkError):
 
 
 class AlertConfigError(AlertError):
-    """The routing file is wrong; the message names the entry at fault."""
+    """The routing file is wrong; the message names the entry at fault.
+
+    ``line`` is the entry's line in the file, when it came from one (`load_config`).
+    """
+
+    line: int | None = None
 
 
 class UnknownAlert(AlertError):
@@ -26,3 +31,11 @@ class UnknownAlert(AlertError):
 
 class DeliveryError(AlertError):
     """A channel refused or could not take a message; the message stays queued."""
+
+
+class RequestRefused(AlertError):
+    """An HTTP request the endpoint answers with a 4xx; the message names the field at fault."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status

@@ -21,6 +21,7 @@ from test_clickhouse_writer import free_port
 from test_redis_sink import produce
 
 from config import Settings
+from sinks.alerts.access import Access
 from sinks.alerts.http import make_app, serve_in_thread
 from sinks.alerts.routing import parse_config
 from sinks.alerts.service import AlertService
@@ -47,7 +48,7 @@ def service(
         history=None,
     )
     port = free_port()
-    stop_http = serve_in_thread(make_app(svc.store, token="t0ken"), "127.0.0.1", port)
+    stop_http = serve_in_thread(make_app(svc.store, Access.with_token(TOKEN)), "127.0.0.1", port)
     running = Running(svc)
     yield svc, f"http://127.0.0.1:{port}"
     running.stop()
@@ -68,8 +69,12 @@ def cli(redis_prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+TOKEN = "t0ken-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def first_group(base: str) -> dict[str, Any]:
-    groups = requests.get(f"{base}/alerts", timeout=10).json()["groups"]
+    groups = requests.get(f"{base}/alerts", headers=AUTH, timeout=10).json()["groups"]
     assert groups, "no open group"
     return dict(groups[0])
 
@@ -83,24 +88,19 @@ def test_http_ack_records_who_and_stops_the_repeats(
     ref = first_group(base)["ref"]
     assert "http://x/ack/" + ref in receiver.to("/team")[0]["message"]
     form = requests.get(f"{base}/ack/{ref}", timeout=10)
-    assert form.status_code == 200 and 'name="by"' in form.text
+    assert form.status_code == 200 and 'name="by"' in form.text and 'name="token"' in form.text
     refused = requests.post(f"{base}/ack/{ref}", json={"by": "carol"}, timeout=10)
     assert refused.status_code == 401
-    done = requests.post(
-        f"{base}/ack/{ref}",
-        json={"by": "carol"},
-        headers={"Authorization": "Bearer t0ken"},
-        timeout=15,
-    )
+    done = requests.post(f"{base}/ack/{ref}", json={"by": "carol"}, headers=AUTH, timeout=15)
     assert done.status_code == 200, done.text
     silence = requests.post(
         f"{base}/silences",
         json={"by": "carol", "matchers": ['rule="dpd_1"'], "duration": "30m", "comment": "x"},
-        headers={"Authorization": "Bearer t0ken"},
+        headers=AUTH,
         timeout=15,
     )
     assert silence.status_code == 200 and silence.json()["id"].startswith("s-"), silence.text
-    view = requests.get(f"{base}/alerts", timeout=10).json()
+    view = requests.get(f"{base}/alerts", headers=AUTH, timeout=10).json()
     assert [(s["author"], s["matchers"]) for s in view["silences"]] == [("carol", ['rule="dpd_1"'])]
     (alert,) = first_group(base)["alerts"]
     assert alert["state"] == "acked" and alert["acked_by"] == "carol" and alert["acked_at"]
@@ -169,6 +169,7 @@ def test_alerts_run_command_serves_until_sigterm(
             "LOANWATCH_CLICKHOUSE__DATABASE": database,
             "LOANWATCH_ALERTS__CONFIG_FILE": str(config),
             "LOANWATCH_ALERTS__HTTP_PORT": str(port),
+            "LOANWATCH_ALERTS__HTTP_TOKEN": TOKEN,
         }
     )
     log = (tmp_path / "alerts.log").open("wb")
@@ -183,7 +184,9 @@ def test_alerts_run_command_serves_until_sigterm(
         produce(settings, topic, [warning(1)])
         wait_for("the message", lambda: len(receiver.to("/team")) >= 1, 30)
         ref = first_group(f"http://127.0.0.1:{port}")["ref"]
-        done = requests.post(f"http://127.0.0.1:{port}/ack/{ref}", data={"by": "gina"}, timeout=15)
+        done = requests.post(
+            f"http://127.0.0.1:{port}/ack/{ref}", json={"by": "gina"}, headers=AUTH, timeout=15
+        )
         assert done.status_code == 200, done.text
         query = f"SELECT kind, actor FROM {database}.alert_events FINAL"  # noqa: S608
         wait_for("acked in ClickHouse", lambda: ("acked", "gina") in clickhouse.execute(query))
