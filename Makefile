@@ -46,12 +46,12 @@ test: install
 test-unit: install
 	$(BIN)/python -m pytest -m 'not integration' tests/unit
 
-# The fuzz tests alone, many random cases each (LOANWATCH_FUZZ_EXAMPLES, default 5000);
+# The fuzz tests alone, many random cases each (FUZZ_EXAMPLES, default 5000);
 # the shortest input behind each failure is kept in tests/fuzz_corpus/ and replayed
 # by `make test` from then on. Starts the stack: the HTTP endpoints' fuzz tests need Redis.
 fuzz: install
 	$(BIN)/loanwatch stack up
-	HYPOTHESIS_PROFILE=fuzz LOANWATCH_FUZZ_KEEP=1 $(BIN)/python -m pytest -m fuzz tests
+	HYPOTHESIS_PROFILE=fuzz FUZZ_KEEP=1 $(BIN)/python -m pytest -m fuzz tests
 
 demo: install
 	$(BIN)/loanwatch stack up

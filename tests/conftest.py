@@ -32,7 +32,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "fuzz",
-    max_examples=int(os.environ.get("LOANWATCH_FUZZ_EXAMPLES", "5000")),
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5000")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -81,7 +81,7 @@ class Corpus:
 
 @pytest.fixture(scope="session")
 def fuzz_corpus() -> Iterator[Corpus]:
-    corpus = Corpus(CORPUS, keeping=os.environ.get("LOANWATCH_FUZZ_KEEP") == "1")
+    corpus = Corpus(CORPUS, keeping=os.environ.get("FUZZ_KEEP") == "1")
     yield corpus
     for path in corpus.write():
         print(f"\nkept failing input {path.relative_to(CORPUS.parent.parent)}")
