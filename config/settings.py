@@ -278,6 +278,12 @@ class WorkerSettings(_Section):
     (bench/taiwan.py) at about three times the cost and checkpoints of several MB,
     which the worker writes in chunks. A hub checkpointed as another candidate is
     replaced by a fresh one of this candidate when its partition is next used."""
+    model_bad_dpd: int = Field(default=60, ge=1, le=3650)
+    """Days past due at which the PD's label counts a loan as bad (or written off).
+    60, not 90: a loan current when scored can reach 60 within the horizon but
+    rarely 90, and the PD exists to tell which current loans go bad."""
+    model_horizon_days: int = Field(default=90, ge=1, le=3650)
+    """Days a PD snapshot waits for its loan to go bad before it is labelled good."""
     model_warmup_labels: int = Field(default=200, ge=0)
     """Outcomes a partition's PD model must have learned before rules see its score."""
     model_checkpoint_steps: int = Field(default=500, gt=0)

@@ -11,12 +11,15 @@ event or a clock tick), after `rules.core.Engine` has applied it:
    ``scores.rule_scores()`` is the mapping the rule engine reads as
    ``model.*`` (`rules.vocabulary.RuleContext.scores`).
 2. ``hub.observe_outcome(loan, pending, now=now)`` — labels what the loan's
-   state now proves (90+ DPD or written off: bad; horizon passed or repaid:
-   good) and learns from it, oldest first. Call it *after* scoring, so no
+   state now proves (``bad_dpd``, 60 by default, or written off: bad; horizon
+   passed or repaid: good) and learns from it, oldest first. Call it *after* scoring, so no
    score of this step has seen a label this step produced.
 3. ``hub.drain_drifts()`` — `models.drift.Drift` values for warnings to team
    ``models``; ``hub.metrics()`` — progressive figures per model for
-   ClickHouse and Redis.
+   ClickHouse and Redis: the PD over every labelled snapshot (``pd``) and over
+   those taken while the loan was current (``pd_current``), the question
+   on-call staff ask (which current loans go bad), which the first figure hides
+   because loans already late dominate it.
 
 A collector's later label for a note: ``hub.learn_intent(text, label, now=now)``;
 the worker calls it for each ``note_labelled`` event the core accepted
@@ -85,7 +88,10 @@ class HubConfig:
     """How the hub's models are built and labelled.
 
     ``horizon_days``: a PD snapshot is good once this many days pass without a
-    bad state; ``bad_dpd``: DPD at which a loan counts as bad; ``spacing_days``
+    bad state; ``bad_dpd``: DPD at which a loan counts as bad (60: a loan current
+    on the day it is scored can reach 60 DPD within a 90-day horizon, but not
+    90 if its next due date is weeks away, so with 90 the model would never see
+    a current loan go bad and would learn only how late loans roll on); ``spacing_days``
     and ``capacity``: at most one snapshot per spacing, at most capacity per
     loan; ``alert_threshold``: where precision is measured (the rule pack's
     ``model.pd`` cut-off); ``reasons``: how many reason codes a score carries;
@@ -94,7 +100,7 @@ class HubConfig:
 
     pd_candidate: str = "logistic"
     horizon_days: int = 90
-    bad_dpd: int = 90
+    bad_dpd: int = 60
     spacing_days: int = 7
     capacity: int = 16
     alert_threshold: float = 0.35
@@ -136,6 +142,7 @@ class ModelHub:
         self.intent = IntentClassifier()
         self.drift = DriftMonitor()
         self.pd_metrics = ProgressiveMetrics(config.alert_threshold)
+        self.pd_current_metrics = ProgressiveMetrics(config.alert_threshold)
         self.intent_hits = 0
         self.pd_learned = 0
         self.intent_learned = 0
@@ -212,6 +219,8 @@ class ModelHub:
         for x, y in examples:
             p = self.pd.predict_one(x)
             self.pd_metrics.update(y, p)
+            if x.get("dpd", 0.0) == 0.0:  # scored while current
+                self.pd_current_metrics.update(y, p)
             q = min(max(p if y else 1.0 - p, _CLIP), 1.0)
             self.drift.update("pd", "log_loss", -math.log(q), now, rising_only=True)
             self.pd.learn_one(x, y)
@@ -237,6 +246,7 @@ class ModelHub:
         version = self.model_version
         return {
             "pd": {**self.pd_metrics.to_dict(), "model_version": version},
+            "pd_current": {**self.pd_current_metrics.to_dict(), "model_version": version},
             "intent": {
                 "n": self.intent_learned,
                 "accuracy": self.intent_hits / self.intent_learned if self.intent_learned else 0.0,
@@ -260,4 +270,6 @@ class ModelHub:
         if not isinstance(hub, cls):
             raise CheckpointError("model checkpoint: holds no ModelHub")
         hub.intent.learn_unseen_labels()  # labels added to the code since the checkpoint
+        if not hasattr(hub, "pd_current_metrics"):  # a checkpoint from before the figure
+            hub.pd_current_metrics = ProgressiveMetrics(hub.config.alert_threshold)
         return hub

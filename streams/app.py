@@ -163,7 +163,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         hubs = table("models")
         rt.models = PartitionModels(
             hubs,
-            HubConfig(pd_candidate=worker.pd_model),
+            HubConfig(
+                pd_candidate=worker.pd_model,
+                horizon_days=worker.model_horizon_days,
+                bad_dpd=worker.model_bad_dpd,
+            ),
             worker.model_checkpoint_steps,
             worker.model_warmup_labels,
             chunk_bytes=worker.model_checkpoint_chunk_bytes,

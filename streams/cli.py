@@ -383,7 +383,8 @@ def lookup(loan_id: Annotated[str, typer.Argument(help="The loan to show.")]) ->
 @app.command("model-metrics")
 def model_metrics(
     model: Annotated[
-        str | None, typer.Argument(help="Only this model (pd, intent); all when left out.")
+        str | None,
+        typer.Argument(help="Only this model (pd, pd_current, intent); all when left out."),
     ] = None,
 ) -> None:
     """Print each model's latest progressive metrics per partition, from Redis."""

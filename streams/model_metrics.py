@@ -23,9 +23,9 @@ Examples
 >>> from datetime import UTC, datetime
 >>> from models.hub import ModelHub
 >>> now = datetime(2026, 3, 2, 9, tzinfo=UTC)
->>> pd, intent = partition_metrics(ModelHub(), 3, now)
->>> pd.key, pd.n, pd.roc_auc, pd.threshold, intent.key, intent.accuracy
-('pd/p3', 0, None, 0.35, 'intent/p3', None)
+>>> pd, pd_current, intent = partition_metrics(ModelHub(), 3, now)
+>>> pd.key, pd.n, pd.roc_auc, pd.threshold, pd_current.key, intent.key, intent.accuracy
+('pd/p3', 0, None, 0.35, 'pd_current/p3', 'intent/p3', None)
 >>> body = pd.to_dict()
 >>> body["model_version"], body["produced_at"]
 ('pd-logistic.0/intent.0', '2026-03-02T09:00:00+00:00')
@@ -91,29 +91,35 @@ class ModelMetrics:
 
 
 def partition_metrics(hub: ModelHub, partition: int, now: datetime) -> tuple[ModelMetrics, ...]:
-    """The PD's and the intent model's records for ``hub``, the hub of ``partition``."""
+    """The PD's (all snapshots, then those of current loans) and the intent model's
+    records for ``hub``, the hub of ``partition``."""
     figures = hub.metrics()
-    pd, intent = figures["pd"], figures["intent"]
-    scored = pd["n"] > 0
+    intent = figures["intent"]
     record = partial(ModelMetrics, partition=partition, produced_at=now)
     return (
-        record(
-            model="pd",
-            model_version=pd["model_version"],
-            n=pd["n"],
-            roc_auc=_defined(pd["roc_auc"], scored),
-            log_loss=_defined(pd["log_loss"], scored),
-            brier=_defined(pd["brier"], scored),
-            precision=_defined(pd["precision"], pd["alerts"] > 0),
-            threshold=pd["threshold"],
-            alerts=pd["alerts"],
-        ),
+        _pd_record(record, "pd", figures["pd"]),
+        _pd_record(record, "pd_current", figures["pd_current"]),
         record(
             model="intent",
             model_version=intent["model_version"],
             n=intent["n"],
             accuracy=_defined(intent["accuracy"], intent["n"] > 0),
         ),
+    )
+
+
+def _pd_record(record: Any, model: str, pd: dict[str, Any]) -> ModelMetrics:
+    scored = pd["n"] > 0
+    return record(  # type: ignore[no-any-return]
+        model=model,
+        model_version=pd["model_version"],
+        n=pd["n"],
+        roc_auc=_defined(pd["roc_auc"], scored),
+        log_loss=_defined(pd["log_loss"], scored),
+        brier=_defined(pd["brier"], scored),
+        precision=_defined(pd["precision"], pd["alerts"] > 0),
+        threshold=pd["threshold"],
+        alerts=pd["alerts"],
     )
 
 

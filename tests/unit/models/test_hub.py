@@ -52,7 +52,7 @@ def test_no_label_reaches_a_score_made_before_the_label_was_known() -> None:
     probe = pd_features(open_loan("probe"))
     loan, pending = open_loan("leak"), hub.new_labels()
     steps = []
-    for offset in range(10, 200, 10):  # never pays: reaches 90 DPD on the way
+    for offset in range(10, 200, 10):  # never pays: reaches 60 DPD (bad_dpd) on the way
         tick(loan, START + timedelta(days=offset))
         learned_before = hub.pd_learned
         p_probe = hub.pd.predict_one(probe)
@@ -63,10 +63,10 @@ def test_no_label_reaches_a_score_made_before_the_label_was_known() -> None:
         hub.observe_outcome(loan, pending, now=NOW)
         if pending.closed:
             break
-    assert pending.closed and loan.dpd >= 90
+    assert pending.closed and loan.dpd >= hub.config.bad_dpd == 60
     # The bad label arrived only in the last step, after that step's score was made.
     assert steps[-1][0].model_version != hub.model_version
-    assert all(dpd < 90 for *_, dpd in steps[:-1])
+    assert all(dpd < 60 for *_, dpd in steps[:-1])
     # What waits for a label is exactly the vector that was scored, never a later state.
     for _, scored_x, kept, _ in steps:
         if kept:

@@ -166,7 +166,7 @@ def test_each_checkpoint_queues_both_models_figures_and_a_drain_takes_them_once(
     steps = len(list(LoanBook(BookSpec(12, 5, 3))))  # every event is one step
     drained = models.drain_metrics()
     assert models.drain_metrics() == []
-    assert [m.model for m in drained] == ["pd", "intent"] * (steps // 40)
+    assert [m.model for m in drained] == ["pd", "pd_current", "intent"] * (steps // 40)
     pd = [m for m in drained if m.model == "pd"]
     # Each record counts what the hub had learned when it was stored: n only grows,
     # and it is the number of labels the record's model version names.
@@ -174,7 +174,10 @@ def test_each_checkpoint_queues_both_models_figures_and_a_drain_takes_them_once(
     for m in drained:
         match = _VERSION.match(m.model_version)
         assert match, m.model_version
-        assert m.n == int(match.group(1) if m.model == "pd" else match.group(2))
+        if m.model == "pd_current":  # the labels of snapshots taken while current: some
+            assert m.n <= int(match.group(1))
+        else:
+            assert m.n == int(match.group(1) if m.model == "pd" else match.group(2))
         assert m.partition == 0 and m.produced_at == NOW
     last = pd[-1]
     assert last.threshold == 0.35 and last.roc_auc is not None and 0.0 <= last.roc_auc <= 1.0
@@ -188,21 +191,22 @@ def test_an_explicit_checkpoint_reports_the_hub_it_stored() -> None:
     _judge(models)
     assert models.drain_metrics() == []  # no checkpoint was due
     models.checkpoint(0, NOW)
-    pd, intent = models.drain_metrics()
+    pd, pd_current, intent = models.drain_metrics()
     stored = PartitionModels(table, HubConfig(), checkpoint_steps=10).slot(0).hub
-    assert pd.model_version == intent.model_version == stored.model_version
+    assert pd.model_version == pd_current.model_version == intent.model_version
+    assert intent.model_version == stored.model_version
     assert pd.n == stored.pd_learned > 0
 
 
 def test_undefined_metrics_are_null_not_zero() -> None:
     hub = ModelHub()
     hub.pd_metrics.update(False, 0.1)  # one label, no score at or over the threshold
-    pd, intent = partition_metrics(hub, 7, NOW)
+    pd, _, intent = partition_metrics(hub, 7, NOW)
     assert pd.n == 1 and pd.brier is not None and math.isclose(pd.brier, 0.01)
     assert pd.alerts == 0 and pd.precision is None
     assert intent.n == 0 and intent.accuracy is None and intent.roc_auc is None
     hub.learn_intent("下周五还", "promise_to_pay", now=NOW)
-    assert partition_metrics(hub, 7, NOW)[1].accuracy in (0.0, 1.0)
+    assert partition_metrics(hub, 7, NOW)[2].accuracy in (0.0, 1.0)
 
 
 def test_metrics_messages_are_keyed_by_model_and_partition_and_carry_every_field() -> None:
@@ -322,3 +326,11 @@ def test_a_checkpoint_of_another_pd_candidate_gives_way_to_the_configured_one() 
     _learned(table, chunk_bytes=CHUNK_BYTES).checkpoint(0)
     hub = PartitionModels(table, HubConfig(pd_candidate="ensemble"), checkpoint_steps=10).slot(0)
     assert hub.hub.pd.candidate == "ensemble" and hub.hub.pd_learned == 0
+
+
+def test_the_current_loans_figure_counts_only_snapshots_scored_at_dpd_0() -> None:
+    hub = ModelHub()
+    hub.learn_pd([({"dpd": 0.0}, False), ({"dpd": 12.0}, True), ({"dpd": 0.0}, True)], now=NOW)
+    pd, current, _ = partition_metrics(hub, 7, NOW)
+    assert (pd.n, current.n) == (3, 2)
+    assert current.key == "pd_current/p7"
