@@ -28,8 +28,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar, get_args
 
-import yaml
-from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from rules.exceptions import RulesError
@@ -43,6 +41,7 @@ from rules.lang import (
     compile_template,
 )
 from rules.vocabulary import RuleContext
+from rules.yaml_config import ConfigYamlError, compose, construct_scalar
 
 __all__ = [
     "ACTION_KINDS",
@@ -198,6 +197,8 @@ def load_pack_text(text: str, source: str = "<string>") -> RulePack:
     >>> pack.rules[0].kind, pack.by_id["dpd_30"].severity, len(pack.digest)
     ('state', 'high', 64)
     """
+    if not _is_unicode(text):
+        raise RulePackError(source, [PackProblem("not UTF-8 text: it holds a lone surrogate")])
     data = text.encode("utf-8")
     if len(data) > MAX_PACK_BYTES:
         raise RulePackError(source, [PackProblem(f"larger than {MAX_PACK_BYTES} bytes")])
@@ -232,7 +233,6 @@ class _Reader:
 
     def __init__(self) -> None:
         self.problems: list[PackProblem] = []
-        self.constructor = SafeConstructor()
         self.rule_id: str | None = None
         self.rule_index: int | None = None
         self.first_line_of_id: dict[str, int] = {}
@@ -249,10 +249,15 @@ class _Reader:
             self.problem(f"must be a single value, not {kind}", node, key)
             return _INVALID
         try:
-            return self.constructor.construct_object(node)
-        except yaml.YAMLError as exc:
-            self.problem(f"cannot read value: {getattr(exc, 'problem', exc)}", node, key)
+            value = construct_scalar(node)
+        except ConfigYamlError as exc:
+            self.problem(f"cannot read value: {exc.reason}", node, key)
             return _INVALID
+        if isinstance(value, str) and not _is_unicode(value):
+            # "\ud800" in a quoted YAML string: no UTF-8 output could carry it.
+            self.problem("text holds a lone surrogate (\\ud800-\\udfff)", node, key)
+            return _INVALID
+        return value
 
     def mapping(
         self,
@@ -344,14 +349,9 @@ class _Reader:
 
     def read(self, text: str, source: str, digest: str) -> RulePack | None:
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = None if mark is None else mark.line + 1
-            self.problems.append(PackProblem(f"not valid YAML: {exc.problem}", line))
-            return None
-        except yaml.YAMLError as exc:
-            self.problems.append(PackProblem(f"not valid YAML: {exc}"))
+            root = compose(text)
+        except ConfigYamlError as exc:
+            self.problems.append(PackProblem(f"not valid YAML: {exc.reason}", exc.line))
             return None
         if root is None:
             self.problems.append(PackProblem("empty pack: expected the keys pack and rules"))
@@ -515,6 +515,15 @@ class _Invalid:
 
 
 _INVALID: Any = _Invalid()
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (Python strings may hold lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _peek_id(node: Node) -> str | None:

@@ -26,7 +26,7 @@ from datetime import timedelta
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -35,6 +35,7 @@ from pydantic import model_validator as _model_validator
 
 from rules.events import CounterpartyCategory
 from rules.exceptions import RulesError
+from rules.yaml_config import ConfigYamlError, line_of, load
 
 __all__ = [
     "COMPONENTS",
@@ -47,6 +48,9 @@ __all__ = [
     "PolicyError",
     "Waterfall",
     "load_policy",
+    "parse_policy",
+    "read_text",
+    "validate_yaml",
 ]
 
 KLASSES: Final = ("normal", "special_mention", "substandard", "doubtful", "loss")
@@ -154,7 +158,7 @@ class Policy(_Frozen):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a folder
             raise ValueError(f"unknown time zone {value!r}; use an IANA name") from None
         return value
 
@@ -260,35 +264,58 @@ def load_policy(path: Path | str | None = None) -> Policy:
         source = DEFAULT_POLICY
     else:
         source = str(path)
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise PolicyError(f"{source}: cannot read: {exc.strerror}") from None
+        text = read_text(Path(path))
     return parse_policy(text, source)
+
+
+def read_text(path: Path) -> str:
+    """A policy file's text; a missing file or one not in UTF-8 is a `PolicyError`."""
+    try:
+        return path.read_text("utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not UTF-8: {exc.reason} at byte {exc.start}") from None
 
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Validate policy YAML given as text (``source`` names it in errors)."""
+    return validate_yaml(Policy, text, source)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validate_yaml(model: type[_Model], text: str, source: str) -> _Model:
+    """Read ``text`` as YAML and validate it as ``model``; any fault is one `PolicyError`.
+
+    The message names the source, and every key at fault with its line, so a bad
+    deployment fails at start with something a person can act on.
+    """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: not valid YAML: {exc}") from None
+        node, data = load(text)
+    except ConfigYamlError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise PolicyError(f"{source}: not valid YAML{where}: {exc.reason}") from None
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: expected a mapping of policy keys at the top level")
     try:
-        return Policy.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            key = ".".join(str(part) for part in loc) or "(top level)"
-            # A missing key has no line of its own; inside a section, name the section's.
-            missing_at_top = error["type"] == "missing" and len(loc) == 1
-            line = None if missing_at_top else _line_of(node, loc)
-            where = f" (line {line})" if line else ""
-            problems.append(f"{key}{where}: {_message(error)}")
+        problems = [_problem(error, node) for error in exc.errors()]
         raise PolicyError(f"{source}: " + "; ".join(problems)) from None
+    except RecursionError:  # a YAML alias that contains itself: `a: &x [*x]`
+        raise PolicyError(f"{source}: a value refers to itself (a recursive alias)") from None
+
+
+def _problem(error: Any, node: yaml.Node | None) -> str:
+    loc = tuple(error["loc"])
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    # A missing key has no line of its own; inside a section, name the section's.
+    missing_at_top = error["type"] == "missing" and len(loc) == 1
+    line = None if missing_at_top else line_of(node, loc)
+    where = f" (line {line})" if line else ""
+    return f"{key}{where}: {_message(error)}"
 
 
 def _message(error: Any) -> str:
@@ -297,24 +324,3 @@ def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     return str(error["msg"]).removeprefix("Value error, ")
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """1-based line of the YAML node at ``loc``, or of its nearest existing parent."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                    child = value if isinstance(value, yaml.Node) else None
-                    line = key.start_mark.line + 1
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                child = node.value[part]
-                line = child.start_mark.line + 1
-        if child is None:
-            break
-        node = child
-    return line

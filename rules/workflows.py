@@ -22,12 +22,11 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rules.exceptions import RulesError
+from rules.policy import read_text, validate_yaml
 
 __all__ = [
     "Action",
@@ -36,10 +35,13 @@ __all__ = [
     "WorkflowState",
     "action_id",
     "load_workflow_policy",
+    "parse_workflow_policy",
 ]
 
 ActionKind = Literal["collection_step", "review", "care_offer"]
 KLASSES = ("normal", "special_mention", "substandard", "doubtful", "loss")
+MAX_CADENCE_DAYS = 3660
+"""Longest review cadence accepted (ten years), as for ``first_after_days``."""
 
 
 class _Frozen(BaseModel):
@@ -53,20 +55,20 @@ class LadderStep(_Frozen):
 
 
 class ReviewPolicy(_Frozen):
-    first_after_days: int = Field(ge=0, le=3660)
-    cadence_days: dict[str, int]
+    first_after_days: int = Field(ge=0, le=MAX_CADENCE_DAYS)
+    # A review date is today plus the cadence: past year 9999 it cannot be written.
+    cadence_days: dict[str, Annotated[int, Field(ge=1, le=MAX_CADENCE_DAYS)]]
 
-    @model_validator(mode="after")
-    def _every_class_has_a_cadence(self) -> ReviewPolicy:
-        missing = [k for k in KLASSES if k not in self.cadence_days]
-        unknown = [k for k in self.cadence_days if k not in KLASSES]
+    @field_validator("cadence_days")
+    @classmethod
+    def _every_class_has_a_cadence(cls, value: dict[str, int]) -> dict[str, int]:
+        missing = [k for k in KLASSES if k not in value]
+        unknown = [k for k in value if k not in KLASSES]
         if missing or unknown:
             raise ValueError(
                 f"cadence_days must name exactly {KLASSES}; missing {missing}, unknown {unknown}"
             )
-        if any(days < 1 for days in self.cadence_days.values()):
-            raise ValueError("cadence_days must be >= 1")
-        return self
+        return value
 
 
 class CollectionPolicy(_Frozen):
@@ -89,21 +91,19 @@ class WorkflowPolicy(_Frozen):
 
 
 def load_workflow_policy(path: Path | None = None) -> WorkflowPolicy:
-    """Read a workflow policy; the default ships in ``config/policies/workflows.yaml``."""
+    """Read a workflow policy; the default ships in ``config/policies/workflows.yaml``.
+
+    Raises `PolicyError` naming the file, the key and its line for anything wrong.
+    """
     if path is None:
-        text = (resources.files("config") / "policies" / "workflows.yaml").read_text()
-        source = "config/policies/workflows.yaml"
-    else:
-        text, source = path.read_text(), str(path)
-    try:
-        return WorkflowPolicy.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise RulesError(f"{source}: {problems}") from None
-    except yaml.YAMLError as exc:
-        raise RulesError(f"{source}: not valid YAML: {exc}") from None
+        text = (resources.files("config") / "policies" / "workflows.yaml").read_text("utf-8")
+        return parse_workflow_policy(text, "config/policies/workflows.yaml")
+    return parse_workflow_policy(read_text(path), str(path))
+
+
+def parse_workflow_policy(text: str, source: str = "<workflows>") -> WorkflowPolicy:
+    """Validate workflow policy YAML given as text (``source`` names it in errors)."""
+    return validate_yaml(WorkflowPolicy, text, source)
 
 
 _days: Callable[[int], timedelta] = lru_cache(maxsize=64)(timedelta)

@@ -57,7 +57,12 @@ _ARITH: dict[str, ops.Op] = {
     "%": operator.mod,
     "//": operator.floordiv,
 }
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"abs": abs, "max": max, "min": min, "round": round}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "abs": abs,
+    "max": max,
+    "min": min,
+    "round": ops.bounded_round,
+}
 _NUMBERS = ("int", "float")
 _NO_CONTEXT = cast(RuleContext, None)  # folding evaluates closures made only of constants
 
@@ -195,6 +200,11 @@ def _folded_none(*outs: _Out) -> bool:
     return any(out.fn is None and out.value is None for out in outs)
 
 
+def _beyond_64_bits(value: object) -> bool:
+    """A whole-number constant too large for the outputs (and, past 4300 digits, for `str`)."""
+    return type(value) is int and not -ops.WHOLE_LIMIT <= value <= ops.WHOLE_LIMIT
+
+
 def _number_kind(*outs: _Out) -> Kind:
     return "int" if all(out.kind == "int" for out in outs) else "float"
 
@@ -221,6 +231,12 @@ class _Compiler:
         return ExpressionError(reason + where + hint, text=self.text, column=node.column)
 
     def node(self, node: Node) -> _Out:
+        out = self.typed(node)
+        if out.fn is None and _beyond_64_bits(out.value):
+            raise self.fail("whole numbers must fit in 64 bits (at most 9223372036854775807)", node)
+        return out
+
+    def typed(self, node: Node) -> _Out:
         match node:
             case Const(value=value):
                 return _Out(_kind_of(value), value is None, value=value)

@@ -11,6 +11,9 @@ The None rules live here and only here:
 - a comparison or ``in`` test involving None is False (``x is None`` asks);
 - arithmetic and function calls with a None operand give None;
 - division or modulo by zero, and any other arithmetic fault, give None;
+- ``round`` of a value too large for a 64-bit whole number gives None (the
+  compiler refuses such whole-number constants), so no result grows to
+  thousands of digits that the engine could not even print as an episode key;
 - ``and``/``or``/``not`` treat None as false.
 
 Comparison and arithmetic operators are the C functions of `operator`, which
@@ -28,10 +31,12 @@ __all__ = [
     "Getter",
     "Op",
     "Split",
+    "WHOLE_LIMIT",
     "arith_cf",
     "arith_fc",
     "arith_ff",
     "between",
+    "bounded_round",
     "call",
     "chain",
     "compare_fc",
@@ -242,6 +247,23 @@ def arith_ff(op: Op, get_left: Getter, get_right: Getter) -> Getter:
             return None
 
     return run
+
+
+WHOLE_LIMIT = 2**63 - 1
+"""Largest whole number a constant or a ``round`` result may be (signed 64 bits)."""
+
+
+def bounded_round(value: Any, digits: int | None = None) -> Any:
+    """`round`, but None when it turns a float into a whole number beyond `WHOLE_LIMIT`.
+
+    ``round(1e308)`` is a 309-digit int: twelve characters of rule text that a
+    product can multiply past anything printable. Whole numbers that were
+    whole already are left alone.
+    """
+    result = round(value, digits)
+    if type(result) is int and type(value) is float and not -WHOLE_LIMIT <= result <= WHOLE_LIMIT:
+        return None
+    return result
 
 
 def call(function: Callable[..., Any], args: Sequence[Operand]) -> Getter:

@@ -67,8 +67,10 @@ class Template:
                 continue
             try:
                 out.append(format(value, spec))
-            except (ValueError, TypeError):
-                out.append(str(value))  # a value of an unexpected type still renders
+            except (ValueError, TypeError, OverflowError):
+                # A value of an unexpected type or size still renders: `:c` of an
+                # amount past 0x10FFFF is no character and raised OverflowError.
+                out.append(str(value))
         return "".join(out)
 
     def __repr__(self) -> str:

@@ -77,3 +77,9 @@ def test_bad_templates_are_rejected_at_load(text: str, reason: str) -> None:
 def test_templates_compare_by_text() -> None:
     assert compile_template("{loan.dpd}") == compile_template("{loan.dpd}")
     assert len({compile_template("{loan.dpd}"), compile_template("{loan.dpd}")}) == 1
+
+
+def test_a_character_spec_on_a_large_amount_renders_the_number() -> None:
+    template = compile_template("{loan.outstanding_principal:c}")
+
+    assert template.render(sample_context(loan={"outstanding_principal": 1_200_000})) == "1200000"

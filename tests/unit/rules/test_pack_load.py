@@ -239,6 +239,16 @@ PROBLEMS = {
         "a state rule's episode key must not read event.*",
     ),
     "duplicate yaml key": ({"Version": "1"}, 11, "Version", "unknown key (did you mean version?)"),
+    "tagged int that is not one": ({"version": "!!int abc"}, 5, "version", "not a valid !!int"),
+    "impossible date": (
+        {"description": "!!timestamp 2020-13-45"},
+        6,
+        "description",
+        "not a valid !!timestamp",
+    ),
+    "not a date at all": ({"description": "!!timestamp x"}, 6, "description", "!!timestamp"),
+    "tagged key": ({"!!float x": "1"}, 11, None, "not a valid !!float"),
+    "lone surrogate": ({"description": '"\\ud800"'}, 6, "description", "lone surrogate"),
 }
 
 
@@ -282,6 +292,9 @@ WHOLE_PACK = {
     "header without version": ("pack: {name: t}\nrules: []\n", 1, "missing key version"),
     "bad pack name": ("pack: {name: 'a b', version: 1}\nrules: []\n", 1, "pack.name"),
     "two documents": ("pack: {}\n---\npack: {}\n", 2, "not valid YAML"),
+    "nested past the stack": ("[" * 5000, 1, "nested deeper than 32 levels"),
+    "nested mappings": ("pack:\n" + "{a: " * 40, 2, "nested deeper than 32 levels"),
+    "control character": ("pack: {name: t, version: 1}\nrules: [\x07]\n", 2, "#x0007"),
 }
 
 
@@ -322,3 +335,21 @@ def test_pack_errors_survive_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
 
     assert (str(copy), copy.line, copy.rule_id) == (str(error), error.line, error.rule_id)
+
+
+def test_a_text_with_a_lone_surrogate_is_refused_whole() -> None:
+    error = _refusal(GOOD + "# \ud800\n")
+
+    assert "not UTF-8 text" in str(error)
+
+
+def test_an_episode_key_never_grows_past_what_can_be_printed() -> None:
+    # round() of a float near 1e308 is a 309-digit int; fifteen of them multiplied
+    # could not even be printed (str() stops at 4300 digits), and Engine.step
+    # prints every episode key. Such a round() is None, and such a constant refused.
+    huge = " * ".join(["round(loan.principal * 1e300)"] * 15)
+    pack = load_pack_text(_rule(episode_key=huge))
+
+    assert pack.rules[0].episode_key(sample_context(loan={"principal": 100_000})) is None
+    constant = _refusal(_rule(episode_key="loan.dpd * 99999999999999999999"))
+    assert "whole numbers must fit in 64 bits" in str(constant)

@@ -64,6 +64,20 @@ def test_the_policy_is_frozen() -> None:
             ("time_zone: Asia/Shanghai", "time_zone: Mars/Olympus"),
             "time_zone (line 8): unknown time zone 'Mars/Olympus'",
         ),
+        (  # a folder of the tz database: ZoneInfo raised IsADirectoryError
+            ("time_zone: Asia/Shanghai", "time_zone: America"),
+            "time_zone (line 8): unknown time zone 'America'",
+        ),
+        (  # ZoneInfo raised OSError: file name too long
+            ("time_zone: Asia/Shanghai", "time_zone: " + "a" * 300),
+            "time_zone (line 8): unknown time zone 'aaa",
+        ),
+        (("grace_days: 3", "grace_days: !!int x"), "not valid YAML (line 9): not a valid !!int"),
+        (
+            ("grace_days: 3", "grace_days: !!timestamp 2020-13-45"),
+            "not valid YAML (line 9): not a valid !!timestamp: '2020-13-45'",
+        ),
+        (("grace_days: 3", "grace_days: " + "[" * 999), "(line 9): nested deeper than 32"),
         (
             ("{label: M2, max_dpd: 60}", "{label: M2, max_dpd: 20}"),
             "buckets (line 13): max_dpd must increase from bucket to bucket",
@@ -124,6 +138,19 @@ def test_a_missing_file_is_a_policy_error(tmp_path: Path) -> None:
 
     with pytest.raises(PolicyError, match=f"{missing}: cannot read"):
         load_policy(missing)
+
+
+def test_a_file_not_in_utf8_is_a_policy_error(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("time_zone: Europe/Z\xfcrich\n".encode("latin-1"))
+
+    with pytest.raises(PolicyError, match=f"{latin1}: not UTF-8"):
+        load_policy(latin1)
+
+
+def test_an_alias_that_contains_itself_is_refused() -> None:
+    with pytest.raises(PolicyError, match="x.yaml: "):
+        parse_policy("buckets: &b [*b]\n", "x.yaml")
 
 
 def test_policy_errors_are_rules_errors() -> None:

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from rules import RulesError
-from rules.workflows import WorkflowState, action_id, load_workflow_policy
+from rules.policy import PolicyError
+from rules.workflows import (
+    WorkflowState,
+    action_id,
+    load_workflow_policy,
+    parse_workflow_policy,
+)
 
 POLICY = load_workflow_policy()
 DISBURSED = date(2026, 1, 10)
@@ -98,7 +104,7 @@ def test_ladder_that_does_not_rise_is_rejected_naming_the_file(tmp_path: Path) -
         "collection: {reminder_days_before_due: 3, ladder: [{step: a, min_dpd: 5, channel: x}, "
         "{step: b, min_dpd: 5, channel: y}]}\n"
     )
-    with pytest.raises(RulesError, match=r"wf.yaml: collection: .*strictly increasing min_dpd"):
+    with pytest.raises(RulesError, match=r"wf.yaml: collection \(line 2\): .*strictly increasing"):
         load_workflow_policy(bad)
 
 
@@ -122,3 +128,35 @@ def test_a_reminder_window_that_passed_unsent_does_not_keep_waking_the_loan() ->
     late = WorkflowState(next_review=date(2030, 1, 1))
     assert run(late, due, next_due=due) == []
     assert late.next_wakeup(due, POLICY) == date(2030, 1, 1)
+
+
+SHIPPED = Path(__file__).resolve().parents[3] / "config" / "policies" / "workflows.yaml"
+
+
+@pytest.mark.parametrize(
+    ("replacement", "message"),
+    [
+        # A cadence of 10**21 days made the review date overflow in Engine.step.
+        (("normal: 365", "normal: 1000000000000000000000"), "cadence_days.normal (line 9): "),
+        (("substandard: 30", "substandard: 4000000"), "less than or equal to 3660"),
+        (("first_after_days: 30", "first_after_days: !!int x"), "(line 5): not a valid !!int"),
+        (("min_dpd: 181", "min_dpd: -1"), "collection.ladder.5.min_dpd (line 24): "),
+    ],
+)
+def test_a_wrong_workflow_policy_names_the_key_and_its_line(
+    replacement: tuple[str, str], message: str
+) -> None:
+    text = SHIPPED.read_text("utf-8").replace(*replacement)
+
+    with pytest.raises(PolicyError, match="^wf.yaml: ") as caught:
+        parse_workflow_policy(text, "wf.yaml")
+
+    assert message in str(caught.value)
+
+
+def test_a_workflow_file_not_in_utf8_is_a_policy_error(tmp_path: Path) -> None:
+    latin1 = tmp_path / "wf.yaml"
+    latin1.write_bytes("reviews: {first_after_days: 30} # \xe9\n".encode("latin-1"))
+
+    with pytest.raises(PolicyError, match="not UTF-8"):
+        load_workflow_policy(latin1)
