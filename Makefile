@@ -51,7 +51,7 @@ test-unit: install
 # by `make test` from then on. Starts the stack: the HTTP endpoints' fuzz tests need Redis.
 fuzz: install
 	$(BIN)/loanwatch stack up
-	HYPOTHESIS_PROFILE=fuzz FUZZ_KEEP=1 $(BIN)/python -m pytest -m fuzz tests
+	HYPOTHESIS_PROFILE=fuzz FUZZ_KEEP=1 $(BIN)/python -m pytest -m fuzz --timeout=3600 tests
 
 demo: install
 	$(BIN)/loanwatch stack up

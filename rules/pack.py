@@ -68,6 +68,9 @@ DEFAULT_PACK = "rules/packs/default.yaml"
 MAX_PACK_BYTES = 1_000_000
 """A pack arrives over Kafka too; refuse anything that is plainly not a rule pack."""
 
+MAX_RULES = 500
+"""Most rules a pack may hold (the built-in one has about 40); see `_Reader.rules`."""
+
 _ID = re.compile(r"[a-z0-9_.-]+")
 _TEAM = re.compile(r"[a-z0-9_-]+")
 _PARAM = re.compile(r"[a-z_][a-z0-9_]*")
@@ -376,6 +379,11 @@ class _Reader:
     def rules(self, node: Node) -> tuple[Rule, ...]:
         if not isinstance(node, SequenceNode):
             self.problem("must be a list of rules", node, "rules")
+            return ()
+        if len(node.value) > MAX_RULES:
+            # Checked before compiling any: YAML aliases make a short text list a rule
+            # many thousands of times, and a live pack must never stall a worker.
+            self.problem(f"has {len(node.value)} rules, more than {MAX_RULES}", node, "rules")
             return ()
         rules = []
         for index, item in enumerate(node.value, start=1):

@@ -353,3 +353,17 @@ def test_an_episode_key_never_grows_past_what_can_be_printed() -> None:
     assert pack.rules[0].episode_key(sample_context(loan={"principal": 100_000})) is None
     constant = _refusal(_rule(episode_key="loan.dpd * 99999999999999999999"))
     assert "whole numbers must fit in 64 bits" in str(constant)
+
+
+def test_a_pack_of_aliased_rules_past_the_limit_is_refused_before_compiling() -> None:
+    from rules.pack import MAX_RULES, RulePackError, load_pack_text
+
+    text = (
+        "pack: {name: big, version: 1}\n"
+        "x: &r {id: r, version: 1, description: d, condition: loan.dpd >= 1,"
+        " severity: low, message: m, owner_team: t}\n"
+        f"rules: [{', '.join(['*r'] * (MAX_RULES + 1))}]\n"
+    )
+    with pytest.raises(RulePackError) as caught:
+        load_pack_text(text, source="big.yaml")
+    assert f"more than {MAX_RULES}" in str(caught.value)
