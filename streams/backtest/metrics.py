@@ -11,8 +11,8 @@ alert's day:
   hit or a lead;
 - **precision**: of the loans a signal alerted before their outcome, each
   counted once at its first such alert A, the share with A < O <= A + H;
-  loans whose horizon runs past the end of the history without an outcome
-  (and that were still active) cannot be judged and are left out;
+  an alert whose horizon runs past the end of the history is not judged,
+  whatever happened to its loan;
 - **base rate**: the same share for an alert on a random at-risk loan-day
   (every day a loan was active and not yet bad, judged the same way), so
   **lift** = precision / base rate is 1 for a signal that fires at random;
@@ -109,7 +109,7 @@ class SignalFigures:
     alerted_loans: int
     """Loans alerted before their outcome (or never bad)."""
     judged_loans: int
-    """Of those, the loans whose horizon after the first alert could be judged."""
+    """Of those, the loans whose first alert's whole horizon lies in the history."""
     hits: int
     """Of the judged, the loans that reached the outcome within the horizon."""
     precision: float | None
@@ -159,32 +159,30 @@ def _spread(values: Sequence[int]) -> Spread | None:
     return Spread(p25, float(median(values)), p75)
 
 
-def _judged(outcome: LoanOutcome, bad: date | None, day: date, study: Study) -> bool:
-    """Whether the horizon after ``day`` was seen: the outcome came within it, the
-    loan was repaid before it ended, or the history goes on past it."""
-    reach = day + timedelta(days=study.horizon_days)
-    if bad is not None:
-        return bad <= reach or reach <= study.end
-    return reach <= study.end or outcome.ended
+def _judged(day: date, study: Study) -> bool:
+    """Whether the whole horizon after ``day`` lies in the history.
+
+    Only then is the alert judged, whatever happened: judging the alerts near
+    the end whose outcome came early, and not the others, would count their
+    hits and drop their misses.
+    """
+    return day + timedelta(days=study.horizon_days) <= study.end
 
 
 def book_figures(outcomes: Mapping[str, LoanOutcome], study: Study) -> BookFigures:
     """The book's size, its bad loans and the base rate (a random at-risk loan-day)."""
-    horizon = study.horizon_days
+    horizon = timedelta(days=study.horizon_days)
+    last_judged = study.end - horizon
     days = positives = bad_loans = active = 0
     for outcome in outcomes.values():
         active += outcome.active_days
         bad = outcome.bad_day(study.outcome_dpd)
         first = outcome.first_day
+        last = min(outcome.last_day if bad is None else bad - timedelta(days=1), last_judged)
+        days += max(0, (last - first).days + 1)
         if bad is not None:
             bad_loans += 1
-            days += max(0, (bad - first).days)
-            positives += max(0, (bad - max(first, bad - timedelta(days=horizon))).days)
-        elif outcome.ended:
-            days += outcome.active_days
-        else:
-            last = min(outcome.last_day, study.end - timedelta(days=horizon))
-            days += max(0, (last - first).days + 1)
+            positives += max(0, (last - max(first, bad - horizon)).days + 1)
     return BookFigures(
         loans=len(outcomes),
         loan_months=active / DAYS_PER_MONTH,
@@ -225,9 +223,9 @@ def signal_figures(
         outcome = outcomes.get(loan_id)
         if outcome is None:
             continue
-        bad = outcome.bad_day(study.outcome_dpd)
-        if not _judged(outcome, bad, day, study):
+        if not _judged(day, study):
             continue
+        bad = outcome.bad_day(study.outcome_dpd)
         judged += 1
         hits += bad is not None and bad - day <= horizon
     leads = sorted(

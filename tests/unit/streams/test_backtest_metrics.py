@@ -48,7 +48,7 @@ def figures(*alerts: Alert, book: dict[str, LoanOutcome] = BOOK):  # type: ignor
 def test_the_base_rate_is_the_share_of_at_risk_loan_days_followed_by_the_outcome() -> None:
     # A: 91 days before 1 April, of which the last 90 are within the horizon.
     # B: active to the end, judgeable up to 2 October (31 Dec - 90 d): 276 days.
-    # C: repaid, so all its 32 days are judged (none bad).
+    # C: active 32 days until it was repaid (none bad).
     found = book_figures(BOOK, STUDY)
     assert (found.loans, found.bad_loans, found.at_risk_days) == (3, 1, 91 + 276 + 32)
     assert found.base_rate == pytest.approx(90 / 399)
@@ -112,13 +112,20 @@ def test_an_alert_whose_horizon_runs_past_the_history_is_not_judged() -> None:
     )
 
 
-def test_a_loan_repaid_before_its_horizon_ends_is_judged() -> None:
-    early_end = Study(end=date(2024, 2, 10), horizon_days=90, outcome_dpd=60)
-    book = {"C": BOOK["C"]}
+def test_an_alert_is_judged_only_when_its_whole_horizon_is_in_the_history() -> None:
+    early_end = Study(end=date(2024, 4, 15), horizon_days=90, outcome_dpd=60)
+    book = {"A": BOOK["A"], "C": BOOK["C"]}
     found = signal_figures(
-        "r", [alert("C", date(2024, 1, 20))], book, early_end, book_figures(book, early_end)
+        "r",
+        [alert("A", date(2024, 3, 1)), alert("C", date(2024, 1, 20))],
+        book,
+        early_end,
+        book_figures(book, early_end),
     )
-    assert (found.judged_loans, found.precision) == (1, 0.0)
+    # A's hit came early and C was repaid, but neither horizon ends by 15 April:
+    # judging them would count the hit and the early-known miss, never the others.
+    assert (found.alerted_loans, found.judged_loans, found.precision) == (2, 0, None)
+    assert (found.caught, found.recall) == (1, 1.0)  # recall looks back from the outcome
 
 
 def test_a_write_off_is_an_outcome_without_reaching_the_outcome_dpd() -> None:
