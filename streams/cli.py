@@ -277,6 +277,53 @@ def demo(
 
 
 @app.command()
+def backtest(
+    events: Annotated[
+        str, typer.Argument(help="The history: a JSON-lines file of events, one per line.")
+    ],
+    pack: Annotated[
+        Path | None, typer.Option(help="The candidate rule pack (default: the built-in pack).")
+    ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(help="Compare with this pack (default with --pack: the built-in pack)."),
+    ] = None,
+    horizon: Annotated[
+        int, typer.Option(min=1, max=3650, help="Days after an alert the outcome must come in.")
+    ] = 90,
+    outcome_dpd: Annotated[
+        int, typer.Option(min=1, max=3650, help="DPD that makes a loan bad (or a write-off).")
+    ] = 60,
+    models: Annotated[
+        bool, typer.Option(help="Score with the online models, as the worker does (slower).")
+    ] = False,
+    budget: Annotated[
+        float | None,
+        typer.Option(min=0, help="Alerts per 1,000 loan-months staff can act on: which rules fit."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures as JSON here.")
+    ] = None,
+) -> None:
+    """Replay an event history offline and judge each rule's warnings by what came after."""
+    from streams.backtest.cli import backtest_command
+
+    backtest_command(
+        _settings(),
+        events,
+        pack=pack,
+        against=against,
+        horizon=horizon,
+        outcome_dpd=outcome_dpd,
+        models=models,
+        budget=budget,
+        json_path=json_path,
+        console=console,
+        err_console=err_console,
+    )
+
+
+@app.command()
 def smoke(
     loans: Annotated[int, typer.Option(min=1, max=10_000, help="Loans in the sample book.")] = 5,
 ) -> None:

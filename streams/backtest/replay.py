@@ -1,0 +1,219 @@
+"""A history through the engine, offline, as the worker's event clock would run it.
+
+Before each event, every loan whose wake-up day (`rules.clock.DueIndex`) has
+come by that event's local day gets a `Tick` for that day, day by day, as
+`bench/core.py` and the worker's event clock do; ``now`` for a step is the
+item's own time (the event's time, or the start of the tick's day), so a
+replay never reads the wall clock and the same history gives the same figures.
+
+Two steppers: `CoreStepper` calls `Engine.step` on records kept in a dict (the
+pure core, as fast as it goes); `WorkerStepper` goes through the worker's own
+`streams.judging.Runtime` with one partition's models (`streams.scoring`), so
+rules that read ``model.*`` see the scores the worker would give them, and the
+PD score of every step feeds the threshold signals.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
+
+from models.hub import HubConfig
+from models.labels import PendingLabels
+from rules.clock import DueIndex
+from rules.core import Engine, StepResult, Tick
+from rules.events import Event
+from rules.loan import LoanState
+from rules.scoring import ScoreCard
+from streams.backtest.metrics import Alert
+from streams.backtest.outcomes import LoanOutcome, OutcomeTracker
+from streams.backtest.thresholds import ThresholdWatch
+from streams.judging import Runtime
+from streams.scoring import PartitionModels
+
+__all__ = ["CoreStepper", "Replay", "ReplayResult", "Stepper", "WorkerStepper"]
+
+OUTCOME_MARKS = (30, 60, 90)
+"""DPD marks whose first day every replay records (the outcome DPD is added)."""
+_KEPT_REFUSALS = 20
+_NO_CHECKPOINT = 1 << 62
+"""Steps between model checkpoints: a replay never restarts, so it never writes one."""
+
+
+class Stepper(Protocol):
+    """One loan's step, wherever its record lives; the due index of the loans it holds."""
+
+    index: DueIndex
+    pd: float | None
+    """The PD the last step's scorer gave (None: no models, or not trained yet)."""
+
+    def step(
+        self, loan_id: str, item: Event | Tick, now: datetime
+    ) -> tuple[LoanState | None, StepResult]: ...
+
+
+class CoreStepper:
+    """`Engine.step` on records in a dict: the pure core, no models."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.index = DueIndex()
+        self.pd: float | None = None
+        self._records: dict[str, Any] = {}
+
+    def step(
+        self, loan_id: str, item: Event | Tick, now: datetime
+    ) -> tuple[LoanState | None, StepResult]:
+        record, result = self.engine.step(self._records.get(loan_id), item, now)
+        if record is None or result.rejected or result.duplicate:
+            return None, result
+        self._records[loan_id] = record
+        self.index.set(loan_id, result.wakeup)
+        return record.loan, result
+
+
+class _RecordingModels(PartitionModels):
+    """The worker's models, remembering the PD each step was given."""
+
+    pd: float | None = None
+
+    def scorer(self, partition: int, labels: PendingLabels, now: datetime) -> Any:
+        inner = super().scorer(partition, labels, now)
+
+        def score(loan: LoanState, event: Event | None) -> ScoreCard:
+            card: ScoreCard = inner(loan, event)
+            self.pd = card.values.get("pd")
+            return card
+
+        return score
+
+
+class WorkerStepper:
+    """The worker's `Runtime.judge` with one partition's models; rows kept in a dict."""
+
+    _PARTITION = 0
+
+    def __init__(self, engine: Engine, config: HubConfig, warmup_labels: int) -> None:
+        self._models = _RecordingModels({}, config, _NO_CHECKPOINT, warmup_labels)
+        self._runtime = Runtime(engine, engine.zone, models=self._models)
+        self._runtime.cache(1 << 30)
+        self._rows: dict[bytes, bytes] = {}
+        self.index = self._runtime.index(self._PARTITION)
+        self.pd: float | None = None
+
+    def step(
+        self, loan_id: str, item: Event | Tick, now: datetime
+    ) -> tuple[LoanState | None, StepResult]:
+        key = loan_id.encode()
+        self._models.pd = None
+        verdict = self._runtime.judge(key, self._rows.get(key), self._PARTITION, item, now)
+        self.pd = self._models.pd
+        if verdict.row is None or verdict.record is None:
+            return None, verdict.result
+        self._rows[key] = verdict.row
+        self._runtime.stored(key, self._PARTITION, verdict)
+        return verdict.record.loan, verdict.result
+
+
+@dataclass
+class ReplayResult:
+    """What a replay saw: alerts, outcomes and counts."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    thresholds: list[Alert] = field(default_factory=list)
+    outcomes: dict[str, LoanOutcome] = field(default_factory=dict)
+    first_day: date | None = None
+    last_day: date | None = None
+    events: int = 0
+    ticks: int = 0
+    refused: int = 0
+    refusals: list[str] = field(default_factory=list)
+    """The first few refusals, as '<event id or tick>: <reason>'."""
+    duplicates: int = 0
+    drift_warnings: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def steps_per_s(self) -> float:
+        return (self.events + self.ticks) / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.elapsed_s if self.elapsed_s else 0.0
+
+
+class Replay:
+    """Runs events through a stepper with clock ticks, collecting alerts and outcomes."""
+
+    def __init__(
+        self,
+        stepper: Stepper,
+        engine: Engine,
+        *,
+        outcome_dpd: int = 60,
+        thresholds: ThresholdWatch | None = None,
+    ) -> None:
+        self.stepper = stepper
+        self.zone = engine.zone
+        self.tracker = OutcomeTracker((*OUTCOME_MARKS, outcome_dpd))
+        self.watch = thresholds
+        self.result = ReplayResult()
+
+    def run(
+        self, events: Iterable[Event], progress: Callable[[int], None] | None = None
+    ) -> ReplayResult:
+        """Replay ``events`` in their order; ``progress(events so far)`` every 1,000 events."""
+        out = self.result
+        zone = self.zone
+        started = clock.perf_counter()
+        day: date | None = None
+        for event in events:
+            event_day = event.event_time.astimezone(zone).date()
+            if day is None:
+                day = out.first_day = event_day
+            while day < event_day:  # the clock: each loan whose wake-up day came, each day
+                day += timedelta(days=1)
+                start = datetime.combine(day, time(0), tzinfo=zone)
+                for loan_id in self.stepper.index.pop_due(day):
+                    out.ticks += 1
+                    self._step(loan_id, Tick(loan_id, day), start)
+            out.events += 1
+            self._step(event.loan_id, event, event.event_time)
+            if progress is not None and not out.events % 1000:
+                progress(out.events)
+        out.last_day = day
+        out.elapsed_s = clock.perf_counter() - started
+        if day is not None:
+            out.outcomes = self.tracker.outcomes(day)
+        if progress is not None:
+            progress(out.events)
+        return out
+
+    def _step(self, loan_id: str, item: Event | Tick, now: datetime) -> None:
+        out = self.result
+        loan, result = self.stepper.step(loan_id, item, now)
+        if result.duplicate:
+            out.duplicates += 1
+        if loan is None:
+            if result.rejected:
+                out.refused += 1
+                if len(out.refusals) < _KEPT_REFUSALS:
+                    what = item.event_id if isinstance(item, Event) else f"tick {item.on}"
+                    out.refusals.append(f"{what}: {result.rejected}")
+            return
+        day = date.fromordinal(loan.clock_day)
+        dpd = loan.dpd
+        self.tracker.see(loan_id, day, dpd=dpd, status=loan.status)
+        for warning in result.warnings:
+            if warning.status != "open":
+                continue
+            if warning.loan_id != loan_id:  # a model drift, about a partition
+                out.drift_warnings += 1
+                continue
+            alert = Alert(loan_id, warning.rule_id, warning.severity, day, warning.dpd)
+            out.alerts.append(alert)
+        if self.watch is not None:
+            out.thresholds.extend(self.watch.see(loan_id, day, dpd, self.stepper.pd))
