@@ -31,14 +31,17 @@ def test_poison_messages_reach_the_dlq_with_original_bytes_and_reasons(
 ) -> None:
     events_topic = worker_env["LOANWATCH_TOPICS__EVENTS"]
     dlq_topic = worker_env["LOANWATCH_TOPICS__DLQ"]
-    good = [encode_event(e) for e in sample_book(uuid.uuid4().hex[:6], 2, _start())]
+    good = [
+        (e.loan_id.encode(), encode_event(e))
+        for e in sample_book(uuid.uuid4().hex[:6], 2, _start())
+    ]
     producer = Producer(settings.kafka.ordered_producer_config())
     failed: list[object] = []
     # Wait for the worker to create its topics, then interleave good and poison messages.
     _wait_for_topic(settings, events_topic)
     sent = list(POISON.items())
     for i, (name, payload) in enumerate(sent):
-        for key, value in ((f"L-{name}".encode(), payload), (b"L-good", good[i % len(good)])):
+        for key, value in ((f"L-{name}".encode(), payload), good[i % len(good)]):
             producer.produce(
                 events_topic, key=key, value=value, on_delivery=lambda e, _m: failed.append(e)
             )
