@@ -279,7 +279,11 @@ def demo(
 @app.command()
 def backtest(
     events: Annotated[
-        str, typer.Argument(help="The history: a JSON-lines file of events, one per line.")
+        str,
+        typer.Argument(
+            help="The history: a JSON-lines file of events, one per line, or a Kafka topic, "
+            "kafka:TOPIC[@START..END] (offsets, or ISO times with their UTC offset)."
+        ),
     ],
     pack: Annotated[
         Path | None, typer.Option(help="The candidate rule pack (default: the built-in pack).")

@@ -1,18 +1,20 @@
 """The backtest: replay an event history offline and judge each signal by what came after.
 
 ``loanwatch backtest EVENTS`` (docs/backtest.md). One module per job:
-`history` reads the events, `replay` runs them through the engine with the
-worker's clock (and its models, when asked), `outcomes` records what happened
-to each loan, `thresholds` turns the PD score into signals, `metrics` (pure)
-turns alerts and outcomes into figures, `command` runs one or two packs and
-`report` prints tables and JSON.
+`history` reads a file of events (and says what any history gives), `kafka`
+reads a topic between two positions, `replay` runs the events through the
+engine with the worker's clock (and its models, when asked), `outcomes`
+records what happened to each loan, `thresholds` turns the PD score into
+signals, `metrics` (pure) turns alerts and outcomes into figures, `command`
+runs one or two packs, and `report` prints tables and JSON.
 """
 
 from __future__ import annotations
 
 from streams.backtest.command import BacktestOptions, BacktestReport, PackRun, run_backtest
 from streams.backtest.exceptions import BacktestError
-from streams.backtest.history import BadLine, FileHistory
+from streams.backtest.history import BadInput, BadLine, BadMessage, FileHistory, History
+from streams.backtest.kafka import KafkaHistory, PartitionSpan, TopicRange, merge_partitions
 from streams.backtest.metrics import (
     Alert,
     BookFigures,
@@ -37,25 +39,32 @@ __all__ = [
     "BacktestError",
     "BacktestOptions",
     "BacktestReport",
+    "BadInput",
     "BadLine",
+    "BadMessage",
     "BookFigures",
     "BudgetView",
     "CoreStepper",
     "Evaluation",
     "FileHistory",
+    "History",
+    "KafkaHistory",
     "LoanOutcome",
     "OutcomeTracker",
     "PackRun",
+    "PartitionSpan",
     "Replay",
     "ReplayResult",
     "SignalFigures",
     "Spread",
     "Study",
     "ThresholdWatch",
+    "TopicRange",
     "WorkerStepper",
     "book_figures",
     "budget_view",
     "evaluate",
+    "merge_partitions",
     "render",
     "report_json",
     "report_obj",

@@ -18,10 +18,21 @@ from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
 from streams.backtest.command import BacktestOptions, run_backtest
 from streams.backtest.exceptions import BacktestError
-from streams.backtest.history import FileHistory
+from streams.backtest.history import FileHistory, History
+from streams.backtest.kafka import PREFIX, KafkaHistory, TopicRange
 from streams.backtest.report import render, report_json
 
-__all__ = ["backtest_command"]
+__all__ = ["backtest_command", "open_history"]
+
+
+def open_history(events: str, settings: Settings) -> History:
+    """``kafka:TOPIC[@START..END]`` names a topic (streams/backtest/kafka.py); else a file."""
+    if events.startswith(PREFIX):
+        return KafkaHistory(settings.kafka.confluent_config(), TopicRange.parse(events))
+    path = Path(events)
+    if not path.is_file():
+        raise BacktestError(f"history {events} is not a readable file (a topic is kafka:TOPIC)")
+    return FileHistory(path)
 
 
 def _packs(pack: Path | None, against: Path | None) -> tuple[RulePack, RulePack | None]:
@@ -47,10 +58,7 @@ def backtest_command(
     err_console: Console,
 ) -> None:
     """Run the backtest, print the report, write the JSON when asked."""
-    path = Path(events)
-    if not path.is_file():
-        raise BacktestError(f"history {events} is not a readable file")
-    history = FileHistory(path)
+    history = open_history(events, settings)
     candidate, other = _packs(pack, against)
     worker = settings.worker
     options = BacktestOptions(
@@ -76,9 +84,7 @@ def backtest_command(
             )
 
         report = run_backtest(
-            str(path),
-            lambda: iter(history),
-            lambda: history.bad_lines,
+            history,
             pack=candidate,
             against=other,
             policy=load_policy(worker.policy_file),

@@ -1,7 +1,8 @@
 """`loanwatch backtest`: replay a history with one pack (or two) and judge the warnings.
 
 The CLI parses and prints; `run_backtest` does the work and returns a
-`BacktestReport`, so tests and notebooks can call it directly. Each pack gets
+`BacktestReport`, so tests and notebooks can call it directly, with any
+`History` (a file, a Kafka topic). Each pack gets
 its own replay of the same history (the engine's outputs depend on the pack;
 the models' scores do not, but they are learned again, so each replay is the
 worker it describes).
@@ -19,7 +20,7 @@ from rules.events import Event
 from rules.pack import RulePack
 from rules.policy import Policy
 from rules.workflows import WorkflowPolicy
-from streams.backtest.history import BadLine
+from streams.backtest.history import BadInput, History
 from streams.backtest.metrics import BudgetView, Evaluation, Study, budget_view, evaluate
 from streams.backtest.replay import CoreStepper, Replay, ReplayResult, Stepper, WorkerStepper
 from streams.backtest.thresholds import DEFAULT_THRESHOLDS, ThresholdWatch
@@ -59,7 +60,8 @@ class BacktestReport:
     options: BacktestOptions
     candidate: PackRun
     against: PackRun | None = None
-    bad_lines: tuple[BadLine, ...] = field(default=())
+    bad_inputs: tuple[BadInput, ...] = field(default=())
+    """The lines or messages of the history that were not events, in source order."""
 
 
 def _run_pack(
@@ -100,9 +102,7 @@ def _run_pack(
 
 
 def run_backtest(
-    source: str,
-    read: Callable[[], Iterable[Event]],
-    bad_lines: Callable[[], Iterable[BadLine]],
+    history: History,
     *,
     pack: RulePack,
     against: RulePack | None,
@@ -111,14 +111,14 @@ def run_backtest(
     options: BacktestOptions,
     progress: Callable[[str, int], None] | None = None,
 ) -> BacktestReport:
-    """Replay ``read()`` (called once per pack) with ``pack``, then with ``against``."""
+    """Replay ``history`` (read once per pack) with ``pack``, then with ``against``."""
 
     def told(name: str) -> Callable[[int], None] | None:
         return None if progress is None else (lambda n: progress(name, n))
 
-    candidate = _run_pack(pack, policy, workflows, read(), options, told("candidate"))
-    lines = tuple(bad_lines())
+    candidate = _run_pack(pack, policy, workflows, iter(history), options, told("candidate"))
+    bad = tuple(history.bad)
     other = None
     if against is not None:
-        other = _run_pack(against, policy, workflows, read(), options, told("against"))
-    return BacktestReport(source, options, candidate, other, lines)
+        other = _run_pack(against, policy, workflows, iter(history), options, told("against"))
+    return BacktestReport(history.source, options, candidate, other, bad)

@@ -1,10 +1,16 @@
-"""Reading an event history: a JSON-lines file in the event contract, one event a line.
+"""Reading an event history: what every source gives the replay, and the JSON-lines file.
 
-A history is read as a stream, never whole: `FileHistory` yields the decoded
-events in file order and keeps, beside them, every line it could not decode
-(`BadLine`: its number and why), so one bad line costs that line and the
-backtest carries on, like the worker's dead-letter path. ``position`` is the
-number of bytes read so far, for a progress bar over the file's size.
+A history (`History`) is read as a stream, never whole, and may be read more
+than once (once per pack). It yields decoded events and keeps, beside them,
+every input it could not decode (`BadLine` for a file, `BadMessage` for a
+Kafka topic: where it is and why), so one bad input costs that input and the
+backtest carries on, like the worker's dead-letter path. ``size`` and
+``position`` are in the source's own unit (bytes of a file, messages of a
+topic), for a progress bar.
+
+`FileHistory` reads a JSON-lines file in the event contract, one event a line,
+in file order; `streams.backtest.kafka.KafkaHistory` reads a topic between two
+positions.
 
 >>> import tempfile, pathlib
 >>> from rules import encode_event
@@ -22,22 +28,81 @@ number of bytes read so far, for a progress bar over the file's size.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from rules import Event, EventDecodeError, decode_event
 from streams.backtest.exceptions import BacktestError
 
-__all__ = ["BadLine", "FileHistory"]
+__all__ = ["BadInput", "BadLine", "BadMessage", "FileHistory", "History"]
 
 
 @dataclass(frozen=True, slots=True)
 class BadLine:
-    """A line of the history that is not an event: where it is and why."""
+    """A line of the history file that is not an event: where it is and why."""
 
     line: int
     reason: str
+
+    @property
+    def place(self) -> str:
+        return f"line {self.line}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"line": self.line, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class BadMessage:
+    """A Kafka message of the history that is not an event (or is keyed wrongly)."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+
+    @property
+    def place(self) -> str:
+        return f"message {self.topic} partition {self.partition} offset {self.offset}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "reason": self.reason,
+        }
+
+
+BadInput = BadLine | BadMessage
+
+
+class History(Protocol):
+    """An event history the replay can read, as often as it needs to."""
+
+    @property
+    def source(self) -> str:
+        """How the report names the history (the file, or the topic and its offsets)."""
+        ...
+
+    @property
+    def size(self) -> int:
+        """How much there is to read, in the unit of ``position``."""
+        ...
+
+    @property
+    def position(self) -> int:
+        """How much the current reading has read so far."""
+        ...
+
+    @property
+    def bad(self) -> Sequence[BadInput]:
+        """The inputs the last complete reading could not decode, in source order."""
+        ...
+
+    def __iter__(self) -> Iterator[Event]: ...
 
 
 @dataclass
@@ -50,8 +115,16 @@ class FileHistory:
     """Bytes read so far."""
 
     @property
+    def source(self) -> str:
+        return str(self.path)
+
+    @property
     def size(self) -> int:
         return self.path.stat().st_size
+
+    @property
+    def bad(self) -> Sequence[BadInput]:
+        return self.bad_lines
 
     def __iter__(self) -> Iterator[Event]:
         self.bad_lines.clear()

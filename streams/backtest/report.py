@@ -14,12 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.backtest.command import BacktestReport, PackRun
+from streams.backtest.history import BadLine, BadMessage
 from streams.backtest.metrics import SignalFigures, Spread
 from streams.backtest.replay import ReplayResult
 
 __all__ = ["render", "report_json", "report_obj"]
 
-_SHOWN_BAD_LINES = 10
+_SHOWN_BAD_INPUTS = 10
 
 
 def _replay_obj(replay: ReplayResult) -> dict[str, Any]:
@@ -59,7 +60,8 @@ def report_obj(report: BacktestReport) -> dict[str, Any]:
         "horizon_days": options.horizon_days,
         "outcome_dpd": options.outcome_dpd,
         "models": options.models is not None,
-        "bad_lines": [{"line": bad.line, "reason": bad.reason} for bad in report.bad_lines],
+        "bad_lines": [bad.as_json() for bad in report.bad_inputs if isinstance(bad, BadLine)],
+        "bad_messages": [bad.as_json() for bad in report.bad_inputs if isinstance(bad, BadMessage)],
         "candidate": _run_obj(report.candidate),
         "against": _run_obj(report.against) if report.against is not None else None,
     }
@@ -127,7 +129,7 @@ def _summary(report: BacktestReport, run: PackRun) -> Table:
         f"{replay.events:,} events, {replay.ticks:,} ticks in {replay.elapsed_s:.2f}s "
         f"({replay.events_per_s:,.0f} events/s){' with models' if options.models else ''}",
     )
-    table.add_row("bad lines / refused", f"{len(report.bad_lines):,} / {replay.refused:,}")
+    table.add_row("bad inputs / refused", f"{len(report.bad_inputs):,} / {replay.refused:,}")
     table.add_row("loans / loan-months", f"{book.loans:,} / {book.loan_months:,.0f}")
     table.add_row(
         f"bad (DPD {options.outcome_dpd}+ or written off)",
@@ -220,7 +222,7 @@ def _comparison(report: BacktestReport) -> Table | None:
 
 
 def render(report: BacktestReport, console: Console) -> None:
-    """Print the report's tables: summary, signals, budget, comparison, bad lines."""
+    """Print the report's tables: summary, signals, budget, comparison, bad inputs."""
     run = report.candidate
     evaluation = run.evaluation
     console.print(_summary(report, run))
@@ -236,7 +238,8 @@ def render(report: BacktestReport, console: Console) -> None:
     for table in (_budget_table(run), _comparison(report)):
         if table is not None:
             console.print(table)
-    for bad in report.bad_lines[:_SHOWN_BAD_LINES]:
-        console.print(f"bad line {bad.line}: {bad.reason}", highlight=False, soft_wrap=True)
-    if len(report.bad_lines) > _SHOWN_BAD_LINES:
-        console.print(f"... and {len(report.bad_lines) - _SHOWN_BAD_LINES:,} more bad lines")
+    for bad in report.bad_inputs[:_SHOWN_BAD_INPUTS]:
+        console.print(f"bad {bad.place}: {bad.reason}", highlight=False, soft_wrap=True)
+    if len(report.bad_inputs) > _SHOWN_BAD_INPUTS:
+        more = len(report.bad_inputs) - _SHOWN_BAD_INPUTS
+        console.print(f"... and {more:,} more bad inputs", highlight=False)

@@ -39,11 +39,8 @@ def book_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def backtest(path: Path, options: BacktestOptions | None = None) -> BacktestReport:
-    history = FileHistory(path)
     return run_backtest(
-        str(path),
-        lambda: iter(history),
-        lambda: history.bad_lines,
+        FileHistory(path),
         pack=default_pack(),
         against=None,
         policy=load_policy(),
@@ -60,7 +57,7 @@ def report(book_file: Path) -> BacktestReport:
 def test_the_book_has_bad_loans_to_judge(report: BacktestReport) -> None:
     run = report.candidate
     assert run.replay.events > 1000 and run.replay.ticks > 0
-    assert run.replay.refused == 0 and not report.bad_lines
+    assert run.replay.refused == 0 and not report.bad_inputs
     assert run.evaluation.book.loans == 60
     assert run.evaluation.book.bad_loans > 0
 
