@@ -308,6 +308,16 @@ def backtest(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the figures as JSON here.")
     ] = None,
+    to_clickhouse: Annotated[
+        bool,
+        typer.Option(
+            "--to-clickhouse", help="Also store the run in ClickHouse (backtest_runs and results)."
+        ),
+    ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option(help="The stored run's id (default: a new one); the same id replaces it."),
+    ] = None,
 ) -> None:
     """Replay an event history offline and judge each rule's warnings by what came after."""
     from streams.backtest.cli import backtest_command
@@ -324,6 +334,8 @@ def backtest(
         json_path=json_path,
         console=console,
         err_console=err_console,
+        to_clickhouse=to_clickhouse,
+        run_id=run_id,
     )
 
 

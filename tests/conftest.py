@@ -85,3 +85,34 @@ def fuzz_corpus() -> Iterator[Corpus]:
     yield corpus
     for path in corpus.write():
         print(f"\nkept failing input {path.relative_to(CORPUS.parent.parent)}")
+
+
+# -- Backtest runs in ClickHouse: shared by the 18.16 and the chdb (current release) tests --
+
+
+@pytest.fixture
+def raised_pack(tmp_path: Path) -> Path:
+    """The built-in pack as version 3 with ``dpd_1`` raised from low to high (it pages)."""
+    from importlib import resources
+
+    text = resources.files("rules").joinpath("packs", "default.yaml").read_text("utf-8")
+    low = '    severity: low\n    message: "Past due: {loan.dpd} days'
+    assert text.count(low) == 1 and text.count("\n  version: 2\n") == 1
+    text = text.replace(low, low.replace("low", "high")).replace(
+        "\n  version: 2\n", "\n  version: 3\n"
+    )
+    path = tmp_path / "raised.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def backtest_queries() -> tuple[str, str]:
+    """docs/analytics.md's two backtest queries: per rule across runs, and a pack's changes."""
+    import re
+
+    text = (Path(__file__).parents[1] / "docs" / "analytics.md").read_text()
+    across, changes = [
+        q for q in re.findall(r"```sql\n(.*?)```", text, re.DOTALL) if "backtest_" in q
+    ]
+    return across, changes

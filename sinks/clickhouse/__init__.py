@@ -8,6 +8,7 @@ import confluent-kafka and clickhouse-driver when they connect.
 
 from __future__ import annotations
 
+from sinks.clickhouse.backtest import BACKTEST_RULE_RESULTS, BACKTEST_RUNS
 from sinks.clickhouse.book import LOANS, MODEL_SCORES, NOTE_LABELS
 from sinks.clickhouse.dialect import Column, Kind, ServerFeatures, Table, create_table_sql
 from sinks.clickhouse.migrations import MIGRATIONS, Migration, apply_migrations, migrate
@@ -26,6 +27,8 @@ from sinks.clickhouse.writer import ClickHouseWriter, DrainResult, run
 
 __all__ = [
     "ACTIONS",
+    "BACKTEST_RULE_RESULTS",
+    "BACKTEST_RUNS",
     "DEAD_LETTERS",
     "LOANS",
     "MIGRATIONS",

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from config import Settings
 from sinks.clickhouse import tables as _tables
+from sinks.clickhouse.backtest import BACKTEST_RULE_RESULTS, BACKTEST_RUNS
 from sinks.clickhouse.book import LOANS, MODEL_SCORES, NOTE_LABELS
 from sinks.clickhouse.dialect import (
     Column,
@@ -124,6 +125,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "model_metrics", (MODEL_METRICS,)),
     Migration(6, "transition_state", (), (AddedColumns(TRANSITIONS_V1.name, TRANSITION_STATE),)),
     Migration(7, "note_labels", (NOTE_LABELS,)),
+    Migration(8, "backtest_results", (BACKTEST_RUNS, BACKTEST_RULE_RESULTS)),
 )
 """Append only: a migration, once released, is never edited or reordered."""
 

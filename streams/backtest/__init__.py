@@ -6,7 +6,8 @@ reads a topic between two positions, `replay` runs the events through the
 engine with the worker's clock (and its models, when asked), `outcomes`
 records what happened to each loan, `thresholds` turns the PD score into
 signals, `metrics` (pure) turns alerts and outcomes into figures, `command`
-runs one or two packs, and `report` prints tables and JSON.
+runs one or two packs, `report` prints tables and JSON and `store` writes a
+run to ClickHouse.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from streams.backtest.metrics import (
 from streams.backtest.outcomes import LoanOutcome, OutcomeTracker
 from streams.backtest.replay import CoreStepper, Replay, ReplayResult, WorkerStepper
 from streams.backtest.report import render, report_json, report_obj
+from streams.backtest.store import RunRows, new_run_id, run_rows, store_run
 from streams.backtest.thresholds import DEFAULT_THRESHOLDS, ThresholdWatch
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "PartitionSpan",
     "Replay",
     "ReplayResult",
+    "RunRows",
     "SignalFigures",
     "Spread",
     "Study",
@@ -65,9 +68,12 @@ __all__ = [
     "budget_view",
     "evaluate",
     "merge_partitions",
+    "new_run_id",
     "render",
     "report_json",
     "report_obj",
     "run_backtest",
+    "run_rows",
     "signal_figures",
+    "store_run",
 ]

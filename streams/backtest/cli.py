@@ -6,6 +6,7 @@ builds the packs, the progress bar and the report, and does the printing.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -21,6 +22,7 @@ from streams.backtest.exceptions import BacktestError
 from streams.backtest.history import FileHistory, History
 from streams.backtest.kafka import PREFIX, KafkaHistory, TopicRange
 from streams.backtest.report import render, report_json
+from streams.backtest.store import new_run_id, run_rows, store_run
 
 __all__ = ["backtest_command", "open_history"]
 
@@ -56,8 +58,11 @@ def backtest_command(
     json_path: Path | None,
     console: Console,
     err_console: Console,
+    to_clickhouse: bool = False,
+    run_id: str | None = None,
 ) -> None:
-    """Run the backtest, print the report, write the JSON when asked."""
+    """Run the backtest, print the report, write the JSON and the ClickHouse rows when asked."""
+    ran_at = datetime.now(UTC).replace(microsecond=0)  # whole seconds, as 18.16 stores them
     history = open_history(events, settings)
     candidate, other = _packs(pack, against)
     worker = settings.worker
@@ -99,3 +104,8 @@ def backtest_command(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_bytes(report_json(report))
         view.print(f"figures written to {json_path}", highlight=False)
+    if to_clickhouse:
+        run_id = run_id or new_run_id(ran_at)
+        store_run(settings.clickhouse, run_rows(report, run_id, ran_at))
+        where = f"{settings.clickhouse.database}.backtest_runs"
+        view.print(f"run {run_id} stored in ClickHouse {where}", highlight=False)

@@ -312,6 +312,7 @@ def test_released_migrations_keep_the_checksums_databases_recorded() -> None:
         5: "8f952db1f30550d2",
         6: "117255e014a79f02",
         7: "ff987da57cc08029",
+        8: "e7156735b8c33c5f",
     }
 
 
