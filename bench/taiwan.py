@@ -47,7 +47,6 @@ Ends with one JSON line:
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import random
 import statistics
@@ -75,7 +74,9 @@ from models import (  # noqa: E402
 )
 from rules import InstallmentDue, RepaymentReceived  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared/datasets/taiwan_credit_default"
+sys.path.append(str(_HERE))  # after the packages: bench's own modules, models/ not shadowed
+from taiwan_panel import DATA, Client, load  # noqa: E402
+
 START = datetime(2005, 4, 1, 9, tzinfo=UTC)
 MONTHS = 6
 EARLY = 3  # "month 3 of 6": June's statement
@@ -86,31 +87,6 @@ PUBLISHED = (  # from the data set's README (batch models, held-out test sets)
     ("XGBoost (same set-up), Liu 2025", 0.7611),
     ("LightGBM, best of six models", 0.78),
 )
-
-
-@dataclass(slots=True)
-class Client:
-    limit: int
-    status: list[int]  # April first
-    bill: list[int]
-    paid: list[int]
-    default: bool
-
-
-def load(path: Path) -> list[Client]:
-    """The clients, each month April first (the file runs September back to April)."""
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))[1:]
-    return [
-        Client(
-            limit=int(float(r[1])),
-            status=[int(v) for v in reversed(r[6:12])],
-            bill=[int(float(v)) for v in reversed(r[12:18])],
-            paid=[int(float(v)) for v in reversed(r[18:24])],
-            default=r[24] == "1",
-        )
-        for r in rows
-    ]
 
 
 def client_events(k: int, c: Client, opened: datetime) -> list[list[Any]]:
