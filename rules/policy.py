@@ -3,7 +3,7 @@
 Policy is configuration, not code (architecture principle 6): a frozen pydantic
 model read from YAML and validated once at load, so a wrong file stops a worker
 at start with a message naming the key and its line, never mid-stream. The
-default ships in ``config/policies/default.yaml``.
+default ships in ``rules/policies/default.yaml``.
 
 The hot path reads a handful of derived tables (bucket limits, class
 thresholds, the time zone); they are computed once per policy object and cached
@@ -59,7 +59,7 @@ KLASSES: Final = ("normal", "special_mention", "substandard", "doubtful", "loss"
 COMPONENTS: Final = ("fees", "interest", "principal")
 """Components of an installment; the waterfall orders these."""
 
-DEFAULT_POLICY: Final = "config/policies/default.yaml"
+DEFAULT_POLICY: Final = "rules/policies/default.yaml"
 """Where the default policy ships (package data of ``config``)."""
 
 Component = Literal["fees", "interest", "principal"]
@@ -260,7 +260,7 @@ def load_policy(path: Path | str | None = None) -> Policy:
     wrong, so a bad deployment fails at start with a message a person can act on.
     """
     if path is None:
-        text = (resources.files("config") / "policies" / "default.yaml").read_text("utf-8")
+        text = (resources.files("rules") / "policies" / "default.yaml").read_text("utf-8")
         source = DEFAULT_POLICY
     else:
         source = str(path)

@@ -91,13 +91,13 @@ class WorkflowPolicy(_Frozen):
 
 
 def load_workflow_policy(path: Path | None = None) -> WorkflowPolicy:
-    """Read a workflow policy; the default ships in ``config/policies/workflows.yaml``.
+    """Read a workflow policy; the default ships in ``rules/policies/workflows.yaml``.
 
     Raises `PolicyError` naming the file, the key and its line for anything wrong.
     """
     if path is None:
-        text = (resources.files("config") / "policies" / "workflows.yaml").read_text("utf-8")
-        return parse_workflow_policy(text, "config/policies/workflows.yaml")
+        text = (resources.files("rules") / "policies" / "workflows.yaml").read_text("utf-8")
+        return parse_workflow_policy(text, "rules/policies/workflows.yaml")
     return parse_workflow_policy(read_text(path), str(path))
 
 

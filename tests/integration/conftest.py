@@ -232,8 +232,8 @@ def reliability_env(worker_env: dict[str, str], tmp_path: Path) -> dict[str, str
     pinned.mkdir(exist_ok=True)
     for setting, package, parts in (
         ("RULES_FILE", "rules", ("packs", "default.yaml")),
-        ("POLICY_FILE", "config", ("policies", "default.yaml")),
-        ("WORKFLOWS_FILE", "config", ("policies", "workflows.yaml")),
+        ("POLICY_FILE", "rules", ("policies", "default.yaml")),
+        ("WORKFLOWS_FILE", "rules", ("policies", "workflows.yaml")),
     ):
         target = pinned / f"{setting.lower()}.yaml"
         target.write_text(resources.files(package).joinpath(*parts).read_text(encoding="utf-8"))

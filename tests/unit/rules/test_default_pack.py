@@ -236,7 +236,7 @@ def test_state_rules_resolve_when_cured() -> None:
 def test_actions_follow_the_team_that_acts() -> None:
     kinds = {rule.id: rule.action.kind for rule in PACK.rules if rule.action is not None}
 
-    # DPD collection steps come from the workflow ladder (config/policies/workflows.yaml),
+    # DPD collection steps come from the workflow ladder (rules/policies/workflows.yaml),
     # so the DPD rules name no action: one task per step, not two.
     assert not {"dpd_1", "dpd_30", "dpd_60", "dpd_90"} & kinds.keys()
     assert kinds["broken_promise"] == "collection_step"

@@ -39,7 +39,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 
 def variant(*replacements: tuple[str, str]) -> Policy:
     """The default policy with lines of its YAML replaced, e.g. ("grace_days: 3", "...: 0")."""
-    text = (resources.files("config") / "policies" / "default.yaml").read_text("utf-8")
+    text = (resources.files("rules") / "policies" / "default.yaml").read_text("utf-8")
     for old, new in replacements:
         assert old in text, old
         text = text.replace(old, new)

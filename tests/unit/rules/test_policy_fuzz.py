@@ -21,7 +21,7 @@ TARGET = "policy"
 SOURCE = "fuzz.yaml"
 PACK = default_pack()
 WORKFLOWS = load_workflow_policy()
-DEFAULT_TEXT = (resources.files("config") / "policies" / "default.yaml").read_text("utf-8")
+DEFAULT_TEXT = (resources.files("rules") / "policies" / "default.yaml").read_text("utf-8")
 LOCATED = re.compile(
     rf"{re.escape(SOURCE)}: (not valid YAML( \(line \d+\))?: "
     r"|expected a mapping of policy keys at the top level"

@@ -10,7 +10,7 @@ from test_loan_builders import variant
 from rules.exceptions import RulesError
 from rules.policy import Policy, PolicyError, load_policy, parse_policy
 
-DEFAULT = Path(__file__).resolve().parents[3] / "config" / "policies" / "default.yaml"
+DEFAULT = Path(__file__).resolve().parents[3] / "rules" / "policies" / "default.yaml"
 
 
 def test_the_default_policy_says_what_the_domain_says() -> None:

@@ -130,7 +130,7 @@ def test_a_reminder_window_that_passed_unsent_does_not_keep_waking_the_loan() ->
     assert late.next_wakeup(due, POLICY) == date(2030, 1, 1)
 
 
-SHIPPED = Path(__file__).resolve().parents[3] / "config" / "policies" / "workflows.yaml"
+SHIPPED = Path(__file__).resolve().parents[3] / "rules" / "policies" / "workflows.yaml"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from rules.workflows import parse_workflow_policy
 TARGET = "workflows"
 PACK = default_pack()
 POLICY = load_policy()
-DEFAULT_TEXT = (resources.files("config") / "policies" / "workflows.yaml").read_text("utf-8")
+DEFAULT_TEXT = (resources.files("rules") / "policies" / "workflows.yaml").read_text("utf-8")
 
 workflow_texts = config_texts(DEFAULT_TEXT)
 
