@@ -176,7 +176,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     async def send(
         message: Any,
         topic: Any,
-        key: bytes,
+        key: bytes | None,
         value: bytes,
         headers: Any = None,
         partition: int | None = None,
@@ -257,7 +257,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     # Input offsets the agent never judged are logged, not silent. A partition's
     # first record after an assignment is checked against the offset the restore
     # sought to, which Faust's perform_seek leaves in the consumer's committed map.
-    watch = OffsetWatch(lambda tp: app.consumer._committed_offset.get(tp))
+    watch = OffsetWatch(lambda tp: app.consumer._committed_offset.get(tp))  # type: ignore[attr-defined]
 
     @app.agent(source, name="judge")
     async def judge(stream: faust.StreamT[bytes]) -> None:
@@ -323,7 +323,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
 
     heap = HeapKeeper(worker.heap_settle_interval_s)
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         seek_before_resume(app)  # before this assignment's table recovery ends
         watch.reset()
@@ -357,7 +357,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
         else:
             await ticks.send(key=key, value=day, partition=partition)
 
-    @app.timer(interval=worker.clock_interval_s, name="clock")
+    @app.timer(interval=worker.clock_interval_s, name="clock")  # type: ignore[untyped-decorator]
     async def clock() -> None:
         if watcher is not None:
             watcher.check()
@@ -384,7 +384,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
 
     feed = TopicFeed(settings, rt.install)
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]
     async def start_feed() -> None:
         feed.start()
 

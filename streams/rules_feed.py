@@ -56,11 +56,12 @@ class TopicFeed:
         try:
             while not self._stop.is_set():
                 msg = consumer.poll(0.5)
-                if msg is None or msg.error() is not None or not msg.value():
+                value = msg.value() if msg is not None and msg.error() is None else None
+                if msg is None or not value:
                     continue
                 source = f"{topic}@{msg.offset()}"
                 try:
-                    pack = load_pack_text(msg.value().decode("utf-8"), source=source)
+                    pack = load_pack_text(value.decode("utf-8"), source=source)
                 except (RulesError, UnicodeDecodeError) as exc:
                     log.error("rule pack rejected source=%s error=%s", source, exc)
                     continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import redis
 from clickhouse_driver import Client
@@ -78,7 +79,11 @@ def sample_book(run_id: str, loans: int, start: datetime) -> list[Event]:
     events: list[Event] = []
     for n in range(loans):
         loan_id = f"smoke-{run_id}-{n}"
-        common = {"loan_id": loan_id, "borrower_id": f"bw-{run_id}-{n}", "schema_version": 1}
+        common: dict[str, Any] = {
+            "loan_id": loan_id,
+            "borrower_id": f"bw-{run_id}-{n}",
+            "schema_version": 1,
+        }
         first_due = (start + timedelta(days=30)).date()
         schedule = tuple(
             Installment(
@@ -174,9 +179,17 @@ def _produce(settings: Settings, messages: list[tuple[bytes, bytes]]) -> list[Me
     return delivered
 
 
+def _place(msg: Message) -> tuple[int, int]:
+    """(partition, offset) of a produced or consumed message, which always has both."""
+    partition, offset = msg.partition(), msg.offset()
+    if partition is None or offset is None:
+        raise ValueError("a Kafka message without partition or offset")
+    return partition, offset
+
+
 def _consume(settings: Settings, delivered: list[Message], timeout_s: float) -> list[bytes]:
     """Read back exactly the offsets we produced, whatever else is in the topic."""
-    wanted = {(m.partition(), m.offset()) for m in delivered}
+    wanted = {_place(m) for m in delivered}
     starts: dict[int, int] = {}
     for partition, offset in wanted:
         starts[partition] = min(offset, starts.get(partition, offset))
@@ -195,7 +208,7 @@ def _consume(settings: Settings, delivered: list[Message], timeout_s: float) -> 
             msg = consumer.poll(0.5)
             if msg is None or msg.error() is not None:
                 continue
-            where = (msg.partition(), msg.offset())
+            where = _place(msg)
             if where in wanted:
                 found[where] = msg.value() or b""
     finally:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # where it is defined; admin re-exports it
 
 from config import Settings
 
@@ -39,7 +40,8 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         topics.rules: {"cleanup.policy": "compact"},
         ticks_topic(settings): {"retention.ms": str(7 * 24 * 3600 * 1000)},
     }
-    admin = AdminClient(settings.kafka.confluent_config())
+    conf: dict[str, str | int | float | bool] = {**settings.kafka.confluent_config()}
+    admin = AdminClient(conf)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     new = [
         NewTopic(name, num_partitions=1 if name == topics.rules else topics.partitions, config=conf)

@@ -84,7 +84,8 @@ def endpoint_access(alerts: AlertSettings, *, local_only: bool, ack_url: str | N
     ...
     config.errors.ConfigError: invalid setting LOANWATCH_ALERTS__HTTP_TOKEN: the ack endpoint needs a token (or LOANWATCH_ALERTS__HTTP_TOKEN_FILE), or LOANWATCH_ALERTS__HTTP_LOCAL_ONLY=true / --local-only to serve loopback only; not started
     """  # noqa: E501 - a doctest's expected line cannot wrap
-    origins = [_origin_of(ack_url)] if ack_url and _origin_of(ack_url) else []
+    origin = _origin_of(ack_url) if ack_url else None
+    origins = [origin] if origin else []
     token = alerts.http_secret()
     if token is not None:
         return Access.with_token(token.get_secret_value(), origins)

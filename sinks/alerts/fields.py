@@ -37,18 +37,18 @@ def text(value: Any, field: str, max_len: int, *, required: bool = True) -> str:
         return ""
     if not isinstance(value, str):
         raise RequestRefused(400, f"{field}: expected a string, got {shown(value)}")
-    value = value.strip()
-    if required and not value:
+    clean: str = value.strip()
+    if required and not clean:
         raise RequestRefused(
             400, f"{field}: required (who are you?)" if field == "by" else f"{field}: required"
         )
-    if len(value) > max_len:
+    if len(clean) > max_len:
         raise RequestRefused(400, f"{field}: at most {max_len} characters")
-    if not value.isprintable():  # no Cc, Cf (bidi, zero-width), Zl, Zp, other spaces, unassigned
+    if not clean.isprintable():  # no Cc, Cf (bidi, zero-width), Zl, Zp, other spaces, unassigned
         raise RequestRefused(
             400, f"{field}: only visible characters, no control, bidirectional or zero-width ones"
         )
-    return value
+    return clean
 
 
 def person(value: Any) -> str:
