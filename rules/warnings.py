@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from rules.scoring import ModelReason
 
-__all__ = ["EpisodeBook", "EpisodeState", "Reason", "RiskWarning", "warning_id"]
+__all__ = [
+    "EpisodeBook",
+    "EpisodeState",
+    "Reason",
+    "RiskWarning",
+    "model_drift_warning",
+    "warning_id",
+]
 
 WarningStatus = Literal["open", "resolved"]
 
@@ -193,3 +200,55 @@ def _forget_oldest_closed(keys: dict[str, EpisodeState]) -> None:
     closed = [(s.last_opened or date.min, k) for k, s in keys.items() if not s.open]
     if closed:
         del keys[min(closed)[1]]
+
+
+def model_drift_warning(
+    model: str,
+    metric: str,
+    before: float,
+    after: float,
+    detected_at: datetime,
+    *,
+    pack_digest: str,
+    now: datetime,
+) -> RiskWarning:
+    """A warning to team ``models``: a model's ``metric`` drifted (``model``: ``pd/p3``).
+
+    Its subject stands where a loan id would (``model:pd/p3``), so the warnings
+    topic and every sink carry it like any other warning; its id is one per
+    model, metric and day, so a drift seen again that day is the same warning.
+    """
+    subject = f"model:{model}"
+    day = detected_at.date()
+    text = "\x1f".join((subject, metric, day.isoformat()))
+    direction = "rose" if after > before else "fell"
+    name = model.partition("/")[0]
+    where = model.partition("/p")[2]
+    return RiskWarning(
+        warning_id=hashlib.blake2b(text.encode(), digest_size=12).hexdigest(),
+        status="open",
+        loan_id=subject,
+        borrower_id="",
+        rule_id="model_drift",
+        rule_version=1,
+        pack_digest=pack_digest,
+        severity="medium",
+        owner_team="models",
+        message=(
+            f"{name} {metric} {direction} from {before:.4g} to {after:.4g} on partition {where}"
+        ),
+        episode=1,
+        episode_key=metric,
+        reasons=(
+            Reason("drift.before", before),
+            Reason("drift.after", after),
+            Reason("drift.metric", metric),
+        ),
+        score=None,
+        dpd=0,
+        bucket="",
+        klass="",
+        event_id=None,
+        event_time=detected_at.astimezone(UTC),
+        produced_at=now,
+    )

@@ -57,7 +57,7 @@ from models.labels import PendingLabels
 from rules.events import Event, NoteLabelled
 from rules.loan import LoanState
 from rules.scoring import ModelReason, ScoreCard
-from rules.warnings import Reason, RiskWarning
+from rules.warnings import RiskWarning, model_drift_warning
 from streams.model_metrics import ModelMetrics, partition_metrics
 
 __all__ = ["CHUNK_BYTES", "PartitionModels", "drift_warning", "score_card"]
@@ -101,39 +101,15 @@ def score_card(scores: Scores, *, pd_ready: bool = True) -> ScoreCard:
 
 
 def drift_warning(drift: Drift, partition: int, pack_digest: str, now: datetime) -> RiskWarning:
-    """A drift as a warning for the model owners (subject ``model:<model>/p<partition>``)."""
-    subject = f"model:{drift.model}/p{partition}"
-    day = drift.detected_at.date()
-    text = "\x1f".join((subject, drift.metric, day.isoformat()))
-    direction = "rose" if drift.after > drift.before else "fell"
-    return RiskWarning(
-        warning_id=hashlib.blake2b(text.encode(), digest_size=12).hexdigest(),
-        status="open",
-        loan_id=subject,
-        borrower_id="",
-        rule_id="model_drift",
-        rule_version=1,
+    """A drift as a warning for the model owners (`rules.warnings.model_drift_warning`)."""
+    return model_drift_warning(
+        f"{drift.model}/p{partition}",
+        drift.metric,
+        drift.before,
+        drift.after,
+        drift.detected_at,
         pack_digest=pack_digest,
-        severity="medium",
-        owner_team="models",
-        message=(
-            f"{drift.model} {drift.metric} {direction} from {drift.before:.4g} "
-            f"to {drift.after:.4g} on partition {partition}"
-        ),
-        episode=1,
-        episode_key=drift.metric,
-        reasons=(
-            Reason("drift.before", drift.before),
-            Reason("drift.after", drift.after),
-            Reason("drift.metric", drift.metric),
-        ),
-        score=None,
-        dpd=0,
-        bucket="",
-        klass="",
-        event_id=None,
-        event_time=drift.detected_at.astimezone(UTC),
-        produced_at=now,
+        now=now,
     )
 
 
