@@ -160,14 +160,6 @@ class EpisodeBook:
             state = keys[key] = EpisodeState()
         return state
 
-    def open_episodes(self) -> list[tuple[str, str, EpisodeState]]:
-        return [
-            (rule_id, key, state)
-            for rule_id, keys in self.by_rule.items()
-            for key, state in keys.items()
-            if state.open
-        ]
-
     def to_obj(self) -> dict[str, dict[str, list[Any]]]:
         return {
             rule_id: {

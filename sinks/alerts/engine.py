@@ -603,8 +603,3 @@ class Engine:
         del self.groups[group.key]
         self.dirty_groups.discard(group.key)
         self.dropped_groups.add(group.key)
-
-    # -- reading -------------------------------------------------------------------------------
-
-    def open_groups(self) -> list[GroupState]:
-        return sorted(self.groups.values(), key=lambda g: (g.created_at, g.key))

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from rules.lang import ExpressionError, compile_condition, compile_expression
+from rules.lang.ops import WHOLE_LIMIT
 from rules.lang.testing import recording_vocabulary
 from rules.vocabulary import VOCABULARY, RuleContext, Var
 
@@ -161,8 +162,17 @@ def _python_view(ctx: RuleContext) -> dict[str, Any]:
     for name, var in VOCABULARY.items():
         head, _, attr = name.partition(".")
         setattr(namespace[head], attr, var.getter(ctx))
-    namespace["__builtins__"] = {"abs": abs, "max": max, "min": min, "round": round}
+    namespace["__builtins__"] = {"abs": abs, "max": max, "min": min, "round": _round}
     return namespace
+
+
+def _round(value: Any, digits: int | None = None) -> Any:
+    """Python's round, except where the language deliberately differs: a whole number
+    past 64 bits (`rules.lang.ops.bounded_round` gives None) is no comparison to make."""
+    result = round(value, digits)
+    if isinstance(result, int) and abs(result) > WHOLE_LIMIT:
+        raise OverflowError("beyond the language's whole numbers")
+    return result
 
 
 @PROFILE
