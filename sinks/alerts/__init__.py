@@ -9,7 +9,7 @@ package loads no client library (apprise, redis, Kafka, ClickHouse load on use).
 from __future__ import annotations
 
 from sinks.alerts.channels import AppriseChannel, Channel, DingTalkChannel, RateWindow
-from sinks.alerts.engine import AlertState, Engine, GroupState, Outcome, route_alert
+from sinks.alerts.engine import AlertEngine, AlertState, GroupState, Outcome, route_alert
 from sinks.alerts.exceptions import AlertConfigError, AlertError, DeliveryError, UnknownAlert
 from sinks.alerts.model import Alert, AlertEvent, Notification, Silence, alert_from_warning
 from sinks.alerts.render import Message, render
@@ -31,7 +31,7 @@ __all__ = [
     "Channel",
     "DeliveryError",
     "DingTalkChannel",
-    "Engine",
+    "AlertEngine",
     "GroupState",
     "Message",
     "Notification",

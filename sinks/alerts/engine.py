@@ -28,7 +28,7 @@ escalation:
 >>> from datetime import UTC, datetime, timedelta
 >>> from sinks.alerts.model import alert_from_warning
 >>> from sinks.alerts.routing import parse_config
->>> engine = Engine(parse_config({"route": {"receiver": "ops", "group_by": ["team"],
+>>> engine = AlertEngine(parse_config({"route": {"receiver": "ops", "group_by": ["team"],
 ...     "group_wait": "30s"}, "receivers": [{"name": "ops", "urls": ["json://127.0.0.1/x"]}]}))
 >>> t0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 >>> for n in range(3):
@@ -58,7 +58,7 @@ from sinks.alerts.routing import AlertConfig, Route, matches_all
 __all__ = [
     "AlertState",
     "Dirty",
-    "Engine",
+    "AlertEngine",
     "GroupState",
     "Outcome",
     "group_ref",
@@ -190,7 +190,7 @@ class GroupState:
 
 @dataclass(frozen=True, slots=True)
 class Dirty:
-    """State changed since the last `Engine.take_dirty`."""
+    """State changed since the last `AlertEngine.take_dirty`."""
 
     alerts: list[AlertState]
     groups: list[GroupState]
@@ -211,7 +211,7 @@ class Outcome:
         self.events.extend(other.events)
 
 
-class Engine:
+class AlertEngine:
     """The alert state machine for one routing config. See the module docstring."""
 
     def __init__(self, config: AlertConfig) -> None:

@@ -5,7 +5,7 @@ the risk agents. One loop, one writer of the alert state:
 
 1. poll a batch of warnings (at most ``max_wait_s``, less when a group is due sooner);
 2. feed them, and any ack / resolve / silence commands queued by the CLI or the HTTP
-   endpoint, to the pure `Engine`, then let it `tick` at the clock's ``now``;
+   endpoint, to the pure `AlertEngine`, then let it `tick` at the clock's ``now``;
 3. persist the changed state, the new notifications (per-receiver outboxes) and the
    events in one Redis transaction, *then* commit the Kafka offsets;
 4. deliver what the outboxes hold, as far as each receiver's rate limit allows; a
@@ -33,7 +33,7 @@ import orjson
 
 from config import Settings
 from sinks.alerts.channels import Channel, RateWindow, channels_for
-from sinks.alerts.engine import Engine, Outcome
+from sinks.alerts.engine import AlertEngine, Outcome
 from sinks.alerts.exceptions import AlertError, DeliveryError
 from sinks.alerts.history import EventHistory
 from sinks.alerts.model import AlertEvent, Notification, Silence, alert_from_warning
@@ -43,7 +43,7 @@ from sinks.alerts.store import AlertStore
 from sinks.metrics import SinkMetrics
 from sinks.source import batch_consumer, commit_batch, poll_batch
 
-__all__ = ["AlertService", "StepResult", "apply_command", "utc_now"]
+__all__ = ["AlertService", "ServiceStep", "apply_command", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def utc_now() -> datetime:
 
 
 @dataclass
-class StepResult:
+class ServiceStep:
     """What one `AlertService.step` did."""
 
     consumed: int = 0
@@ -86,7 +86,7 @@ class StepResult:
     errors: list[str] = field(default_factory=list)
 
 
-def apply_command(engine: Engine, command: Mapping[str, Any], now: datetime) -> Outcome:
+def apply_command(engine: AlertEngine, command: Mapping[str, Any], now: datetime) -> Outcome:
     """One queued command on the engine; `AlertError` for an unknown ref or bad matcher."""
     op = command.get("op")
     at = datetime.fromisoformat(command["at"]) if command.get("at") else now
@@ -159,7 +159,7 @@ class AlertService:
         self.store = AlertStore(
             redis_client, (prefix if prefix is not None else settings.redis.key_prefix) + "alerts:"
         )
-        self.engine = Engine(config)  # loaded from Redis when this instance wins the lease
+        self.engine = AlertEngine(config)  # loaded from Redis when this instance wins the lease
         self.channels: dict[str, list[Channel]] = {
             name: channels_for(r.urls, r.dingtalk) for name, r in config.receivers.items()
         }
@@ -193,7 +193,7 @@ class AlertService:
         """
         held = bool(self._lease(keys=[self.store.keys.leader], args=[self.instance, LEASE_MS]))
         if held and self.consumer is None:
-            self.engine = Engine(self.config)
+            self.engine = AlertEngine(self.config)
             self.store.load(self.engine)
             for name, window in self.windows.items():  # what the previous instance sent
                 for at_s in self.store.recent_sends(name, time.time() - window.period_s):
@@ -207,8 +207,8 @@ class AlertService:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def step(self) -> StepResult:
-        result = StepResult()
+    def step(self) -> ServiceStep:
+        result = ServiceStep()
         started = time.monotonic()
         if not self._lead():
             self.stop_event.wait(min(1.0, LEASE_MS / 3000))

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from sinks.alerts.engine import AlertState, Engine, GroupState
+from sinks.alerts.engine import AlertEngine, AlertState, GroupState
 from sinks.alerts.model import AlertEvent, Notification, Silence
 
 __all__ = ["AlertKeys", "AlertStore", "SENT_KEEP_S"]
@@ -95,7 +95,7 @@ class AlertStore:
 
     # -- the engine's state ------------------------------------------------------------------
 
-    def load(self, engine: Engine) -> None:
+    def load(self, engine: AlertEngine) -> None:
         k = self.keys
         engine.restore(
             (AlertState.from_dict(orjson.loads(v)) for v in self.client.hvals(k.alerts)),
@@ -105,7 +105,7 @@ class AlertStore:
 
     def persist(
         self,
-        engine: Engine,
+        engine: AlertEngine,
         notifications: Sequence[Notification],
         events: Sequence[AlertEvent],
         *,

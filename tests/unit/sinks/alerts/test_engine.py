@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sinks.alerts.engine import AlertState, Engine, GroupState, route_alert
+from sinks.alerts.engine import AlertEngine, AlertState, GroupState, route_alert
 from sinks.alerts.exceptions import AlertConfigError, UnknownAlert
 from sinks.alerts.model import Alert, Silence, alert_from_warning
 from sinks.alerts.routing import AlertConfig, parse_config, parse_matcher
@@ -103,7 +103,7 @@ def test_routing_takes_first_match_and_continue_lets_siblings_match() -> None:
 
 
 def test_group_waits_then_sends_one_message_for_many_warnings() -> None:
-    engine = Engine(config(route={"receiver": "default", "group_by": ["team"]}))
+    engine = AlertEngine(config(route={"receiver": "default", "group_by": ["team"]}))
     for n in range(5):
         engine.ingest(warning(n), at(n))
     assert engine.tick(at(29)).notifications == []
@@ -112,7 +112,7 @@ def test_group_waits_then_sends_one_message_for_many_warnings() -> None:
 
 
 def test_redelivered_warning_changes_nothing() -> None:
-    engine = Engine(config(route={"receiver": "default"}))
+    engine = AlertEngine(config(route={"receiver": "default"}))
     engine.ingest(warning(1), at(0))
     assert engine.ingest(warning(1), at(1)).duplicate
     (notice,) = engine.tick(at(30)).notifications
@@ -123,7 +123,7 @@ def test_redelivered_warning_changes_nothing() -> None:
 
 
 def test_new_alert_waits_for_group_interval_and_unchanged_group_repeats() -> None:
-    engine = Engine(config(route={"receiver": "default", "group_interval": "5m"}))
+    engine = AlertEngine(config(route={"receiver": "default", "group_interval": "5m"}))
     engine.ingest(warning(1), at(0))
     assert len(engine.tick(at(30)).notifications) == 1
     engine.ingest(warning(2), at(60))
@@ -136,7 +136,7 @@ def test_new_alert_waits_for_group_interval_and_unchanged_group_repeats() -> Non
 
 
 def test_resolution_is_notified_once_then_the_group_ends() -> None:
-    engine = Engine(config(route={"receiver": "default"}))
+    engine = AlertEngine(config(route={"receiver": "default"}))
     engine.ingest(warning(1), at(0))
     engine.tick(at(30))
     out = engine.ingest(warning(1, "resolved"), at(100))
@@ -147,14 +147,14 @@ def test_resolution_is_notified_once_then_the_group_ends() -> None:
 
 
 def test_opened_and_resolved_within_group_wait_sends_nothing() -> None:
-    engine = Engine(config(route={"receiver": "default"}))
+    engine = AlertEngine(config(route={"receiver": "default"}))
     engine.ingest(warning(1), at(0))
     engine.ingest(warning(1, "resolved"), at(5))
     assert engine.tick(at(30)).notifications == []
 
 
 def test_silence_holds_matching_alerts_until_it_ends() -> None:
-    engine = Engine(config(route={"receiver": "default"}))
+    engine = AlertEngine(config(route={"receiver": "default"}))
     engine.add_silence(
         Silence("s1", (parse_matcher('rule="dpd_30"'),), at(0), at(600), "ops", "known batch")
     )
@@ -167,7 +167,7 @@ def test_silence_holds_matching_alerts_until_it_ends() -> None:
 
 
 def test_mute_window_at_night_in_the_zone_holds_until_morning() -> None:
-    engine = Engine(config(route={"receiver": "default", "mute_windows": ["nights"]}))
+    engine = AlertEngine(config(route={"receiver": "default", "mute_windows": ["nights"]}))
     night = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
     engine.ingest(warning(1), night)
     times = [night + timedelta(minutes=m) for m in range(0, 10 * 60, 5)]
@@ -177,7 +177,7 @@ def test_mute_window_at_night_in_the_zone_holds_until_morning() -> None:
 
 
 def test_critical_on_a_loan_inhibits_its_lower_warnings_only() -> None:
-    engine = Engine(config(route={"receiver": "default", "group_by": ["..."]}))
+    engine = AlertEngine(config(route={"receiver": "default", "group_by": ["..."]}))
     engine.ingest(warning(1, severity="medium", loan_id="L-9"), at(0))
     engine.ingest(warning(2, severity="critical", rule_id="dpd_90", loan_id="L-9"), at(0))
     engine.ingest(warning(3, severity="medium", loan_id="L-8"), at(0))
@@ -190,7 +190,7 @@ def test_critical_on_a_loan_inhibits_its_lower_warnings_only() -> None:
 
 
 def test_written_off_loan_mutes_collection_warnings() -> None:
-    engine = Engine(config(route={"receiver": "default", "group_by": ["..."]}))
+    engine = AlertEngine(config(route={"receiver": "default", "group_by": ["..."]}))
     engine.ingest(warning(1, loan_id="L-7"), at(0))
     engine.ingest(warning(2, rule_id="written_off", owner_team="risk-review", loan_id="L-7"), at(0))
     firing = [a.warning_id for n in engine.tick(at(30)).notifications for a in n.firing]
@@ -198,7 +198,7 @@ def test_written_off_loan_mutes_collection_warnings() -> None:
 
 
 def test_unacked_group_escalates_level_by_level_and_loops_k_times() -> None:
-    engine = Engine(config())
+    engine = AlertEngine(config())
     engine.ingest(warning(1), at(0))
     first = engine.tick(at(30)).notifications
     assert [n.receiver for n in first] == ["collections"]
@@ -217,7 +217,7 @@ def test_unacked_group_escalates_level_by_level_and_loops_k_times() -> None:
 
 
 def test_ack_stops_escalation_and_repeats_and_is_recorded() -> None:
-    engine = Engine(config())
+    engine = AlertEngine(config())
     engine.ingest(warning(1), at(0))
     (notice,) = engine.tick(at(30)).notifications
     out = engine.ack(notice.group_ref, "alice", at(100))
@@ -228,7 +228,7 @@ def test_ack_stops_escalation_and_repeats_and_is_recorded() -> None:
 
 
 def test_manual_resolve_sends_resolved_notice() -> None:
-    engine = Engine(config(route={"receiver": "default"}))
+    engine = AlertEngine(config(route={"receiver": "default"}))
     engine.ingest(warning(1), at(0))
     engine.tick(at(30))
     out = engine.resolve("w1", "bob", at(60))
@@ -240,11 +240,11 @@ def test_manual_resolve_sends_resolved_notice() -> None:
 
 
 def test_state_round_trips_through_dicts_without_repeating_a_notice() -> None:
-    engine = Engine(config())
+    engine = AlertEngine(config())
     engine.ingest(warning(1), at(0))
     engine.tick(at(30))
     dirty = engine.take_dirty()
-    fresh = Engine(config())
+    fresh = AlertEngine(config())
     fresh.restore(
         [AlertState.from_dict(a.to_dict()) for a in dirty.alerts],
         [GroupState.from_dict(g.to_dict()) for g in dirty.groups],
@@ -277,7 +277,7 @@ def test_bad_config_names_the_entry(change: dict[str, Any]) -> None:
 
 
 def test_purge_forgets_only_long_resolved_alerts() -> None:
-    engine = Engine(config(route={"receiver": "default"}))
+    engine = AlertEngine(config(route={"receiver": "default"}))
     engine.ingest(warning(1), at(0))
     engine.ingest(warning(2), at(0))
     engine.tick(at(30))
@@ -292,7 +292,7 @@ def test_purge_forgets_only_long_resolved_alerts() -> None:
 
 
 def test_an_exhausted_ladder_is_not_climbed_again_by_repeats() -> None:
-    engine = Engine(config(route={"receiver": "default", "repeat_interval": "1h", "routes": [
+    engine = AlertEngine(config(route={"receiver": "default", "repeat_interval": "1h", "routes": [
         {"matchers": ['team="collections"'], "receiver": "collections", "escalation": "oncall"}
     ]}))  # fmt: skip
     engine.ingest(warning(1), at(0))
