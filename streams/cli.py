@@ -463,6 +463,10 @@ from sinks.alerts.cli import alerts_app  # noqa: E402 - mounted here, kept apart
 
 app.add_typer(alerts_app, name="alerts")
 
+from streams.dlq_cli import dlq_app  # noqa: E402 - mounted here, kept apart from the rest
+
+app.add_typer(dlq_app, name="dlq")
+
 
 def main() -> None:
     """Console-script entry point: turn our own errors into one clear line, exit 2."""
