@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.errors import ConfigError, LoanwatchError
+from config.errors import ConfigError, LoanwatchError, ServiceUnavailable
 from config.settings import Settings, load_settings
 
-__all__ = ["ConfigError", "LoanwatchError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "LoanwatchError", "ServiceUnavailable", "Settings", "load_settings"]

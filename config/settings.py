@@ -63,6 +63,9 @@ class KafkaSettings(_Section):
     ssl_keyfile: Path | None = None
     ssl_key_password: SecretStr | None = None
     ssl_check_hostname: bool = True
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    """Seconds a one-shot command (``simulate``) waits for the brokers before it gives up;
+    long-running commands keep retrying instead."""
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -191,6 +194,10 @@ class ClickHouseSettings(_Section):
     ca_certs: Path | None = None
     verify: bool = True
     connect_timeout_s: float = Field(default=5.0, gt=0)
+
+    def address(self) -> str:
+        """``host:port`` of the native protocol, as messages name it."""
+        return f"{self.host}:{self.port}"
 
     def driver_kwargs(self, *, database: str | None = None) -> dict[str, Any]:
         """Keyword arguments for ``clickhouse_driver.Client(**kwargs)``."""
