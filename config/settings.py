@@ -11,13 +11,20 @@ credentials are spelled the same way for Kafka, Redis and ClickHouse.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +32,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from config import sources
 from config.errors import ConfigError
 
 __all__ = [
@@ -36,13 +44,38 @@ __all__ = [
     "StackSettings",
     "TopicSettings",
     "WorkerSettings",
+    "default_state_dir",
     "known_env_names",
     "load_settings",
 ]
 
 ENV_PREFIX = "LOANWATCH_"
 CONFIG_FILE_ENV = "LOANWATCH_CONFIG_FILE"
+DOTENV_FILE = ".env"
+"""Read from the working folder, as docker compose and most tools do."""
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def default_state_dir() -> Path:
+    """``.state/`` in the source checkout this code runs from, else the XDG state folder.
+
+    Never relative to the working folder: `loanwatch stack status` run from elsewhere
+    finds the same stack as from the project folder.
+    """
+    checkout = Path(__file__).resolve().parent.parent
+    if _is_loanwatch_checkout(checkout):
+        return checkout / ".state"
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "state"
+    return base / "loanwatch"
+
+
+def _is_loanwatch_checkout(folder: Path) -> bool:
+    try:
+        text = (folder / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return re.search(r'(?m)^name\s*=\s*"loanwatch"\s*$', text) is not None
 
 
 class _Section(BaseModel):
@@ -364,7 +397,11 @@ class AlertSettings(_Section):
 class StackSettings(_Section):
     """The local stack that `loanwatch stack up` runs on loopback."""
 
-    state_dir: Path = Path(".state")
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        json_schema_extra={"shown_default": "`LOANWATCH_STATE_DIR`"},
+    )
+    """Config, data, logs and pid files of the stack's services, one folder each."""
     kafka_port: int = Field(default=9092, gt=0, lt=65536)
     kafka_controller_port: int = Field(default=9093, gt=0, lt=65536)
     kafka_heap: str = Field(default="512m", pattern=r"^\d+[mMgG]$")
@@ -380,9 +417,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
-        env_file=".env",
+        env_file=DOTENV_FILE,
         env_file_encoding="utf-8",
-        extra="forbid",
+        # Not "forbid": a .env file may hold other programs' variables. Our own names are
+        # checked in every source by `load_settings` (config/sources.py).
+        extra="ignore",
         frozen=True,
     )
 
@@ -390,15 +429,44 @@ class Settings(BaseSettings):
     time_zone: str = "Asia/Shanghai"
     max_event_bytes: int = Field(default=512 * 1024, ge=1024, le=16 * 1024 * 1024)
     """Events larger than this are dead-lettered unread; keep it under the topics' max size."""
-    data_dir: Path = Path(".state/worker")
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        json_schema_extra={
+            "shown_default": "the checkout's `.state/` (else `$XDG_STATE_HOME/loanwatch`)"
+        },
+    )
+    """The base of everything Loanwatch keeps on disk: the worker's data, the local stack,
+    the demo's and the simulator's outputs. The default does not depend on the working
+    folder: the `.state/` folder of the source checkout the code runs from, or, for an
+    installed copy, ``$XDG_STATE_HOME/loanwatch`` (``~/.local/state/loanwatch``)."""
+    data_dir: Path = Field(
+        default_factory=lambda: default_state_dir() / "worker",
+        json_schema_extra={"shown_default": "`LOANWATCH_STATE_DIR`/worker"},
+    )
     """Where a worker keeps its local table state (RocksDB); rebuilt from Kafka if lost."""
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     topics: TopicSettings = TopicSettings()
     worker: WorkerSettings = WorkerSettings()
-    stack: StackSettings = StackSettings()
+    stack: StackSettings = Field(default_factory=StackSettings)
     alerts: AlertSettings = AlertSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _anchor_paths(cls, data: Any) -> Any:
+        """Paths left unset follow ``state_dir``, so one setting moves everything."""
+        if not isinstance(data, dict) or data.get("state_dir") in (None, ""):
+            return data
+        base = Path(data["state_dir"])
+        data = {**data, "state_dir": base}
+        data.setdefault("data_dir", base / "worker")
+        stack = data.get("stack")
+        if stack is None:
+            data["stack"] = {"state_dir": base}
+        elif isinstance(stack, dict) and "state_dir" not in stack:
+            data["stack"] = {**stack, "state_dir": base}
+        return data
 
     @field_validator("time_zone")
     @classmethod
@@ -435,17 +503,17 @@ def load_settings(**overrides: Any) -> Settings:
     ...
     config.errors.ConfigError: invalid setting LOANWATCH_TOPICS__EVENTS: ... topic names are ...
     """
-    unknown = sorted(
-        name
-        for name in os.environ
-        if name.startswith(ENV_PREFIX) and name != CONFIG_FILE_ENV and name not in known_env_names()
-    )
-    if unknown:
-        hints = [_did_you_mean(name) for name in unknown]
-        raise ConfigError("unknown setting " + "; ".join(hints))
+    known = known_env_names()
     config_file = os.environ.get(CONFIG_FILE_ENV)
     if config_file and not Path(config_file).is_file():
         raise ConfigError(f"invalid setting {CONFIG_FILE_ENV}: no such file {config_file!r}")
+    unknown = [
+        *sources.unknown_in_environment(ENV_PREFIX, known, CONFIG_FILE_ENV),
+        *sources.unknown_in_dotenv(Path(DOTENV_FILE), ENV_PREFIX, known, CONFIG_FILE_ENV),
+        *(sources.unknown_in_yaml(Path(config_file), _tree()) if config_file else ()),
+    ]
+    if unknown:
+        raise ConfigError("unknown setting " + "; ".join(unknown))
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -460,17 +528,22 @@ def load_settings(**overrides: Any) -> Settings:
 def known_env_names() -> frozenset[str]:
     """Every environment variable the settings tree reads, e.g. for docs and compose checks."""
     names = {CONFIG_FILE_ENV}
-    for name, field in Settings.model_fields.items():
+    for name, subs in _tree().items():
         names.add(_env_name((name,)))  # a whole section may be given as JSON
-        section = field.annotation
-        if isinstance(section, type) and issubclass(section, BaseModel):
-            names.update(_env_name((name, sub)) for sub in section.model_fields)
+        names.update(_env_name((name, sub)) for sub in subs or ())
     return frozenset(names)
 
 
-def _did_you_mean(name: str) -> str:
-    close = difflib.get_close_matches(name, known_env_names(), n=1)
-    return f"{name} (did you mean {close[0]}?)" if close else name
+def _tree() -> dict[str, frozenset[str] | None]:
+    """Each top-level setting and its section's field names (None: a plain value)."""
+    tree: dict[str, frozenset[str] | None] = {}
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            tree[name] = frozenset(section.model_fields)
+        else:
+            tree[name] = None
+    return tree
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:

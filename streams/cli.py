@@ -95,7 +95,11 @@ def stack_up(
     with console.status("starting Kafka, Redis and ClickHouse..."):
         rows = local_stack.up(settings, allow_install=install)
     _print_status(rows)
-    console.print(f"state, logs and data under {settings.stack.state_dir.resolve()}")
+    console.print(
+        f"state, logs and data under {settings.stack.state_dir.resolve()}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @stack_app.command("down")
@@ -108,8 +112,10 @@ def stack_down() -> None:
 @stack_app.command("status")
 def stack_status() -> None:
     """Show each service; exit code 0 only when all are healthy."""
-    rows = local_stack.status(_settings())
+    settings = _settings()
+    rows = local_stack.status(settings)
     _print_status(rows)
+    console.print(f"state folder: {settings.stack.state_dir}", highlight=False, soft_wrap=True)
     if not all(row.healthy for row in rows):
         raise typer.Exit(code=3)
 
@@ -165,8 +171,12 @@ def simulate(
         typer.Option(min=0.001, help="Target events/s to Kafka; omit to send as fast as possible."),
     ] = None,
     labels: Annotated[
-        Path, typer.Option(help="Where the ground-truth labels go (JSON lines).")
-    ] = Path(".state/demo/labels.jsonl"),
+        Path | None,
+        typer.Option(
+            help="Where the ground-truth labels go (JSON lines) "
+            "[default: LOANWATCH_STATE_DIR/demo/labels.jsonl]."
+        ),
+    ] = None,
     to_file: Annotated[
         Path | None,
         typer.Option(help="Write the events to this JSON-lines file instead of Kafka."),
@@ -184,7 +194,7 @@ def simulate(
             months=months,
             seed=seed,
             rate=rate,
-            labels_path=labels,
+            labels_path=labels or settings.state_dir / "demo" / "labels.jsonl",
             to_file=to_file,
         )
     by_type = Table("event type", "events", title="events by type", title_justify="left")

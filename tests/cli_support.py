@@ -23,10 +23,10 @@ def closed_port() -> int:
 
 
 def cli_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    """The environment without the caller's LOANWATCH_ variables, plus ``settings``."""
+    """The environment without the caller's LOANWATCH_ variables, everything kept under
+    ``tmp_path/state``, plus ``settings`` (``kafka__bootstrap_servers=...``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOANWATCH_")}
-    env["LOANWATCH_STACK__STATE_DIR"] = str(tmp_path / "state")
-    env["LOANWATCH_DATA_DIR"] = str(tmp_path / "worker")
+    env["LOANWATCH_STATE_DIR"] = str(tmp_path / "state")
     env.update({f"LOANWATCH_{name.upper()}": value for name, value in settings.items()})
     return env
 
