@@ -79,23 +79,34 @@ def _is_loanwatch_checkout(folder: Path) -> bool:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class KafkaSettings(_Section):
     """Where the brokers are and how to authenticate to them."""
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    """Brokers to bootstrap from, ``host:port[,host:port...]``."""
     client_id: str = "loanwatch"
+    """The client id the brokers see in their logs and quotas."""
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How to talk to the brokers: plain, TLS, SASL, or SASL over TLS."""
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """SASL mechanism when the protocol is ``SASL_*`` (``PLAIN`` if unset)."""
     sasl_username: str | None = None
+    """SASL user name."""
     sasl_password: SecretStr | None = None
+    """SASL password (secret)."""
     ssl_cafile: Path | None = None
+    """CA bundle that signed the brokers' certificates (TLS)."""
     ssl_certfile: Path | None = None
+    """Client certificate, for brokers that want mutual TLS."""
     ssl_keyfile: Path | None = None
+    """The client certificate's private key."""
     ssl_key_password: SecretStr | None = None
+    """Password of the private key (secret)."""
     ssl_check_hostname: bool = True
+    """Check that the broker's certificate names the host connected to."""
     connect_timeout_s: float = Field(default=10.0, gt=0)
     """Seconds a one-shot command (``simulate``) waits for the brokers before it gives up;
     long-running commands keep retrying instead."""
@@ -156,14 +167,23 @@ class RedisSettings(_Section):
     """Redis for instant lookups; ACL user, password and TLS are all optional."""
 
     url: str = "redis://127.0.0.1:6379/0"
+    """``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, with the database number."""
     username: str | None = None
+    """ACL user name."""
     password: SecretStr | None = None
+    """Password (secret)."""
     ssl_ca_certs: Path | None = None
+    """CA bundle that signed the server's certificate (``rediss://``)."""
     ssl_certfile: Path | None = None
+    """Client certificate, for a server that wants mutual TLS."""
     ssl_keyfile: Path | None = None
+    """The client certificate's private key."""
     ssl_check_hostname: bool = True
+    """Check that the server's certificate names the host connected to."""
     key_prefix: str = "lw:"
+    """Prefix of every key Loanwatch writes (risk cards, model metrics, alerts)."""
     socket_timeout_s: float = Field(default=2.0, gt=0)
+    """Seconds to wait for a command's answer."""
     socket_connect_timeout_s: float = Field(default=1.0, gt=0)
     """Seconds to wait for a connection: bounds how long an unreachable Redis takes to notice."""
     retries: int = Field(default=0, ge=0)
@@ -218,15 +238,25 @@ class ClickHouseSettings(_Section):
     """ClickHouse over the native protocol (clickhouse-driver)."""
 
     host: str = "127.0.0.1"
+    """Server host name or address."""
     port: int = Field(default=9000, gt=0, lt=65536)
+    """Native protocol port (9440 is usual with ``secure``)."""
     http_port: int = Field(default=8123, gt=0, lt=65536)
+    """HTTP interface port, used by the local stack's health check."""
     database: str = Field(default="loanwatch", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The analysts' database; `db migrate` creates it."""
     user: str = "default"
+    """User name."""
     password: SecretStr = SecretStr("")
+    """Password (secret)."""
     secure: bool = False
+    """Connect over TLS."""
     ca_certs: Path | None = None
+    """CA bundle that signed the server's certificate (``secure``)."""
     verify: bool = True
+    """Verify the server's certificate (``secure``)."""
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to wait for a connection."""
 
     def address(self) -> str:
         """``host:port`` of the native protocol, as messages name it."""
@@ -254,14 +284,21 @@ class TopicSettings(_Section):
     """Kafka topic names; every producer and consumer reads them from here."""
 
     events: str = "postloan.events"
+    """Loan, repayment, account, bureau and contact events in (docs/events.md)."""
     dlq: str = "postloan.events.dlq"
+    """Events that could not be read, with the reason (kept 30 days)."""
     warnings: str = "risk.warnings"
+    """Warnings out (docs/warnings.md)."""
     transitions: str = "risk.transitions"
+    """Changes of delinquency bucket and five-category class."""
     actions: str = "postloan.actions"
+    """Workflow actions for staff (calls, letters, reviews)."""
     rules: str = "risk.rules"
+    """Rule packs published at run time (compacted; the newest wins)."""
     model_metrics: str = "risk.model_metrics"
     """Each partition's model figures at every checkpoint of its hub (docs/models.md)."""
     partitions: int = Field(default=4, ge=1, le=1024)
+    """Partitions of each topic the worker creates (existing topics are left alone)."""
 
     @field_validator(
         "events", "dlq", "warnings", "transitions", "actions", "rules", "model_metrics"
@@ -289,6 +326,7 @@ class WorkerSettings(_Section):
     """`wall`: ticks follow the real date. `event`: they follow the newest event time seen
     on each partition, so a replay of months of history ages loans as it goes."""
     clock_interval_s: float = Field(default=30.0, gt=0)
+    """Seconds between the clock's ticks, which age every loan (days past due)."""
     clock_ticks_per_s: float = Field(default=200.0, gt=0)
     """Wall clock only: the most ticks a worker sends per second, in slices every
     tenth of a second. A day's wake-ups come due together (a whole book's
@@ -300,9 +338,13 @@ class WorkerSettings(_Section):
     """A rule pack YAML watched for changes; `None` uses the built-in pack (and the
     rules control topic, which always wins once it has a pack)."""
     policy_file: Path | None = None
+    """A policy YAML (buckets, classes, grace days); `None` uses the built-in one."""
     workflows_file: Path | None = None
+    """A workflow policy YAML (which actions follow which warnings); `None`: built-in."""
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    """``exactly_once`` uses Kafka transactions: no repeated outputs after a crash, at some cost."""
     web_port: int | None = Field(default=None, gt=0, lt=65536)
+    """Port of Faust's web server; `None` leaves it off (`loanwatch worker` runs without it)."""
     linger_ms: int = Field(default=0, ge=0, le=1000)
     """How long the producer waits to fill a batch (Faust's default, 0). Measured in
     one paired run (`bench/stream.py --loans 300 --latency-rate 250 --set
@@ -350,6 +392,7 @@ class AlertSettings(_Section):
     ref_key: SecretStr = SecretStr("loanwatch-alert-refs")
     """Key of the keyed hash that masks borrower references in messages; set it in production."""
     http_host: str = "127.0.0.1"
+    """Address the ack/resolve endpoint listens on."""
     http_port: int | None = Field(default=8095, gt=0, lt=65536)
     """The ack/resolve endpoint of `alerts run`; `None` turns it off."""
     http_token: SecretStr | None = None
@@ -403,12 +446,19 @@ class StackSettings(_Section):
     )
     """Config, data, logs and pid files of the stack's services, one folder each."""
     kafka_port: int = Field(default=9092, gt=0, lt=65536)
+    """The local Kafka's client port."""
     kafka_controller_port: int = Field(default=9093, gt=0, lt=65536)
+    """The local Kafka's KRaft controller port."""
     kafka_heap: str = Field(default="512m", pattern=r"^\d+[mMgG]$")
+    """The local Kafka's JVM heap (``-Xmx``), e.g. ``512m``, ``1g``."""
     redis_port: int = Field(default=6379, gt=0, lt=65536)
+    """The local Redis's port."""
     clickhouse_port: int = Field(default=9000, gt=0, lt=65536)
+    """The local ClickHouse's native port."""
     clickhouse_http_port: int = Field(default=8123, gt=0, lt=65536)
+    """The local ClickHouse's HTTP port."""
     start_timeout_s: float = Field(default=120.0, gt=0)
+    """Seconds `stack up` waits for each service to become healthy."""
 
 
 class Settings(BaseSettings):
@@ -423,10 +473,13 @@ class Settings(BaseSettings):
         # checked in every source by `load_settings` (config/sources.py).
         extra="ignore",
         frozen=True,
+        use_attribute_docstrings=True,
     )
 
     app_id: str = Field(default="loanwatch", pattern=r"^[A-Za-z0-9._-]+$")
+    """The worker's Kafka consumer group and the prefix of its own topics (``<app_id>-ticks``)."""
     time_zone: str = "Asia/Shanghai"
+    """IANA zone of the worker's business day: when installments fall due and days turn."""
     max_event_bytes: int = Field(default=512 * 1024, ge=1024, le=16 * 1024 * 1024)
     """Events larger than this are dead-lettered unread; keep it under the topics' max size."""
     state_dir: Path = Field(
