@@ -48,6 +48,7 @@ FROM python:3.11-slim AS runtime
 # python:3.11-slim already has ca-certificates (TLS to Kafka, Redis and
 # ClickHouse) and tzdata (LOANWATCH_TIME_ZONE is checked against it).
 ENV PATH=/opt/venv/bin:$PATH \
+    LOANWATCH_STATE_DIR=/var/lib/loanwatch/.state \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint typecheck test test-unit fuzz stack-up stack-down stack-status demo bench clean
+.PHONY: install lint typecheck test test-unit test-slow fuzz stack-up stack-down stack-status demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ test: install
 # Unit tests of the pure core only: no services needed.
 test-unit: install
 	$(BIN)/python -m pytest -m 'not integration' tests/unit
+
+# The slow tests alone (also part of `make test`): long-running commands pointed at a
+# closed port and watched for a few seconds each (they must report the outage once and
+# keep retrying). Starts the stack: `alerts run` needs Redis while Kafka is unreachable.
+test-slow: install
+	$(BIN)/loanwatch stack up
+	$(BIN)/python -m pytest -m slow tests
 
 # The fuzz tests alone, many random cases each (FUZZ_EXAMPLES, default 5000);
 # the shortest input behind each failure is kept in tests/fuzz_corpus/ and replayed

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from config.errors import ConfigError, LoanwatchError
+from config.errors import ConfigError, LoanwatchError, ServiceUnavailable
 
 if TYPE_CHECKING:
     from config.settings import Settings, load_settings
 
-__all__ = ["ConfigError", "LoanwatchError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "LoanwatchError", "ServiceUnavailable", "Settings", "load_settings"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ swallowing programming errors, and each subclass names the package at fault.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "LoanwatchError"]
+__all__ = ["ConfigError", "LoanwatchError", "ServiceUnavailable"]
 
 
 class LoanwatchError(Exception):
@@ -15,3 +15,18 @@ class LoanwatchError(Exception):
 
 class ConfigError(LoanwatchError):
     """A setting or policy file is wrong; the message names the setting."""
+
+
+class ServiceUnavailable(LoanwatchError):
+    """Kafka, Redis or ClickHouse could not be reached; the message names which, where,
+    and what the command does about it (a one-shot command exits).
+
+    >>> str(ServiceUnavailable("ClickHouse", "127.0.0.1:9000", "Connection refused"))
+    'cannot reach ClickHouse at 127.0.0.1:9000 (Connection refused); exiting'
+    """
+
+    def __init__(self, service: str, address: str, reason: str, then: str = "exiting") -> None:
+        super().__init__(f"cannot reach {service} at {address} ({reason}); {then}")
+        self.service = service
+        self.address = address
+        self.reason = reason

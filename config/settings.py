@@ -11,13 +11,20 @@ credentials are spelled the same way for Kafka, Redis and ClickHouse.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +32,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from config import sources
 from config.errors import ConfigError
 
 __all__ = [
@@ -36,33 +44,72 @@ __all__ = [
     "StackSettings",
     "TopicSettings",
     "WorkerSettings",
+    "default_state_dir",
     "known_env_names",
     "load_settings",
 ]
 
 ENV_PREFIX = "LOANWATCH_"
 CONFIG_FILE_ENV = "LOANWATCH_CONFIG_FILE"
+DOTENV_FILE = ".env"
+"""Read from the working folder, as docker compose and most tools do."""
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
+def default_state_dir() -> Path:
+    """``.state/`` in the source checkout this code runs from, else the XDG state folder.
+
+    Never relative to the working folder: `loanwatch stack status` run from elsewhere
+    finds the same stack as from the project folder.
+    """
+    checkout = Path(__file__).resolve().parent.parent
+    if _is_loanwatch_checkout(checkout):
+        return checkout / ".state"
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "state"
+    return base / "loanwatch"
+
+
+def _is_loanwatch_checkout(folder: Path) -> bool:
+    try:
+        text = (folder / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return re.search(r'(?m)^name\s*=\s*"loanwatch"\s*$', text) is not None
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class KafkaSettings(_Section):
     """Where the brokers are and how to authenticate to them."""
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    """Brokers to bootstrap from, ``host:port[,host:port...]``."""
     client_id: str = "loanwatch"
+    """The client id the brokers see in their logs and quotas."""
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How to talk to the brokers: plain, TLS, SASL, or SASL over TLS."""
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """SASL mechanism when the protocol is ``SASL_*`` (``PLAIN`` if unset)."""
     sasl_username: str | None = None
+    """SASL user name."""
     sasl_password: SecretStr | None = None
+    """SASL password (secret)."""
     ssl_cafile: Path | None = None
+    """CA bundle that signed the brokers' certificates (TLS)."""
     ssl_certfile: Path | None = None
+    """Client certificate, for brokers that want mutual TLS."""
     ssl_keyfile: Path | None = None
+    """The client certificate's private key."""
     ssl_key_password: SecretStr | None = None
+    """Password of the private key (secret)."""
     ssl_check_hostname: bool = True
+    """Check that the broker's certificate names the host connected to."""
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    """Seconds a one-shot command (``simulate``) waits for the brokers before it gives up;
+    long-running commands keep retrying instead."""
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -120,14 +167,23 @@ class RedisSettings(_Section):
     """Redis for instant lookups; ACL user, password and TLS are all optional."""
 
     url: str = "redis://127.0.0.1:6379/0"
+    """``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, with the database number."""
     username: str | None = None
+    """ACL user name."""
     password: SecretStr | None = None
+    """Password (secret)."""
     ssl_ca_certs: Path | None = None
+    """CA bundle that signed the server's certificate (``rediss://``)."""
     ssl_certfile: Path | None = None
+    """Client certificate, for a server that wants mutual TLS."""
     ssl_keyfile: Path | None = None
+    """The client certificate's private key."""
     ssl_check_hostname: bool = True
+    """Check that the server's certificate names the host connected to."""
     key_prefix: str = "lw:"
+    """Prefix of every key Loanwatch writes (risk cards, model metrics, alerts)."""
     socket_timeout_s: float = Field(default=2.0, gt=0)
+    """Seconds to wait for a command's answer."""
     socket_connect_timeout_s: float = Field(default=1.0, gt=0)
     """Seconds to wait for a connection: bounds how long an unreachable Redis takes to notice."""
     retries: int = Field(default=0, ge=0)
@@ -182,15 +238,29 @@ class ClickHouseSettings(_Section):
     """ClickHouse over the native protocol (clickhouse-driver)."""
 
     host: str = "127.0.0.1"
+    """Server host name or address."""
     port: int = Field(default=9000, gt=0, lt=65536)
+    """Native protocol port (9440 is usual with ``secure``)."""
     http_port: int = Field(default=8123, gt=0, lt=65536)
+    """HTTP interface port, used by the local stack's health check."""
     database: str = Field(default="loanwatch", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The analysts' database; `db migrate` creates it."""
     user: str = "default"
+    """User name."""
     password: SecretStr = SecretStr("")
+    """Password (secret)."""
     secure: bool = False
+    """Connect over TLS."""
     ca_certs: Path | None = None
+    """CA bundle that signed the server's certificate (``secure``)."""
     verify: bool = True
+    """Verify the server's certificate (``secure``)."""
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to wait for a connection."""
+
+    def address(self) -> str:
+        """``host:port`` of the native protocol, as messages name it."""
+        return f"{self.host}:{self.port}"
 
     def driver_kwargs(self, *, database: str | None = None) -> dict[str, Any]:
         """Keyword arguments for ``clickhouse_driver.Client(**kwargs)``."""
@@ -214,14 +284,21 @@ class TopicSettings(_Section):
     """Kafka topic names; every producer and consumer reads them from here."""
 
     events: str = "postloan.events"
+    """Loan, repayment, account, bureau and contact events in (docs/events.md)."""
     dlq: str = "postloan.events.dlq"
+    """Events that could not be read, with the reason (kept 30 days)."""
     warnings: str = "risk.warnings"
+    """Warnings out (docs/warnings.md)."""
     transitions: str = "risk.transitions"
+    """Changes of delinquency bucket and five-category class."""
     actions: str = "postloan.actions"
+    """Workflow actions for staff (calls, letters, reviews)."""
     rules: str = "risk.rules"
+    """Rule packs published at run time (compacted; the newest wins)."""
     model_metrics: str = "risk.model_metrics"
     """Each partition's model figures at every checkpoint of its hub (docs/models.md)."""
     partitions: int = Field(default=4, ge=1, le=1024)
+    """Partitions of each topic the worker creates (existing topics are left alone)."""
 
     @field_validator(
         "events", "dlq", "warnings", "transitions", "actions", "rules", "model_metrics"
@@ -249,6 +326,7 @@ class WorkerSettings(_Section):
     """`wall`: ticks follow the real date. `event`: they follow the newest event time seen
     on each partition, so a replay of months of history ages loans as it goes."""
     clock_interval_s: float = Field(default=30.0, gt=0)
+    """Seconds between the clock's ticks, which age every loan (days past due)."""
     clock_ticks_per_s: float = Field(default=200.0, gt=0)
     """Wall clock only: the most ticks a worker sends per second, in slices every
     tenth of a second. A day's wake-ups come due together (a whole book's
@@ -260,9 +338,13 @@ class WorkerSettings(_Section):
     """A rule pack YAML watched for changes; `None` uses the built-in pack (and the
     rules control topic, which always wins once it has a pack)."""
     policy_file: Path | None = None
+    """A policy YAML (buckets, classes, grace days); `None` uses the built-in one."""
     workflows_file: Path | None = None
+    """A workflow policy YAML (which actions follow which warnings); `None`: built-in."""
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    """``exactly_once`` uses Kafka transactions: no repeated outputs after a crash, at some cost."""
     web_port: int | None = Field(default=None, gt=0, lt=65536)
+    """Port of Faust's web server; `None` leaves it off (`loanwatch worker` runs without it)."""
     linger_ms: int = Field(default=0, ge=0, le=1000)
     """How long the producer waits to fill a batch (Faust's default, 0). Measured in
     one paired run (`bench/stream.py --loans 300 --latency-rate 250 --set
@@ -310,6 +392,7 @@ class AlertSettings(_Section):
     ref_key: SecretStr = SecretStr("loanwatch-alert-refs")
     """Key of the keyed hash that masks borrower references in messages; set it in production."""
     http_host: str = "127.0.0.1"
+    """Address the ack/resolve endpoint listens on."""
     http_port: int | None = Field(default=8095, gt=0, lt=65536)
     """The ack/resolve endpoint of `alerts run`; `None` turns it off."""
     http_token: SecretStr | None = None
@@ -357,14 +440,25 @@ class AlertSettings(_Section):
 class StackSettings(_Section):
     """The local stack that `loanwatch stack up` runs on loopback."""
 
-    state_dir: Path = Path(".state")
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        json_schema_extra={"shown_default": "`LOANWATCH_STATE_DIR`"},
+    )
+    """Config, data, logs and pid files of the stack's services, one folder each."""
     kafka_port: int = Field(default=9092, gt=0, lt=65536)
+    """The local Kafka's client port."""
     kafka_controller_port: int = Field(default=9093, gt=0, lt=65536)
+    """The local Kafka's KRaft controller port."""
     kafka_heap: str = Field(default="512m", pattern=r"^\d+[mMgG]$")
+    """The local Kafka's JVM heap (``-Xmx``), e.g. ``512m``, ``1g``."""
     redis_port: int = Field(default=6379, gt=0, lt=65536)
+    """The local Redis's port."""
     clickhouse_port: int = Field(default=9000, gt=0, lt=65536)
+    """The local ClickHouse's native port."""
     clickhouse_http_port: int = Field(default=8123, gt=0, lt=65536)
+    """The local ClickHouse's HTTP port."""
     start_timeout_s: float = Field(default=120.0, gt=0)
+    """Seconds `stack up` waits for each service to become healthy."""
 
 
 class Settings(BaseSettings):
@@ -373,25 +467,59 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
-        env_file=".env",
+        env_file=DOTENV_FILE,
         env_file_encoding="utf-8",
-        extra="forbid",
+        # Not "forbid": a .env file may hold other programs' variables. Our own names are
+        # checked in every source by `load_settings` (config/sources.py).
+        extra="ignore",
         frozen=True,
+        use_attribute_docstrings=True,
     )
 
     app_id: str = Field(default="loanwatch", pattern=r"^[A-Za-z0-9._-]+$")
+    """The worker's Kafka consumer group and the prefix of its own topics (``<app_id>-ticks``)."""
     time_zone: str = "Asia/Shanghai"
+    """IANA zone of the worker's business day: when installments fall due and days turn."""
     max_event_bytes: int = Field(default=512 * 1024, ge=1024, le=16 * 1024 * 1024)
     """Events larger than this are dead-lettered unread; keep it under the topics' max size."""
-    data_dir: Path = Path(".state/worker")
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        json_schema_extra={
+            "shown_default": "the checkout's `.state/` (else `$XDG_STATE_HOME/loanwatch`)"
+        },
+    )
+    """The base of everything Loanwatch keeps on disk: the worker's data, the local stack,
+    the demo's and the simulator's outputs. The default does not depend on the working
+    folder: the `.state/` folder of the source checkout the code runs from, or, for an
+    installed copy, ``$XDG_STATE_HOME/loanwatch`` (``~/.local/state/loanwatch``)."""
+    data_dir: Path = Field(
+        default_factory=lambda: default_state_dir() / "worker",
+        json_schema_extra={"shown_default": "`LOANWATCH_STATE_DIR`/worker"},
+    )
     """Where a worker keeps its local table state (RocksDB); rebuilt from Kafka if lost."""
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     topics: TopicSettings = TopicSettings()
     worker: WorkerSettings = WorkerSettings()
-    stack: StackSettings = StackSettings()
+    stack: StackSettings = Field(default_factory=StackSettings)
     alerts: AlertSettings = AlertSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _anchor_paths(cls, data: Any) -> Any:
+        """Paths left unset follow ``state_dir``, so one setting moves everything."""
+        if not isinstance(data, dict) or data.get("state_dir") in (None, ""):
+            return data
+        base = Path(data["state_dir"])
+        data = {**data, "state_dir": base}
+        data.setdefault("data_dir", base / "worker")
+        stack = data.get("stack")
+        if stack is None:
+            data["stack"] = {"state_dir": base}
+        elif isinstance(stack, dict) and "state_dir" not in stack:
+            data["stack"] = {**stack, "state_dir": base}
+        return data
 
     @field_validator("time_zone")
     @classmethod
@@ -428,17 +556,17 @@ def load_settings(**overrides: Any) -> Settings:
     ...
     config.errors.ConfigError: invalid setting LOANWATCH_TOPICS__EVENTS: ... topic names are ...
     """
-    unknown = sorted(
-        name
-        for name in os.environ
-        if name.startswith(ENV_PREFIX) and name != CONFIG_FILE_ENV and name not in known_env_names()
-    )
-    if unknown:
-        hints = [_did_you_mean(name) for name in unknown]
-        raise ConfigError("unknown setting " + "; ".join(hints))
+    known = known_env_names()
     config_file = os.environ.get(CONFIG_FILE_ENV)
     if config_file and not Path(config_file).is_file():
         raise ConfigError(f"invalid setting {CONFIG_FILE_ENV}: no such file {config_file!r}")
+    unknown = [
+        *sources.unknown_in_environment(ENV_PREFIX, known, CONFIG_FILE_ENV),
+        *sources.unknown_in_dotenv(Path(DOTENV_FILE), ENV_PREFIX, known, CONFIG_FILE_ENV),
+        *(sources.unknown_in_yaml(Path(config_file), _tree()) if config_file else ()),
+    ]
+    if unknown:
+        raise ConfigError("unknown setting " + "; ".join(unknown))
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -453,17 +581,22 @@ def load_settings(**overrides: Any) -> Settings:
 def known_env_names() -> frozenset[str]:
     """Every environment variable the settings tree reads, e.g. for docs and compose checks."""
     names = {CONFIG_FILE_ENV}
-    for name, field in Settings.model_fields.items():
+    for name, subs in _tree().items():
         names.add(_env_name((name,)))  # a whole section may be given as JSON
-        section = field.annotation
-        if isinstance(section, type) and issubclass(section, BaseModel):
-            names.update(_env_name((name, sub)) for sub in section.model_fields)
+        names.update(_env_name((name, sub)) for sub in subs or ())
     return frozenset(names)
 
 
-def _did_you_mean(name: str) -> str:
-    close = difflib.get_close_matches(name, known_env_names(), n=1)
-    return f"{name} (did you mean {close[0]}?)" if close else name
+def _tree() -> dict[str, frozenset[str] | None]:
+    """Each top-level setting and its section's field names (None: a plain value)."""
+    tree: dict[str, frozenset[str] | None] = {}
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            tree[name] = frozenset(section.model_fields)
+        else:
+            tree[name] = None
+    return tree
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, TypedDict, TypeVar, Unpack
 
 from config import Settings
+from config.outage import REPORT_EVERY_S, Outage, kafka_client_hooks
 from sinks.errors import WriterStopped
 from sinks.metrics import SinkMetrics
 
@@ -47,13 +48,20 @@ class SourceMessage(NamedTuple):
     value: bytes | None
 
 
-def batch_consumer(settings: Settings, group_id: str, topics: Iterable[str]) -> Any:
-    """A confluent-kafka consumer in its own group that commits only when told."""
+def batch_consumer(
+    settings: Settings, group_id: str, topics: Iterable[str], outage: Outage | None = None
+) -> Any:
+    """A confluent-kafka consumer in its own group that commits only when told.
+
+    Its log lines go through Python logging and an unreachable broker is reported
+    through ``outage`` (`config.outage`), not twenty lines a second on stderr.
+    """
     from confluent_kafka import Consumer
 
     consumer = Consumer(
         {
             **settings.kafka.confluent_config(),
+            **kafka_client_hooks(settings.kafka.bootstrap_servers, outage),
             "group.id": group_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -166,9 +174,13 @@ class BatchWriter(ABC):
         self.stop_event = options.get("stop_event") or threading.Event()
         self.metrics = options.get("metrics") or SinkMetrics()
         self.degraded = False
+        self._degraded_said = 0.0
+        self.kafka_outage = Outage("Kafka", settings.kafka.bootstrap_servers)
         consumer = options.get("consumer")
         self.consumer = (
-            consumer if consumer is not None else batch_consumer(settings, group_id, topics)
+            consumer
+            if consumer is not None
+            else batch_consumer(settings, group_id, topics, self.kafka_outage)
         )
 
     @abstractmethod
@@ -192,7 +204,10 @@ class BatchWriter(ABC):
         self.close_store()
 
     def _poll_batch(self) -> list[SourceMessage]:
-        return poll_batch(self.consumer, self.max_rows, self.max_wait_s, self.stop_event)
+        batch = poll_batch(self.consumer, self.max_rows, self.max_wait_s, self.stop_event)
+        if self.kafka_outage.down and (batch or self.consumer.assignment()):
+            self.kafka_outage.recovered()
+        return batch
 
     def _commit(self, messages: Sequence[SourceMessage], started: float) -> bool:
         committed = commit_batch(self.consumer, messages)
@@ -227,10 +242,20 @@ class BatchWriter(ABC):
     def _unavailable(self, exc: BaseException, delay: float) -> bool:
         """Note one failed attempt, then wait ``delay``; True when stopped meanwhile."""
         self.metrics.retried(self.sink)
+        now = time.monotonic()
         if not self.degraded:
             self.degraded = True
+            self._degraded_said = now
             self.metrics.degraded(self.sink, True)
-            log.warning("%s sink degraded (%s); keeping the batch and retrying", self.sink, exc)
+            log.warning(
+                "%s sink degraded (%s); keeping the batch and retrying with backoff, "
+                "reporting once a minute",
+                self.sink,
+                exc,
+            )
+        elif now - self._degraded_said >= REPORT_EVERY_S:
+            self._degraded_said = now
+            log.warning("%s sink still unavailable (%s); still retrying", self.sink, exc)
         else:
             log.debug("%s still unavailable (%s); retrying in %.1fs", self.sink, exc, delay)
         return self.stop_event.wait(delay)

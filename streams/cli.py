@@ -8,7 +8,9 @@ prints the tables. Every command reads the same settings tree, so a bad
 from __future__ import annotations
 
 import atexit
+import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -16,8 +18,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from config import LoanwatchError, Settings, load_settings
+from config import LoanwatchError, ServiceUnavailable, Settings, load_settings
 from config import stack as local_stack
+from config.outage import (
+    EXIT_UNAVAILABLE,
+    clickhouse_errors,
+    exits_when_unreachable,
+    redis_address,
+    redis_errors,
+)
 
 __all__ = ["app", "main"]
 
@@ -40,6 +49,27 @@ app.add_typer(sink_app, name="sink")
 
 console = Console()
 err_console = Console(stderr=True)
+_VERBOSE = "--verbose"
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            _VERBOSE,
+            help="On failure print the traceback too; log librdkafka's every line (DEBUG). "
+            "Accepted anywhere on the command line.",
+        ),
+    ] = False,
+) -> None:
+    """Loanwatch: real-time post-loan risk monitoring."""
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    else:  # its "Failed to connect" warning carries a traceback; we say it in one line
+        logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
 
 
 def _settings() -> Settings:
@@ -65,7 +95,11 @@ def stack_up(
     with console.status("starting Kafka, Redis and ClickHouse..."):
         rows = local_stack.up(settings, allow_install=install)
     _print_status(rows)
-    console.print(f"state, logs and data under {settings.stack.state_dir.resolve()}")
+    console.print(
+        f"state, logs and data under {settings.stack.state_dir.resolve()}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @stack_app.command("down")
@@ -78,8 +112,10 @@ def stack_down() -> None:
 @stack_app.command("status")
 def stack_status() -> None:
     """Show each service; exit code 0 only when all are healthy."""
-    rows = local_stack.status(_settings())
+    settings = _settings()
+    rows = local_stack.status(settings)
     _print_status(rows)
+    console.print(f"state folder: {settings.stack.state_dir}", highlight=False, soft_wrap=True)
     if not all(row.healthy for row in rows):
         raise typer.Exit(code=3)
 
@@ -107,9 +143,10 @@ def worker(
         )
     from streams import local_state
     from streams.app import create_app
-    from streams.topics import ensure_topics
+    from streams.topics import ensure_topics, wait_for_kafka
 
     settings = _settings()
+    wait_for_kafka(settings)  # a long-running command: retries, says so once a minute
     ensure_topics(settings)
     local_state.prepare(settings.data_dir)
     faust_app = create_app(settings)
@@ -134,8 +171,12 @@ def simulate(
         typer.Option(min=0.001, help="Target events/s to Kafka; omit to send as fast as possible."),
     ] = None,
     labels: Annotated[
-        Path, typer.Option(help="Where the ground-truth labels go (JSON lines).")
-    ] = Path(".state/demo/labels.jsonl"),
+        Path | None,
+        typer.Option(
+            help="Where the ground-truth labels go (JSON lines) "
+            "[default: LOANWATCH_STATE_DIR/demo/labels.jsonl]."
+        ),
+    ] = None,
     to_file: Annotated[
         Path | None,
         typer.Option(help="Write the events to this JSON-lines file instead of Kafka."),
@@ -153,7 +194,7 @@ def simulate(
             months=months,
             seed=seed,
             rate=rate,
-            labels_path=labels,
+            labels_path=labels or settings.state_dir / "demo" / "labels.jsonl",
             to_file=to_file,
         )
     by_type = Table("event type", "events", title="events by type", title_justify="left")
@@ -381,7 +422,9 @@ def db_migrate() -> None:
     """Create the database and apply pending migrations (safe to repeat)."""
     from sinks.clickhouse import migrate
 
-    applied = migrate(_settings())
+    settings = _settings()
+    with exits_when_unreachable("ClickHouse", settings.clickhouse.address(), clickhouse_errors()):
+        applied = migrate(settings)
     for migration in applied:
         console.print(f"applied {migration.version}: {migration.name}")
     if not applied:
@@ -400,13 +443,14 @@ def sink_clickhouse(
     import signal
     import threading
 
-    from sinks.clickhouse import migrate, run
+    from sinks.clickhouse import migrate_when_reachable, run
 
     settings = _settings()
-    migrate(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    if not migrate_when_reachable(settings, stop):
+        return
     console.print("writing to ClickHouse; stop with Ctrl-C")
     run(settings, stop, max_rows=max_rows, max_wait_s=max_wait_s)
 
@@ -438,7 +482,9 @@ def lookup(loan_id: Annotated[str, typer.Argument(help="The loan to show.")]) ->
     """Print a loan's risk card with its open and recent warnings, from Redis."""
     from sinks.redis import lookup_command
 
-    code = lookup_command(_settings(), loan_id)
+    settings = _settings()
+    with exits_when_unreachable("Redis", redis_address(settings.redis.url), redis_errors()):
+        code = lookup_command(settings, loan_id)
     if code:
         raise typer.Exit(code=code)
 
@@ -453,7 +499,9 @@ def model_metrics(
     """Print each model's latest progressive metrics per partition, from Redis."""
     from sinks.redis import latest_metrics_command
 
-    code = latest_metrics_command(_settings(), model)
+    settings = _settings()
+    with exits_when_unreachable("Redis", redis_address(settings.redis.url), redis_errors()):
+        code = latest_metrics_command(settings, model)
     if code:
         raise typer.Exit(code=code)
 
@@ -469,12 +517,26 @@ app.add_typer(dlq_app, name="dlq")
 
 
 def main() -> None:
-    """Console-script entry point: turn our own errors into one clear line, exit 2."""
+    """Console-script entry point: turn our own errors into one clear line.
+
+    Exit 2 for a setting or input at fault, `EXIT_UNAVAILABLE` (69) for a service that
+    cannot be reached, 130 for Ctrl-C; ``--verbose`` adds the traceback.
+    """
+    verbose = _VERBOSE in sys.argv[1:]
+    if verbose:  # accepted after the command too: it is an option of `loanwatch` itself
+        sys.argv = [sys.argv[0], _VERBOSE, *(a for a in sys.argv[1:] if a != _VERBOSE)]
     try:
         app()
     except LoanwatchError as exc:
+        if verbose:
+            err_console.print(traceback.format_exc(), highlight=False, markup=False)
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(EXIT_UNAVAILABLE if isinstance(exc, ServiceUnavailable) else 2)
+    except KeyboardInterrupt:
+        if verbose:
+            err_console.print(traceback.format_exc(), highlight=False, markup=False)
+        err_console.print("interrupted (Ctrl-C); stopped", highlight=False)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -617,7 +617,7 @@ def run_demo(
     worker and cleans up before it propagates.
     """
     console = console or Console()
-    out = out_dir or settings.stack.state_dir / "demo"
+    out = out_dir or settings.state_dir / "demo"
     out.mkdir(parents=True, exist_ok=True)
     run_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
     data_dir = out / f"worker-{run_id}"

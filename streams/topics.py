@@ -12,14 +12,18 @@ freshly started broker was seen to do so in the demo).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # where it is defined; admin re-exports it
 
-from config import Settings
+from config import ServiceUnavailable, Settings
+from config.outage import Outage, kafka_client_hooks, short_reason
 
-__all__ = ["ensure_topics", "ticks_topic"]
+__all__ = ["admin_client", "ensure_topics", "reach_kafka", "ticks_topic", "wait_for_kafka"]
+
+_BACKOFF_MAX_S = 30.0
 
 
 def ticks_topic(settings: Settings) -> str:
@@ -40,9 +44,8 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         topics.rules: {"cleanup.policy": "compact"},
         ticks_topic(settings): {"retention.ms": str(7 * 24 * 3600 * 1000)},
     }
-    conf: dict[str, str | int | float | bool] = {**settings.kafka.confluent_config()}
-    admin = AdminClient(conf)
-    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    admin = admin_client(settings)
+    existing = reach_kafka(settings, admin)
     new = [
         NewTopic(name, num_partitions=1 if name == topics.rules else topics.partitions, config=conf)
         for name, conf in wanted.items()
@@ -60,6 +63,52 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
                 raise
     _await_partitions(admin, {t.topic: t.num_partitions for t in new}, timeout_s)
     return created
+
+
+def admin_client(settings: Settings, outage: Outage | None = None) -> AdminClient:
+    """An admin client whose log lines and connection errors go through our logging."""
+    kafka = settings.kafka
+    return AdminClient(
+        {**kafka.confluent_config(), **kafka_client_hooks(kafka.bootstrap_servers, outage)}
+    )
+
+
+def reach_kafka(settings: Settings, admin: AdminClient | None = None) -> set[str]:
+    """The cluster's topic names, or `ServiceUnavailable` after ``kafka.connect_timeout_s``."""
+    admin = admin or admin_client(settings)
+    try:
+        return set(admin.list_topics(timeout=settings.kafka.connect_timeout_s).topics)
+    except KafkaException as exc:
+        error = exc.args[0]
+        reason = (
+            f"no broker answered within {settings.kafka.connect_timeout_s:g} s"
+            if error.code() in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT)
+            else short_reason(error.str())
+        )
+        raise ServiceUnavailable("Kafka", settings.kafka.bootstrap_servers, reason) from exc
+
+
+def wait_for_kafka(
+    settings: Settings, outage: Outage | None = None, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Block until the brokers answer, retrying with backoff; a long-running command's start.
+
+    The outage is reported once, then once a minute, then once when Kafka answers.
+    """
+    outage = outage or Outage("Kafka", settings.kafka.bootstrap_servers)
+    admin = admin_client(settings, outage)
+    delay = 1.0
+    while True:
+        try:
+            reach_kafka(settings, admin)
+        except ServiceUnavailable as exc:
+            outage.failed(exc.reason)
+            admin.poll(0)  # serve the queued log lines and error callbacks
+            sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX_S)
+            continue
+        outage.recovered()
+        return
 
 
 def _await_partitions(admin: AdminClient, wanted: dict[str, int], timeout_s: float) -> None:

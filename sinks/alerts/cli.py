@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,15 +27,22 @@ alerts_app = typer.Typer(
 console = Console()
 
 
-def _store() -> Any:
+@contextmanager
+def _store() -> Iterator[Any]:
+    """The alert store in Redis; an unreachable Redis ends the command with one line."""
     import redis
 
     from config import load_settings
+    from config.outage import exits_when_unreachable, redis_address, redis_errors
     from sinks.alerts.store import AlertStore
 
     settings = load_settings()
     client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
-    return AlertStore(client, settings.redis.key_prefix + "alerts:")
+    try:
+        with exits_when_unreachable("Redis", redis_address(settings.redis.url), redis_errors()):
+            yield AlertStore(client, settings.redis.key_prefix + "alerts:")
+    finally:
+        client.close()
 
 
 def _me() -> str:
@@ -91,12 +100,17 @@ def run(
         else None
     )
     if settings.alerts.clickhouse:
+        from config.outage import short_reason
         from sinks.clickhouse import migrate
 
         try:
             migrate(settings)  # alert_events; the history waits in Redis if this fails
         except Exception as exc:  # noqa: BLE001 - alerting must not depend on ClickHouse
-            console.print(f"[yellow]ClickHouse not migrated ({exc}); events wait in Redis[/]")
+            console.print(
+                f"[yellow]cannot migrate ClickHouse at {settings.clickhouse.address()} "
+                f"({short_reason(exc)}); alerting without it, alert events wait in Redis[/]",
+                highlight=False,
+            )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -122,7 +136,9 @@ def _act(op: str, ref: str, by: str, done: str) -> None:
     from sinks.alerts.commands import submit
 
     who = by or _me()
-    _answer(submit(_store(), op, who, ref=ref), f"{done} {ref} as {who}")
+    with _store() as store:
+        answer = submit(store, op, who, ref=ref)
+    _answer(answer, f"{done} {ref} as {who}")
 
 
 @alerts_app.command("ack")
@@ -157,10 +173,9 @@ def silence(
     from sinks.alerts.routing import parse_duration
 
     fields = silence_command(match, parse_duration(duration, "--for", SILENCE_MAX_S), comment)
-    _answer(
-        submit(_store(), "silence", author or _me(), **fields),
-        f"silence {fields['id']} until {fields['ends_at']}",
-    )
+    with _store() as store:
+        answer = submit(store, "silence", author or _me(), **fields)
+    _answer(answer, f"silence {fields['id']} until {fields['ends_at']}")
 
 
 @alerts_app.command("expire")
@@ -171,7 +186,9 @@ def expire(
     """End a silence now."""
     from sinks.alerts.commands import submit
 
-    _answer(submit(_store(), "expire", by or _me(), id=silence_id), f"expired {silence_id}")
+    with _store() as store:
+        answer = submit(store, "expire", by or _me(), id=silence_id)
+    _answer(answer, f"expired {silence_id}")
 
 
 @alerts_app.command("list")
@@ -181,7 +198,8 @@ def list_alerts(
     """Open alert groups (masked refs) and silences in force."""
     from sinks.alerts.commands import overview
 
-    view = overview(_store())
+    with _store() as store:
+        view = overview(store)
     if as_json:
         console.print_json(json.dumps(view))
         return

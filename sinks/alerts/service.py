@@ -287,21 +287,27 @@ class AlertService:
         """
         from redis.exceptions import ConnectionError, TimeoutError
 
+        from config.outage import Outage, redis_address, short_reason
+
+        outage = Outage(
+            "Redis",
+            redis_address(self.settings.redis.url),
+            say=lambda line: log.warning("alerts paused: %s", line),
+        )
         delay = 0.5
-        degraded = False
         try:
             while not self.stop_event.is_set():
                 try:
                     self.step()
-                    if degraded:
-                        log.warning("alerts: Redis back; resumed from the stored state")
+                    if outage.down:
+                        outage.recovered()
+                        log.warning("alerts: resumed from the stored state")
                         self.metrics.degraded("alerts", False)
-                    degraded, delay = False, 0.5
+                    delay = 0.5
                 except (ConnectionError, TimeoutError, OSError) as exc:
-                    if not degraded:
-                        log.warning("alerts: Redis unavailable (%s); alerting paused", exc)
+                    if not outage.down:
                         self.metrics.degraded("alerts", True)
-                    degraded = True
+                    outage.failed(short_reason(exc))
                     self._leave_kafka()
                     self.stop_event.wait(delay)
                     delay = min(delay * 2, 10.0)

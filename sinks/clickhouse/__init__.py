@@ -11,7 +11,13 @@ from __future__ import annotations
 from sinks.clickhouse.backtest import BACKTEST_RULE_RESULTS, BACKTEST_RUNS
 from sinks.clickhouse.book import LOANS, MODEL_SCORES, NOTE_LABELS
 from sinks.clickhouse.dialect import Column, Kind, ServerFeatures, Table, create_table_sql
-from sinks.clickhouse.migrations import MIGRATIONS, Migration, apply_migrations, migrate
+from sinks.clickhouse.migrations import (
+    MIGRATIONS,
+    Migration,
+    apply_migrations,
+    migrate,
+    migrate_when_reachable,
+)
 from sinks.clickhouse.tables import (
     ACTIONS,
     DEAD_LETTERS,
@@ -50,6 +56,7 @@ __all__ = [
     "apply_migrations",
     "create_table_sql",
     "migrate",
+    "migrate_when_reachable",
     "row_of",
     "run",
 ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -198,6 +199,29 @@ def migrate(settings: Settings) -> list[Migration]:
         return apply_migrations(client, ServerFeatures.of(client), settings.clickhouse.database)
     finally:
         client.disconnect()
+
+
+def migrate_when_reachable(settings: Settings, stop: threading.Event) -> bool:
+    """`migrate`, retried with backoff while ClickHouse cannot be reached: a long-running
+    command's start (``sink clickhouse``). The outage is said once, then once a minute.
+
+    Returns False when ``stop`` was set before ClickHouse answered.
+    """
+    from config.outage import Outage, clickhouse_errors, short_reason
+
+    outage = Outage("ClickHouse", settings.clickhouse.address())
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            migrate(settings)
+        except clickhouse_errors() as exc:
+            outage.failed(short_reason(exc))
+            stop.wait(delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        outage.recovered()
+        return True
+    return False
 
 
 def _columns(client: Executes, database: str, tables: Sequence[str]) -> dict[str, set[str]]:

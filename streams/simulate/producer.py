@@ -25,6 +25,7 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from config import Settings
+from config.outage import kafka_client_hooks
 from rules import Event, encode_event
 from streams.simulate.exceptions import SimulateError
 from streams.simulate.truth import LoanLabel
@@ -152,7 +153,13 @@ def produce_book(
     """
     name = topic or settings.topics.events
     bucket = TokenBucket(rate) if rate is not None else None
-    producer = Producer({**settings.kafka.ordered_producer_config(), **PRODUCER_TUNING})
+    producer = Producer(
+        {
+            **settings.kafka.ordered_producer_config(),
+            **PRODUCER_TUNING,
+            **kafka_client_hooks(settings.kafka.bootstrap_servers),
+        }
+    )
     reports = _Deliveries()
     produced = 0
     started = time.monotonic()

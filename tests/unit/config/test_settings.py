@@ -67,21 +67,26 @@ def test_illegal_topic_name_is_rejected() -> None:
         load_settings(topics={"warnings": "risk warnings"})
 
 
+def _yaml_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str) -> Path:
+    """A YAML settings file named by LOANWATCH_CONFIG_FILE."""
+    config = tmp_path / "loanwatch.yaml"
+    config.write_text(text)
+    monkeypatch.setenv("LOANWATCH_CONFIG_FILE", str(config))
+    return config
+
+
 def test_yaml_file_named_by_environment_is_read(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    config = tmp_path / "loanwatch.yaml"
-    config.write_text("redis:\n  url: rediss://cache.internal:6380/2\n  username: lw\n")
-    monkeypatch.setenv("LOANWATCH_CONFIG_FILE", str(config))
+    text = "redis:\n  url: rediss://cache.internal:6380/2\n  username: lw\n"
+    _yaml_config(monkeypatch, tmp_path, text)
     settings = load_settings()
     assert settings.redis.url == "rediss://cache.internal:6380/2"
     assert settings.redis.uses_tls()
 
 
 def test_environment_wins_over_yaml_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    config = tmp_path / "loanwatch.yaml"
-    config.write_text("app_id: from-yaml\n")
-    monkeypatch.setenv("LOANWATCH_CONFIG_FILE", str(config))
+    _yaml_config(monkeypatch, tmp_path, "app_id: from-yaml\n")
     monkeypatch.setenv("LOANWATCH_APP_ID", "from-env")
     assert load_settings().app_id == "from-env"
 
@@ -188,3 +193,74 @@ def test_pd_model_choices_are_the_models_candidates() -> None:
 
     choices = typing.get_args(WorkerSettings.model_fields["pd_model"].annotation)
     assert choices == CANDIDATES
+
+
+def test_state_folder_is_the_checkouts_whatever_the_working_folder(tmp_path: Path) -> None:
+    checkout = Path(__file__).resolve().parents[3]
+    settings = load_settings()  # run from tmp_path (see _clean_env)
+    assert settings.state_dir == checkout / ".state"
+    assert settings.stack.state_dir == checkout / ".state"
+    assert settings.data_dir == checkout / ".state" / "worker"
+
+
+def test_an_installed_copy_keeps_its_state_in_the_xdg_state_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from config import settings as settings_module
+
+    monkeypatch.setattr(settings_module, "_is_loanwatch_checkout", lambda folder: False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert load_settings().state_dir == tmp_path / "xdg" / "loanwatch"
+
+
+def test_one_state_dir_setting_moves_the_worker_data_and_the_stack(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LOANWATCH_STATE_DIR", str(tmp_path / "lw"))
+    monkeypatch.setenv("LOANWATCH_STACK__KAFKA_PORT", "19092")
+    settings = load_settings()
+    assert settings.data_dir == tmp_path / "lw" / "worker"
+    assert settings.stack.state_dir == tmp_path / "lw"
+    assert settings.stack.kafka_port == 19092
+
+
+def test_a_stack_state_dir_of_its_own_moves_only_the_stack(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LOANWATCH_STATE_DIR", str(tmp_path / "lw"))
+    monkeypatch.setenv("LOANWATCH_STACK__STATE_DIR", str(tmp_path / "stack"))
+    settings = load_settings()
+    assert settings.stack.state_dir == tmp_path / "stack"
+    assert settings.data_dir == tmp_path / "lw" / "worker"
+
+
+def test_dotenv_holding_other_programs_variables_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "ALERTING_FILE=/etc/alerting.yaml\nREDIS_URL=redis://elsewhere:1/0\n"
+        "LOANWATCH_REDIS__KEY_PREFIX=mine:\n"
+    )
+    settings = load_settings()
+    assert settings.redis.key_prefix == "mine:"
+    assert settings.redis.url == "redis://127.0.0.1:6379/0"
+
+
+def test_misspelt_name_in_dotenv_gets_a_suggestion_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ALERTING_FILE=/x.yaml\nLOANWATCH_REDIS__PASSWRD=x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "unknown setting LOANWATCH_REDIS__PASSWRD (did you mean LOANWATCH_REDIS__PASSWORD?)"
+        f" in {tmp_path / '.env'}"
+    )
+
+
+def test_misspelt_key_in_yaml_gets_a_suggestion_naming_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = _yaml_config(monkeypatch, tmp_path, "kafka:\n  bootstrap_server: k1\ntime_zon: UTC\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "unknown setting kafka.bootstrap_server (did you mean kafka.bootstrap_servers?)"
+        f" in {config}; time_zon (did you mean time_zone?) in {config}"
+    )
