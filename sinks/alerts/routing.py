@@ -47,8 +47,10 @@ __all__ = [
     "shown",
 ]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+"""A number and its unit: a bare ``"2"`` (``alerts silence --for 2``) was read as two
+seconds where two hours was meant, so text must say which. A YAML number is seconds."""
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 _ENV = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -63,7 +65,8 @@ inside what a `datetime` offset can hold (``99999999999h`` would overflow one)."
 
 
 def parse_duration(value: Any, where: str, max_s: float = MAX_DURATION_S) -> float:
-    """``30s``, ``5m``, ``4h``, ``1d``, ``250ms`` or a number of seconds, as seconds.
+    """``30s``, ``5m``, ``4h``, ``1d``, ``250ms`` (text needs its unit) or a number of
+    seconds, as seconds.
 
     Bounded by ``max_s``, because every duration ends up added to a `datetime`: an
     unbounded one would fail later, far from the entry that caused it.
@@ -79,7 +82,8 @@ def parse_duration(value: Any, where: str, max_s: float = MAX_DURATION_S) -> flo
         match = _DURATION.match(value)
         if not match:
             raise AlertConfigError(
-                f"{where}: expected a duration like 30s or 5m, got {shown(value)}"
+                f"{where}: expected a duration with its unit (ms, s, m, h, d) like 30s or 2h, "
+                f"got {shown(value)}"
             )
         seconds = float(match.group(1)) * _UNIT_S[match.group(2)]  # inf when absurdly long
     elif isinstance(value, int | float) and not isinstance(value, bool):

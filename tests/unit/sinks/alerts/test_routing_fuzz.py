@@ -133,6 +133,13 @@ def test_an_absurd_duration_names_the_field_and_the_bound() -> None:
         parse_duration("91d", "--for", 90 * 86400)
 
 
+def test_a_duration_in_text_needs_its_unit_and_a_number_is_seconds() -> None:
+    with pytest.raises(AlertConfigError, match=r"^--for: expected a duration with its unit"):
+        parse_duration("2", "--for")  # two hours, or two seconds? Say which.
+    assert parse_duration("2h", "--for") == 7200.0
+    assert parse_duration(2, "group_wait") == 2.0  # a YAML number: seconds
+
+
 def test_a_routing_error_names_the_file_and_the_line_of_the_entry(tmp_path: Path) -> None:
     path = tmp_path / "alerts.yaml"
     path.write_text(
