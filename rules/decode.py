@@ -41,8 +41,11 @@ from rules.fields import check_schema_version, json_kind
 
 __all__ = ["MAX_EVENT_BYTES", "check_key", "decode_event", "encode_event"]
 
-MAX_EVENT_BYTES: Final = 1 << 20
-"""Default size limit: larger payloads are refused before any parsing work."""
+MAX_EVENT_BYTES: Final = 512 * 1024
+"""Default size limit (512 KiB): larger payloads are refused before any parsing work.
+
+The worker's ``LOANWATCH_MAX_EVENT_BYTES`` defaults to the same number, well under
+Kafka's default 1 MB message limit, so one figure holds from producer to worker."""
 
 WHOLE_MESSAGE: Final = "$"
 """The `FieldError.field` used when the message as a whole is at fault."""

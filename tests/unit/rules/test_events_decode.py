@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from config.errors import LoanwatchError
 from rules import (
     EVENT_TYPES,
+    MAX_EVENT_BYTES,
     SCHEMA_VERSION,
     EventDecodeError,
     FieldError,
@@ -355,10 +356,13 @@ def test_payload_at_the_limit_is_accepted() -> None:
     assert decode_event(payload, max_bytes=len(payload)).type == "write_off"
 
 
-def test_default_size_limit_is_one_mebibyte() -> None:
-    payload = raw(message("collection_note", text="x" * (1 << 20)))
+def test_default_size_limit_is_512_kib_the_workers_own_default() -> None:
+    from config.settings import Settings
+
+    payload = raw(message("collection_note", text="x" * (512 * 1024)))
 
     assert str(decode_error(payload)).startswith("$: payload is ")
+    assert MAX_EVENT_BYTES == Settings().max_event_bytes == 512 * 1024
 
 
 def test_nested_error_is_named_by_its_dotted_path() -> None:
