@@ -33,8 +33,10 @@ __all__ = [
 ]
 
 SEVERITY_RANK = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
-_LONG_DIGITS = re.compile(r"\d{11,}")  # phones (11) and ID numbers (15/18) never leave in clear
-_ID_WITH_X = re.compile(r"\d{17}[0-9Xx]")
+# Phones (11 digits) and ID numbers (15/18) never leave in clear; the fraction of a
+# decimal number (a share printed as 0.0833333333333333) is a number, not an identifier.
+_LONG_DIGITS = re.compile(r"(?<!\d\.)(?<!\d)\d{11,}(?!\.\d)")
+_ID_WITH_X = re.compile(r"(?<!\d\.)(?<!\d)\d{17}[0-9Xx]")
 
 
 def mask_loan(loan_id: str) -> str:
@@ -73,6 +75,10 @@ def scrub(text: str, loan_id: str) -> str:
 
     >>> scrub("L-000123 is 30 days past due; call 13812345678", "L-000123")
     'L-**0123 is 30 days past due; call ***********'
+    >>> scrub("diverted_share=0.0833333333333333, id 11010519491231002X", "")
+    'diverted_share=0.0833333333333333, id ******************'
+    >>> scrub("tel.13812345678", "")
+    'tel.***********'
     """
     text = text.replace(loan_id, mask_loan(loan_id)) if loan_id else text
     text = _ID_WITH_X.sub(lambda m: "*" * len(m.group(0)), text)
