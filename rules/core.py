@@ -70,6 +70,23 @@ def _ahead(event: Event, now: datetime, policy: Policy) -> str:
     )
 
 
+def _resolved(rule: Rule, ctx: RuleContext, moved_to: str | None = None) -> str:
+    """What a resolving warning says: why the episode ended and where the loan stands.
+
+    The rule's own message read at the moment of resolution ("Past due: 0 days")
+    says nothing; the condition that ended the episode does, or the episode key
+    the condition now holds for (a loan moved on from substandard to doubtful).
+    """
+    loan = ctx.loan
+    if moved_to is not None:
+        why = f"now {rule.episode_key.text if rule.episode_key else 'key'} = {moved_to}"
+    elif rule.resolve_when is not None:
+        why = f"{rule.resolve_when.text} holds"
+    else:
+        why = f"{rule.condition.text} no longer holds"
+    return f"Resolved {rule.id}: {why} (DPD {loan.dpd}, {loan.bucket}, class {loan.klass})"
+
+
 _RECORD_FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format version, length of the loan's own bytes
 
@@ -374,9 +391,19 @@ class Engine:
                     if episode.open and (ends or (resolve_when is None and other != key)):
                         episode.open = False
                         episode.owner = None
+                        moved = None if ends else key  # the condition holds, for another key
                         out.append(
                             self._warning(
-                                record, rule, ctx, other, episode, "resolved", event, when, card
+                                record,
+                                rule,
+                                ctx,
+                                other,
+                                episode,
+                                "resolved",
+                                event,
+                                when,
+                                card,
+                                moved_to=moved,
                             )
                         )
             if not fired:
@@ -451,6 +478,8 @@ class Engine:
         event: Event | None,
         when: datetime,
         card: ScoreCard | None = None,
+        *,
+        moved_to: str | None = None,
     ) -> RiskWarning:
         reads, uses_model = self._reads[rule.id]
         return self._emit(
@@ -465,7 +494,9 @@ class Engine:
             version=rule.version,
             severity=rule.severity,
             owner_team=rule.owner_team,
-            message=rule.render_message(ctx),
+            message=(
+                rule.render_message(ctx) if status == "open" else _resolved(rule, ctx, moved_to)
+            ),
             reasons=tuple([Reason(name, get(ctx)) for name, get in reads]),
             card=card if uses_model else None,
             score=ctx.scores.get("pd") if uses_model else None,

@@ -424,3 +424,32 @@ def test_the_special_mention_episode_stays_open_past_90_days_until_the_loan_is_n
         if w.rule_id == "class_downgrade"
     ]
     assert downgrades == [("open", "special_mention"), ("open", "substandard")]
+
+
+def test_a_resolved_warning_says_why_it_ended_and_where_the_loan_stands() -> None:
+    book, events = book_events()
+    items: list[Event | Tick] = [*events, *daily_ticks("L-7", date(2026, 2, 11), date(2026, 2, 20))]
+    items.append(book.repay(at(date(2026, 2, 21)), 101_500))
+    _, results = run(items)
+    [resolved] = [
+        w for _, r in results for w in r.warnings if w.rule_id == "dpd_1" and w.status == "resolved"
+    ]
+    # Cured, but back to normal only after three installments in time: special mention.
+    assert resolved.message == (
+        "Resolved dpd_1: loan.dpd == 0 holds (DPD 0, M0, class special_mention)"
+    )
+
+
+def test_a_warning_resolved_by_a_new_episode_key_names_the_key() -> None:
+    _, events = book_events()
+    record, _ = run(events)
+    moved = []
+    for tick in daily_ticks("L-7", date(2026, 2, 1), date(2026, 12, 31)):
+        now = datetime.combine(tick.on, datetime.min.time(), tzinfo=UTC)  # the clock's own day
+        record, result = ENGINE.step(record, tick, now)
+        moved += [
+            w.message
+            for w in result.warnings
+            if w.rule_id == "non_performing" and w.status == "resolved"
+        ]
+    assert moved and moved[0].startswith("Resolved non_performing: now loan.klass = doubtful")
