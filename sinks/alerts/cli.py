@@ -133,17 +133,20 @@ def run(
 
 
 def _act(op: str, ref: str, by: str, done: str) -> None:
-    from sinks.alerts.commands import submit
+    from sinks.alerts.commands import known_refs, submit, unique_prefix
 
     who = by or _me()
     with _store() as store:
+        ref = unique_prefix(ref, known_refs(store))
         answer = submit(store, op, who, ref=ref)
     _answer(answer, f"{done} {ref} as {who}")
 
 
 @alerts_app.command("ack")
 def ack(
-    ref: Annotated[str, typer.Argument(help="Group ref (from the message) or warning id.")],
+    ref: Annotated[
+        str, typer.Argument(help="Group ref (from the message) or warning id, or a unique prefix.")
+    ],
     by: Annotated[str, typer.Option(help="Who takes it.")] = "",
 ) -> None:
     """Acknowledge a group or one alert: stops repeats and escalation."""
@@ -152,7 +155,7 @@ def ack(
 
 @alerts_app.command("resolve")
 def resolve(
-    ref: Annotated[str, typer.Argument(help="Group ref or warning id.")],
+    ref: Annotated[str, typer.Argument(help="Group ref or warning id, or a unique prefix.")],
     by: Annotated[str, typer.Option(help="Who resolves it.")] = "",
 ) -> None:
     """Resolve by hand (e.g. an event rule's alert, which never resolves by itself)."""

@@ -14,11 +14,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sinks.alerts.exceptions import AlertError
 from sinks.alerts.model import masked_labels
 from sinks.alerts.routing import parse_matcher
 from sinks.alerts.store import AlertStore
 
-__all__ = ["SILENCE_MAX_S", "overview", "silence_command", "submit"]
+__all__ = ["SILENCE_MAX_S", "known_refs", "overview", "silence_command", "submit", "unique_prefix"]
 
 SILENCE_MAX_S = 90 * 86400.0
 """The longest silence: longer, and a forgotten one hides a whole quarter's alerts."""
@@ -107,3 +108,31 @@ def overview(store: AlertStore, *, now: datetime | None = None) -> dict[str, Any
         "groups": out_groups,
         "silences": [s.to_dict() for s in silences if s.ends_at > now],
     }
+
+
+def known_refs(store: AlertStore) -> set[str]:
+    """Every group ref and warning id the store holds: what `ack` and `resolve` accept."""
+    alerts, groups, _ = store.snapshot()
+    return {a.alert.warning_id for a in alerts} | {g.ref for g in groups}
+
+
+def unique_prefix(ref: str, known: set[str]) -> str:
+    """The one known ref that ``ref`` is, or starts; `alerts list` shortens refs on a
+    narrow terminal, so what a person copies from it must be enough.
+
+    >>> unique_prefix("3f9c", {"3f9c0a1b2c3d", "77aa00bb11cc"})
+    '3f9c0a1b2c3d'
+    >>> unique_prefix("", {"a"})
+    Traceback (most recent call last):
+    ...
+    sinks.alerts.exceptions.AlertError: ref: empty; give a group ref or warning id (or a prefix)
+    """
+    if not ref:
+        raise AlertError("ref: empty; give a group ref or warning id (or a prefix)")
+    if ref in known:
+        return ref
+    matches = sorted(k for k in known if k.startswith(ref))
+    if len(matches) > 1:
+        shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
+        raise AlertError(f"ref: {ref!r} starts {len(matches)} refs ({shown}); give more of it")
+    return matches[0] if matches else ref  # unknown: the service says so
