@@ -150,8 +150,15 @@ def _decode_error(errors: list[FieldError], data: dict[str, Any]) -> EventDecode
 
 
 def _readable_id(value: object) -> str | None:
-    # Worth tracing with only if it is a sane identifier; garbage stays in the payload.
-    if isinstance(value, str) and 0 < len(value) <= _MAX_ID_CHARS:
+    # Worth tracing with only if it is a sane identifier (the rule `fields.Ref` applies):
+    # garbage, and bidirectional or control characters, stay in the payload, out of
+    # the dead letter's headers and the log line.
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= _MAX_ID_CHARS
+        and value.isprintable()
+        and not any(c.isspace() for c in value)
+    ):
         return value
     return None
 

@@ -645,7 +645,7 @@ def test_ids_with_control_bidirectional_or_invisible_characters_are_refused(
         "loan_id": "must be printable: no control, bidirectional, zero-width or "
         "private-use characters"
     }
-    assert error.loan_id is None or error.loan_id == loan_id  # kept only as a header value
+    assert error.loan_id is None  # never copied into the dead letter's headers or logs
 
 
 def test_codes_with_invisible_characters_are_refused() -> None:
