@@ -12,7 +12,7 @@ not timestamps, strings and floats are not money.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
@@ -21,6 +21,8 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "EARLIEST_DAY",
     "LATEST_DAY",
+    "SPAN",
+    "VISIBLE_ID",
     "MAX_MINOR_UNITS",
     "SCHEMA_VERSION",
     "ContactRef",
@@ -46,18 +48,21 @@ MAX_MINOR_UNITS: Final = 2**63 - 1
 """Largest amount accepted: it must fit the signed 64-bit columns downstream."""
 
 EARLIEST_DAY: Final = date(1970, 1, 2)
-"""First calendar day an event time or a due date may name (UTC for times).
+"""First calendar day an event time (on its own offset) or a due date may name.
 
 Times before 1970 do not fit the DateTime columns downstream, and a time near
 year 1 or 9999 overflows the date arithmetic of any day-based rule (the next
 due date, a review a year ahead): such values are typos, refused at the door."""
 
 LATEST_DAY: Final = date(2099, 12, 31)
-"""Last calendar day an event time or a due date may name (UTC for times)."""
+"""Last calendar day an event time (on its own offset) or a due date may name.
 
-_EARLIEST_T: Final = datetime(1970, 1, 2, tzinfo=UTC)
-_AFTER_LATEST_T: Final = datetime(2100, 1, 1, tzinfo=UTC)
-_SPAN: Final = f"{EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+`rules.decode.decode_event` checks an event time's day after validation: a bound
+inside the validator compared aware datetimes, 1.8 us of an event's 8.5 us decode."""
+
+SPAN: Final = f"{EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+"""The bounds in words, as refusals and the schemas state them."""
+_SPAN: Final = SPAN
 
 
 def json_kind(value: object) -> str:
@@ -112,35 +117,12 @@ def _iso_timestamp(value: object) -> object:
     )
 
 
-def _time_in_span(value: datetime) -> datetime:
-    # Compared as instants: an aware comparison never overflows, unlike astimezone.
-    if _EARLIEST_T <= value < _AFTER_LATEST_T:
-        return value
-    raise PydanticCustomError(
-        "timestamp_range",
-        "must be between {span} (UTC), got year {year}",
-        {"span": f"{_SPAN}", "year": value.year},
-    )
-
-
-def _day_in_span(value: date) -> date:
-    if EARLIEST_DAY <= value <= LATEST_DAY:
-        return value
-    raise PydanticCustomError(
-        "date_range", "must be between {span}, got year {year}", {"span": _SPAN, "year": value.year}
-    )
-
-
-def _printable(value: str) -> str:
-    # Control, format (bidirectional overrides, zero-width), private-use and unassigned
-    # characters make one id look like another on a screen and break logs and CSV;
-    # the value is not echoed, it may be what a terminal should never print.
-    if value.isprintable():
-        return value
-    raise PydanticCustomError(
-        "id_not_printable",
-        "must be printable: no control, bidirectional, zero-width or private-use characters",
-    )
+VISIBLE_ID: Final = r"^[^\s\p{Cc}\p{Cf}\p{Co}]+$"
+"""Ids and codes: no whitespace, control, format (bidirectional marks and overrides,
+zero-width) or private-use character, which make one id look like another on a
+screen (unassigned code points pass: adding ``\p{Cn}`` to the class made the
+validator's engine accept private-use characters again). Checked by the validator's
+own regex engine, not by a Python function per field."""
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -223,16 +205,14 @@ Currency = Annotated[
 
 Ref = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$"),
-    AfterValidator(_printable),
+    StringConstraints(min_length=1, max_length=128, pattern=VISIBLE_ID),
     Field(description="Identifier: 1-128 printable characters, no whitespace."),
 ]
 """An opaque identifier from a producing system: non-empty, printable, no whitespace."""
 
 Label = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$"),
-    AfterValidator(_printable),
+    StringConstraints(min_length=1, max_length=64, pattern=VISIBLE_ID),
     Field(description="Code: 1-64 printable characters, no whitespace."),
 ]
 """A short code naming a product, system, channel or team."""
@@ -263,10 +243,9 @@ ContactRef = Annotated[
 Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_iso_timestamp),
-    AfterValidator(_time_in_span),
     Field(
         description="ISO-8601 timestamp with UTC offset, e.g. 2024-03-01T09:30:00+08:00; "
-        f"between {_SPAN} (UTC)."
+        f"on a day between {_SPAN}.",
     ),
 ]
 """An instant with its UTC offset; naive times are refused."""
@@ -274,7 +253,6 @@ Timestamp = Annotated[
 Day = Annotated[
     date,
     BeforeValidator(_iso_date),
-    AfterValidator(_day_in_span),
-    Field(description=f"Calendar day, YYYY-MM-DD, between {_SPAN}."),
+    Field(ge=EARLIEST_DAY, le=LATEST_DAY, description=f"Calendar day, YYYY-MM-DD, between {SPAN}."),
 ]
 """A calendar day (due dates), ``YYYY-MM-DD``."""
