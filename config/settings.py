@@ -374,6 +374,13 @@ class WorkerSettings(_Section):
     model_checkpoint_chunk_bytes: int = Field(default=512 * 1024, ge=4096, le=64 << 20)
     """Largest piece of a model checkpoint in the ``models`` table (its changelog):
     under the broker's and topic's message size limit (1 MB by default)."""
+    batch_max: int = Field(default=1000, ge=1, le=100_000)
+    """The most messages the judging agent takes at once. A batch's rows are written
+    once and its outputs sent in few produce requests, all delivered before its
+    offsets are acked (docs/performance.md)."""
+    batch_within_s: float = Field(default=0.02, gt=0, le=10)
+    """How long the agent waits to fill a batch before judging what it has: the
+    latency a quiet stream pays, against fewer, larger writes under load."""
     cached_loans: int = Field(default=20_000, ge=0)
     """Decoded loan records kept in memory, newest used first, so a busy loan is not
     decoded from its stored bytes at every event. 0 turns the cache off."""

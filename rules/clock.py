@@ -105,3 +105,27 @@ class DueIndex:
                 del due[loan_id]
                 out.append(loan_id)
         return out
+
+    def pop_earliest(self, until: date) -> tuple[date, list[str]] | None:
+        """The loans of the earliest wake-up day, when that day is ``until`` or earlier.
+
+        Forgets them, like `pop_due`; ``None`` when no loan is due by ``until``.
+        The event clock steps a partition through its owed days with it, one
+        wake-up day at a time, as an offline replay's day-by-day loop does.
+        """
+        limit = until.toordinal()
+        heap, due = self._heap, self._due
+        while heap and due.get(heap[0][1]) != heap[0][0]:  # stale entries on top
+            heappop(heap)
+            self.examined += 1
+        if not heap or heap[0][0] > limit:
+            return None
+        day = heap[0][0]
+        out: list[str] = []
+        while heap and heap[0][0] == day:
+            _, loan_id = heappop(heap)
+            self.examined += 1
+            if due.get(loan_id) == day:
+                del due[loan_id]
+                out.append(loan_id)
+        return date.fromordinal(day), out

@@ -118,7 +118,7 @@ def _iso_timestamp(value: object) -> object:
 
 
 VISIBLE_ID: Final = r"^[^\s\p{Cc}\p{Cf}\p{Co}]+$"
-"""Ids and codes: no whitespace, control, format (bidirectional marks and overrides,
+r"""Ids and codes: no whitespace, control, format (bidirectional marks and overrides,
 zero-width) or private-use character, which make one id look like another on a
 screen (unassigned code points pass: adding ``\p{Cn}`` to the class made the
 validator's engine accept private-use characters again). Checked by the validator's

@@ -1,7 +1,7 @@
 """Input offsets the agent never judged: counted and logged, never silent.
 
 A stream framework can drop records between the fetcher and the agent (Faust's
-restore hand-over did: streams/recovery_order.py), and nothing downstream would
+restore hand-over did: streams/faust_seam.py), and nothing downstream would
 notice: offsets still advance, outputs just never appear. `OffsetWatch` keeps,
 per input partition, the next offset the agent should see, starting from the
 offset the worker sought to (asked of ``start`` at the partition's first

@@ -35,15 +35,13 @@ import logging
 import shutil
 from pathlib import Path
 
+from streams.faust_seam import tables_dir
+
 __all__ = ["mark_clean", "prepare"]
 
 log = logging.getLogger("loanwatch.worker")
 
 _MARK = "clean-stop"
-
-
-def _tables(data_dir: Path) -> Path:
-    return data_dir / "v1" / "tables"  # Faust's tabledir under our datadir
 
 
 def prepare(data_dir: Path) -> bool:
@@ -52,7 +50,7 @@ def prepare(data_dir: Path) -> bool:
     The clean-stop mark is removed either way, so a crash of this run leaves none.
     """
     mark = data_dir / _MARK
-    tables = _tables(data_dir)
+    tables = tables_dir(data_dir)
     wiped = False
     if tables.exists() and not mark.exists():
         log.warning(

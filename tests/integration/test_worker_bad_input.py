@@ -15,7 +15,11 @@ from typing import Any
 
 import orjson
 from confluent_kafka import Producer
-from test_worker_judges import _activity, _disbursed  # L-busy and L-silent's book
+from test_worker_judges import (  # L-busy and L-silent-1's book
+    SHARED_PARTITION,
+    _activity,
+    _disbursed,
+)
 
 from rules import Event, encode_event
 
@@ -87,37 +91,40 @@ def test_an_event_dated_ahead_of_the_worker_clock_moves_no_loan_and_no_clock(
 ) -> None:
     """Under the event clock, one typo'd year once aged every loan of its partition.
 
-    L-busy and L-silent share partition 0. Before the first due date, L-busy sends
+    L-busy and L-silent-1 share a partition. Before the first due date, L-busy sends
     an event dated two years after the wall clock: it must be dead-lettered
-    naming ``event_time``, and L-silent, which only ticks can age, must stay
-    quiet. L-busy's later genuine events then move the clock as usual: L-silent
+    naming ``event_time``, and L-silent-1, which only ticks can age, must stay
+    quiet. L-busy's later genuine events then move the clock as usual: L-silent-1
     reaches DPD 30 by ticks, and nothing of L-busy's is refused as late.
     """
     harness.start("w", tmp_path / "data", LOANWATCH_WORKER__CLOCK_INTERVAL_S="0.5")
     collector = harness.collector()
     topics = harness.local.topics
-    early = [_disbursed("L-busy"), _disbursed("L-silent"), _activity("L-busy", 1)]
+    early = [_disbursed("L-busy"), _disbursed("L-silent-1"), _activity("L-busy", 1)]
     ahead = (datetime.now(UTC) + timedelta(days=730)).isoformat()
     typo = _variant(_activity("L-busy", 2), "typo", event_time=ahead)
-    _produce(harness, [*_keyed(early), (b"L-busy", typo)], partition=0)
+    _produce(harness, [*_keyed(early), (b"L-busy", typo)], partition=SHARED_PARTITION)
     harness.wait("the dead letter", lambda c: c.seen[topics.dlq], collector, alive=("w",))
-    collector.drain(3)  # several clock runs: a moved clock would tick L-silent now
+    collector.drain(3)  # several clock runs: a moved clock would tick L-silent-1 now
     [letter] = _letters(collector, harness)
     assert letter["lw.error"].startswith("event_time: "), letter
     assert "ahead of the worker's clock" in letter["lw.error"], letter
-    assert not [w for w in collector.seen[topics.warnings] if w["loan_id"] == "L-silent"]
+    assert not [w for w in collector.seen[topics.warnings] if w["loan_id"] == "L-silent-1"]
 
-    _produce(harness, _keyed([_activity("L-busy", n) for n in range(3, 30)]), partition=0)
+    _produce(
+        harness, _keyed([_activity("L-busy", n) for n in range(3, 30)]), partition=SHARED_PARTITION
+    )
 
     def aged(c: Any) -> bool:
         return any(
-            (w["loan_id"], w["rule_id"]) == ("L-silent", "dpd_30") for w in c.seen[topics.warnings]
+            (w["loan_id"], w["rule_id"]) == ("L-silent-1", "dpd_30")
+            for w in c.seen[topics.warnings]
         )
 
-    harness.wait("L-silent aged by ticks", aged, collector, alive=("w",))
+    harness.wait("L-silent-1 aged by ticks", aged, collector, alive=("w",))
     collector.drain(1)
     assert len(collector.seen[topics.dlq]) == 1, _letters(collector, harness)
-    silent = [w for w in collector.seen[topics.warnings] if w["loan_id"] == "L-silent"]
+    silent = [w for w in collector.seen[topics.warnings] if w["loan_id"] == "L-silent-1"]
     assert max(w["dpd"] for w in silent) < 60, silent  # the clock is at day 87, not 2028
 
 

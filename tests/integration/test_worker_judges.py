@@ -1,8 +1,9 @@
 """A real worker judges loans live: warnings, transitions and actions reach their topics.
 
-Two loans on one partition: L-busy sends account activity every few days, which
-moves the partition's event clock forward; L-silent is disbursed and never pays,
-so only the clock's ticks can age it. Both must reach DPD 30 and 60.
+Two loans on one partition (2 of 4, by Kafka's default partitioner): L-busy
+sends account activity every few days, which moves the partition's event
+clock forward; L-silent-1 is disbursed and never pays, so only the clock's
+ticks can age it. Both must reach DPD 30 and 60.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from rules import AccountTransaction, Event, Installment, LoanDisbursed, encode_
 from streams.topics import ensure_topics
 
 START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
+SHARED_PARTITION = 2
+"""Where Kafka's default (murmur2) partitioner puts both L-busy and L-silent-1 of 4."""
 
 
 def _disbursed(
@@ -84,12 +87,15 @@ def test_worker_emits_warnings_for_event_driven_and_clock_driven_loans(
         }
     )
     ensure_topics(local)
-    events: list[Event] = [_disbursed("L-busy"), _disbursed("L-silent")]
+    events: list[Event] = [_disbursed("L-busy"), _disbursed("L-silent-1")]
     events += [_activity("L-busy", n) for n in range(1, 40)]  # to about 120 days later
     producer = Producer(local.kafka.ordered_producer_config())
     for event in events:
         producer.produce(
-            local.topics.events, key=event.loan_id.encode(), value=encode_event(event), partition=0
+            local.topics.events,
+            key=event.loan_id.encode(),
+            value=encode_event(event),
+            partition=SHARED_PARTITION,
         )
     assert producer.flush(30) == 0
 
@@ -97,21 +103,21 @@ def test_worker_emits_warnings_for_event_driven_and_clock_driven_loans(
         local,
         [local.topics.warnings, local.topics.transitions, local.topics.actions],
         done=lambda seen: (
-            {("L-silent", "dpd_60"), ("L-busy", "dpd_60")}
+            {("L-silent-1", "dpd_60"), ("L-busy", "dpd_60")}
             <= {(w["loan_id"], w["rule_id"]) for w in seen[local.topics.warnings]}
         ),
         proc=worker,
     )
     warnings = got[local.topics.warnings]
     opened = {(w["loan_id"], w["rule_id"]) for w in warnings if w["status"] == "open"}
-    for loan in ("L-busy", "L-silent"):
+    for loan in ("L-busy", "L-silent-1"):
         for rule in ("dpd_1", "dpd_30", "dpd_60", "installment_missed"):
             assert (loan, rule) in opened, [
                 (w["rule_id"], w["status"], w["dpd"], w["event_time"])
                 for w in warnings
                 if w["loan_id"] == loan
             ]
-    silent = [w for w in warnings if w["loan_id"] == "L-silent" and w["rule_id"] == "dpd_30"]
+    silent = [w for w in warnings if w["loan_id"] == "L-silent-1" and w["rule_id"] == "dpd_30"]
     assert silent[0]["event_id"] is None  # aged by the clock: no event triggered it
     # How far one tick jumps depends on how far the events moved the clock meanwhile.
     assert silent[0]["dpd"] >= 30 and silent[0]["bucket"] in ("M1", "M2", "M3")
@@ -119,12 +125,12 @@ def test_worker_emits_warnings_for_event_driven_and_clock_driven_loans(
     ids = [w["warning_id"] for w in warnings if w["status"] == "open"]
     assert len(ids) == len(set(ids))
     moves = {(t["loan_id"], t["kind"], t["to"]) for t in got[local.topics.transitions]}
-    assert {("L-silent", "bucket", "M2"), ("L-silent", "bucket", "M3")} & moves
-    assert ("L-silent", "klass", "special_mention") in moves
+    assert {("L-silent-1", "bucket", "M2"), ("L-silent-1", "bucket", "M3")} & moves
+    assert ("L-silent-1", "klass", "special_mention") in moves
     steps = {(a["loan_id"], a["name"]) for a in got[local.topics.actions]}
     assert ("L-busy", "sms_ivr") in steps and ("L-busy", "agent_call") in steps
     # A jump of several ladder steps at once emits the highest step reached.
-    assert {name for loan, name in steps if loan == "L-silent"} & {"agent_call", "field_visit"}
+    assert {name for loan, name in steps if loan == "L-silent-1"} & {"agent_call", "field_visit"}
     assert worker.poll() is None
 
 
@@ -164,7 +170,7 @@ def _collect(
 def test_clock_keeps_ageing_a_silent_loan_after_a_sigkill_and_restart(harness, tmp_path) -> None:
     """The clock index comes back with the table: ticks resume on the restarted worker.
 
-    L-silent never sends an event after its disbursement; only ticks age it. The
+    L-silent-1 never sends an event after its disbursement; only ticks age it. The
     worker is killed with SIGKILL once the loan is past due, and a new one starts
     on an empty data dir: it must rebuild the loan and its wake-up day from the
     changelog and carry it on to DPD 30 and 60.
@@ -176,9 +182,12 @@ def test_clock_keeps_ageing_a_silent_loan_after_a_sigkill_and_restart(harness, t
     producer = Producer(harness.local.kafka.ordered_producer_config())
 
     def send(events: list[Event]) -> None:
-        for event in events:  # one partition: L-busy's events move L-silent's clock
+        for event in events:  # one partition: L-busy's events move L-silent-1's clock
             producer.produce(
-                topics.events, key=event.loan_id.encode(), value=encode(event), partition=0
+                topics.events,
+                key=event.loan_id.encode(),
+                value=encode(event),
+                partition=SHARED_PARTITION,
             )
         assert producer.flush(30) == 0
 
@@ -197,10 +206,12 @@ def test_clock_keeps_ageing_a_silent_loan_after_a_sigkill_and_restart(harness, t
         return holds
 
     send(
-        [_disbursed("L-busy"), _disbursed("L-silent")]
+        [_disbursed("L-busy"), _disbursed("L-silent-1")]
         + [_activity("L-busy", n) for n in range(1, 16)]
     )
-    harness.wait("L-silent past due", opened(("L-silent", "dpd_1")), collector, alive=("first",))
+    harness.wait(
+        "L-silent-1 past due", opened(("L-silent-1", "dpd_1")), collector, alive=("first",)
+    )
     harness.wait_committed(17, alive=("first",))
     harness.kill9("first")
     before = len(collector.seen[topics.warnings])
@@ -208,15 +219,15 @@ def test_clock_keeps_ageing_a_silent_loan_after_a_sigkill_and_restart(harness, t
     harness.start("second", tmp_path / "data-second", **clock)
     send([_activity("L-busy", n) for n in range(16, 40)])
     harness.wait(
-        "L-silent aged by the restarted worker's clock",
-        opened(("L-silent", "dpd_30"), ("L-silent", "dpd_60")),
+        "L-silent-1 aged by the restarted worker's clock",
+        opened(("L-silent-1", "dpd_30"), ("L-silent-1", "dpd_60")),
         collector,
         timeout_s=120,
         alive=("second",),
     )
     collector.drain(2)
     assert collector.seen[topics.dlq] == [], harness.logs()
-    later = [w for w in collector.seen[topics.warnings][before:] if w["loan_id"] == "L-silent"]
+    later = [w for w in collector.seen[topics.warnings][before:] if w["loan_id"] == "L-silent-1"]
     assert {"dpd_30", "dpd_60"} <= {w["rule_id"] for w in later if w["event_id"] is None}
     # Repeats after the kill (at-least-once) carry the same id and body.
     bodies: dict[tuple[str, str], dict[str, object]] = {}
@@ -250,18 +261,19 @@ def test_exactly_once_ticks_after_a_partitions_last_event_still_age_its_loans(
     )
     collector = harness.collector(committed=True)
     producer = Producer(harness.local.kafka.ordered_producer_config())
+    tags = "oh"  # L-quiet-o and L-mover-o on partition 0, -h on 1 (Kafka's default partitioner)
     for n in (0, 1):
         book = [
-            _disbursed(f"L-quiet-{n}"),
-            _disbursed(f"L-mover-{n}"),
-            _activity(f"L-mover-{n}", 32),
+            _disbursed(f"L-quiet-{tags[n]}"),
+            _disbursed(f"L-mover-{tags[n]}"),
+            _activity(f"L-mover-{tags[n]}", 32),
         ]
         for event in book:
             producer.produce(
                 topics.events, key=event.loan_id.encode(), value=encode(event), partition=n
             )
     assert producer.flush(30) == 0
-    wanted = {(f"L-quiet-{n}", rule) for n in (0, 1) for rule in ("dpd_1", "dpd_30", "dpd_60")}
+    wanted = {(f"L-quiet-{t}", rule) for t in tags for rule in ("dpd_1", "dpd_30", "dpd_60")}
 
     def aged(c) -> bool:
         got = {(w["loan_id"], w["rule_id"]) for w in c.seen[topics.warnings]}

@@ -18,7 +18,7 @@ import faust
 import pytest
 from faust.types import TP
 
-from streams.recovery_order import seek_before_resume
+from streams.faust_seam import seek_before_resume
 
 STREAM = TP("events", 0)
 CHANGELOG = TP("recovery-order-test-loans-changelog", 0)
