@@ -159,8 +159,16 @@ class KafkaSettings(_Section):
         moment ago, a leader moving) lands after the batches sent behind it: a
         loan's repayment before its disbursement. Idempotence (acks=all) keeps the
         order and drops the retries' duplicates.
+
+        Keys are placed by murmur2, as Kafka's Java client does (librdkafka's own
+        default is crc32): a loan's events then land on the partition the worker
+        judges them on (`streams.partitioning`), not forwarded there.
         """
-        return {**self.confluent_config(), "enable.idempotence": True}
+        return {
+            **self.confluent_config(),
+            "enable.idempotence": True,
+            "partitioner": "murmur2_random",
+        }
 
 
 class RedisSettings(_Section):

@@ -178,24 +178,36 @@ def expected_warnings(
     """Offline expectation: per event, its warnings as {(warning_id, status): body}.
 
     Bodies are what the worker sends (orjson round trip) without `produced_at`, the
-    only field that depends on when the step ran. Only event-driven steps: the
-    reliability tests run the worker with its clock effectively off (see
-    `reliability_env`), because a tick and an event on the same day race, and which
-    of them opens an episode decides the warning's day and body.
+    only field that depends on when the step ran. The events are replayed per
+    partition (each loan's by Kafka's default partitioner, as our producers place
+    them) with the event clock's ticks, written here independently of the worker:
+    before an event of a later day, each loan whose wake-up day came is ticked on
+    that day, day by day. The ticks' warnings count as the event's that brought
+    them, which is when the worker sends them.
     """
+    from datetime import timedelta
+
+    from rules.clock import DueIndex
+    from rules.core import Tick
     from streams.app import build_engine
+    from streams.partitioning import java_partition
 
     engine = build_engine(settings)
+    zone = engine.zone
     records: dict[str, Any] = {}
+    indexes: dict[int, DueIndex] = {}
+    days: dict[int, Any] = {}
     now = datetime.now(UTC)
     per_event: list[dict[tuple[str, str], dict[str, Any]]] = []
     seen: set[tuple[str, str]] = set()
-    for event in events:
-        record, result = engine.step(records.get(event.loan_id), event, now)
-        assert not result.rejected, (event, result.rejected)
-        if record is not None:
-            records[event.loan_id] = record
-        bodies: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def step(loan_id: str, item: Any, index: DueIndex, bodies: dict[Any, Any]) -> None:
+        record, result = engine.step(records.get(loan_id), item, now)
+        assert not result.rejected, (item, result.rejected)
+        if record is None:
+            return
+        records[loan_id] = record
+        index.set(loan_id, result.wakeup)
         for warning in result.warnings:
             body = orjson.loads(orjson.dumps(warning.to_dict()))
             body.pop("produced_at")
@@ -203,6 +215,19 @@ def expected_warnings(
             assert key not in seen, f"offline replay repeats {key}"
             seen.add(key)
             bodies[key] = body
+
+    for event in events:
+        partition = java_partition(event.loan_id.encode(), settings.topics.partitions)
+        index = indexes.setdefault(partition, DueIndex())
+        event_day = event.event_time.astimezone(zone).date()
+        day = days.setdefault(partition, event_day)
+        bodies: dict[tuple[str, str], dict[str, Any]] = {}
+        while day < event_day:
+            day += timedelta(days=1)
+            for loan_id in index.pop_due(day):
+                step(loan_id, Tick(loan_id, day), index, bodies)
+        days[partition] = day
+        step(event.loan_id, event, index, bodies)
         per_event.append(bodies)
     return per_event
 
@@ -211,9 +236,10 @@ def expected_warnings(
 def reliability_env(worker_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """`worker_env`, tuned for killing and restarting workers within a test's time.
 
-    - The clock interval is an hour, so no tick is sent while the test runs: the
-      outputs are then a pure function of each loan's events, which the offline
-      engine reproduces exactly (ids and bodies).
+    - The event clock judges a partition's owed ticks before its next event of a
+      later day, whatever the speed, so the outputs are a function of each
+      partition's events, which the offline replay reproduces exactly (ids and
+      bodies: `expected_warnings`).
     - Faust reads its broker settings from the environment: a short session
       timeout lets the group drop a SIGKILLed member in seconds instead of the
       default 60 s.

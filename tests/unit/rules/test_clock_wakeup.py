@@ -188,3 +188,36 @@ def test_due_index_hands_out_at_most_the_slice_asked_for_earliest_first() -> Non
     slices = [index.pop_due(today, 4), index.pop_due(today, 4), index.pop_due(today, 4)]
     assert slices == [["L9", "L8", "L7", "L6"], ["L5", "L4", "L3", "L2"], ["L1", "L0"]]
     assert index.pop_due(today, 4) == [] and len(index) == 1
+
+
+def test_pop_earliest_hands_out_one_wake_up_day_at_a_time_up_to_a_limit() -> None:
+    index = DueIndex()
+    index.set("L3", date(2024, 3, 9))
+    index.set("L1", date(2024, 3, 5))
+    index.set("L2", date(2024, 3, 5))
+    index.set("L4", date(2024, 3, 1))
+    index.set("L4", date(2024, 3, 20))  # moved: its stale entry on top is skipped
+    assert index.pop_earliest(date(2024, 3, 8)) == (date(2024, 3, 5), ["L1", "L2"])
+    assert index.pop_earliest(date(2024, 3, 8)) is None  # L3 is due later than the limit
+    assert index.pop_earliest(date(2024, 3, 31)) == (date(2024, 3, 9), ["L3"])
+    assert index.pop_earliest(date(2024, 3, 31)) == (date(2024, 3, 20), ["L4"])
+    assert len(index) == 0 and index.pop_earliest(date(2099, 1, 1)) is None
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([f"L{n}" for n in range(12)]),
+        st.dates(date(2024, 1, 1), date(2024, 3, 31)),
+    ),
+    st.dates(date(2024, 1, 1), date(2024, 4, 30)),
+)
+def test_pop_earliest_day_by_day_agrees_with_pop_due(wakeups: dict[str, date], until: date) -> None:
+    """The event clock's walk (`pop_earliest`) takes the loans the daily loop would, in order."""
+    walked, daily = DueIndex(), DueIndex()
+    for loan, day in wakeups.items():
+        walked.set(loan, day)
+        daily.set(loan, day)
+    taken: list[str] = []
+    while (found := walked.pop_earliest(until)) is not None:
+        taken += found[1]
+    assert taken == daily.pop_due(until)
