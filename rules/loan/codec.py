@@ -49,12 +49,7 @@ def _packer(item: str, count: int) -> struct.Struct:
 
 
 def loan_to_bytes(loan: LoanState) -> bytes:
-    """The state as compact JSON (orjson), starting with the format version.
-
-    Lists of integers go out as they are (orjson writes them in C); the dedup
-    memory and the ledger are packed binary (base64), since their 64-bit
-    hashes would take three times the room as decimal text.
-    """
+    """``loan`` as bytes, `FORMAT` first (the layout: see the module docstring)."""
     seen = loan._seen
     ledger = _packer(_ENTRY_FORMAT, len(loan._ledger)).pack(*chain.from_iterable(loan._ledger))
     flags = (

@@ -2,9 +2,11 @@
 
 `LoanState` holds the schedule, what was paid, the timeline's derived figures
 (DPD, bucket, class, streaks, promises) and the per-step flags; its properties
-are the ``loan.<name>`` names of `rules.vocabulary`. It only reads: the ledger
-replay (`rules.loan.ledger`) and the event handlers (`rules.loan.handlers`)
-change it, and `rules.loan.codec` turns it into bytes and back.
+are the ``loan.<name>`` names of `rules.vocabulary`. Its methods read, apart
+from the per-step bookkeeping (`LoanState.begin_step`, `drain_transitions`,
+`remember`); the ledger replay (`rules.loan.ledger`) and the event handlers
+(`rules.loan.handlers`) change the timeline, and `rules.loan.codec` turns the
+state into bytes and back.
 
 The ledger's entries are kept here as plain tuples, so the state's own layout
 (and its bytes) is defined in one place; `rules.loan.ledger` gives them meaning.
