@@ -37,8 +37,6 @@ import orjson
 from rules import (
     AccountTransaction,
     Event,
-    Installment,
-    LoanDisbursed,
     RepaymentReceived,
     decode_event,
     encode_event,
@@ -48,6 +46,7 @@ from rules.core import Engine, LoanRecord, Tick
 from rules.pack import default_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
+from streams.simulate import sample_loan
 
 START = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
 
@@ -57,33 +56,21 @@ def loan_events(n: int, rng: random.Random) -> list[Event]:
     loan_id, borrower = f"L{n:07d}", f"bw-{n:07d}"
     opened = START + timedelta(hours=rng.randrange(0, 24 * 28))
     first_due = (opened + timedelta(days=30)).date()
-    schedule = tuple(
-        Installment(
-            seq=i + 1,
-            due_date=first_due + timedelta(days=30 * i),
-            principal=100_000,
-            interest=2_000,
-            fees=0,
-        )
-        for i in range(12)
-    )
     env: dict[str, Any] = {"loan_id": loan_id, "borrower_id": borrower, "schema_version": 1}
-    events: list[Event] = [
-        LoanDisbursed(
-            event_id=f"{loan_id}-d",
-            event_time=opened,
-            source="bench",
-            principal=1_200_000,
-            currency="CNY",
-            product="consumer-12m",
-            disbursed_account=f"a-{n}",
-            interest_rate_bps=1500,
-            schedule=schedule,
-            **env,
-        )
-    ]
+    disbursed = sample_loan(
+        loan_id,
+        opened,
+        first_due=first_due,
+        installments=12,
+        principal=100_000,
+        interest=2_000,
+        borrower_id=borrower,
+        account=f"a-{n}",
+        source="bench",
+    )
+    events: list[Event] = [disbursed]
     profile = rng.random()
-    for line in schedule:
+    for line in disbursed.schedule:
         due = datetime.combine(line.due_date, opened.timetz())
         for k in range(3):  # salary in, spending out, spending out
             events.append(

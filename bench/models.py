@@ -41,7 +41,14 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 from models import HubConfig, ModelHub, PendingLabels, pd_features  # noqa: E402
 from rules.events import LoanDisbursed  # noqa: E402
-from rules.loan import LoanState, advance, apply  # noqa: E402
+from rules.loan import (  # noqa: E402
+    LoanState,
+    advance,
+    apply,
+    from_disbursement,
+    loan_from_bytes,
+    loan_to_bytes,
+)
 from rules.policy import load_policy  # noqa: E402
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -65,12 +72,12 @@ def book(loans: int, seed: int) -> list[tuple[LoanState, Any]]:
         events = core.loan_events(n, rng)  # the same synthetic book as bench/core.py
         first = events[0]
         assert isinstance(first, LoanDisbursed)
-        state = LoanState.from_disbursement(first, policy)
+        state = from_disbursement(first, policy)
         for event in events[1:]:
             state.begin_step()
             apply(state, event, policy)
             advance(state, event.event_time.astimezone(policy.zone).date(), policy)
-            steps.append((LoanState.from_bytes(state.to_bytes()), event))
+            steps.append((loan_from_bytes(loan_to_bytes(state)), event))
     return steps
 
 

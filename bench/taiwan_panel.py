@@ -73,7 +73,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rules import Event, LoanDisbursed, RepaymentReceived
-from rules.loan import LoanState, advance, apply
+from rules.loan import advance, apply, from_disbursement
 from rules.policy import Policy
 
 __all__ = [
@@ -260,7 +260,7 @@ def engine_dpd(events: list[Event], first_month_end: date, policy: Policy) -> li
     """
     disbursed, *rest = events
     assert isinstance(disbursed, LoanDisbursed)
-    state = LoanState.from_disbursement(disbursed, policy)
+    state = from_disbursement(disbursed, policy)
     out, pending = [], list(rest)
     for m in range(MONTHS):
         day = month_end(first_month_end, m)

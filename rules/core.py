@@ -30,7 +30,15 @@ import orjson
 
 from rules.clock import next_wakeup
 from rules.events import Event, LoanDisbursed
-from rules.loan import LoanState, Transition, advance, apply
+from rules.loan import (
+    LoanState,
+    Transition,
+    advance,
+    apply,
+    from_disbursement,
+    loan_from_bytes,
+    loan_to_bytes,
+)
 from rules.scoring import ScoreCard, Scorer
 from rules.vocabulary import VOCABULARY, RuleContext
 from rules.warnings import EpisodeBook, EpisodeState, Reason, RiskWarning, warning_id
@@ -108,7 +116,7 @@ class LoanRecord:
     workflow: WorkflowState
 
     def to_bytes(self) -> bytes:
-        loan = self.loan.to_bytes()
+        loan = loan_to_bytes(self.loan)
         rest = orjson.dumps([self.episodes.to_obj(), self.workflow.to_obj()])
         return _HEADER.pack(_RECORD_FORMAT, len(loan)) + loan + rest
 
@@ -118,7 +126,7 @@ class LoanRecord:
         if version != _RECORD_FORMAT:
             raise ValueError(f"unknown loan record format {version}")
         start = _HEADER.size
-        loan = LoanState.from_bytes(data[start : start + size])
+        loan = loan_from_bytes(data[start : start + size])
         episodes, workflow = orjson.loads(data[start + size :])
         return cls(loan, EpisodeBook.from_obj(episodes), WorkflowState.from_obj(workflow))
 
@@ -309,7 +317,7 @@ class Engine:
                 if not isinstance(item, LoanDisbursed):
                     reason = f"no loan_disbursed seen for loan {item.loan_id}"
                     return None, StepResult(rejected=reason)
-                loan = LoanState.from_disbursement(item, policy)
+                loan = from_disbursement(item, policy)
                 record = LoanRecord(loan, EpisodeBook(), WorkflowState())
                 record.workflow.start(today, self.workflows)
                 loan.begin_step()

@@ -26,16 +26,15 @@ from datetime import timedelta
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import model_validator as _model_validator
 
 from rules.events import CounterpartyCategory
 from rules.exceptions import RulesError
-from rules.yaml_config import ConfigYamlError, line_of, load
+from rules.yaml_config import validate_yaml
 
 __all__ = [
     "COMPONENTS",
@@ -50,7 +49,6 @@ __all__ = [
     "load_policy",
     "parse_policy",
     "read_text",
-    "validate_yaml",
 ]
 
 KLASSES: Final = ("normal", "special_mention", "substandard", "doubtful", "loss")
@@ -280,47 +278,4 @@ def read_text(path: Path) -> str:
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Validate policy YAML given as text (``source`` names it in errors)."""
-    return validate_yaml(Policy, text, source)
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def validate_yaml(model: type[_Model], text: str, source: str) -> _Model:
-    """Read ``text`` as YAML and validate it as ``model``; any fault is one `PolicyError`.
-
-    The message names the source, and every key at fault with its line, so a bad
-    deployment fails at start with something a person can act on.
-    """
-    try:
-        node, data = load(text)
-    except ConfigYamlError as exc:
-        where = f" (line {exc.line})" if exc.line else ""
-        raise PolicyError(f"{source}: not valid YAML{where}: {exc.reason}") from None
-    if not isinstance(data, dict):
-        raise PolicyError(f"{source}: expected a mapping of policy keys at the top level")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = [_problem(error, node) for error in exc.errors()]
-        raise PolicyError(f"{source}: " + "; ".join(problems)) from None
-    except RecursionError:  # a YAML alias that contains itself: `a: &x [*x]`
-        raise PolicyError(f"{source}: a value refers to itself (a recursive alias)") from None
-
-
-def _problem(error: Any, node: yaml.Node | None) -> str:
-    loc = tuple(error["loc"])
-    key = ".".join(str(part) for part in loc) or "(top level)"
-    # A missing key has no line of its own; inside a section, name the section's.
-    missing_at_top = error["type"] == "missing" and len(loc) == 1
-    line = None if missing_at_top else line_of(node, loc)
-    where = f" (line {line})" if line else ""
-    return f"{key}{where}: {_message(error)}"
-
-
-def _message(error: Any) -> str:
-    if error["type"] == "missing":
-        return "required key is missing"
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    return str(error["msg"]).removeprefix("Value error, ")
+    return validate_yaml(Policy, text, source, PolicyError, "policy keys")

@@ -26,7 +26,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rules.policy import read_text, validate_yaml
+from rules.policy import PolicyError, read_text
+from rules.yaml_config import validate_yaml
 
 __all__ = [
     "Action",
@@ -103,7 +104,7 @@ def load_workflow_policy(path: Path | None = None) -> WorkflowPolicy:
 
 def parse_workflow_policy(text: str, source: str = "<workflows>") -> WorkflowPolicy:
     """Validate workflow policy YAML given as text (``source`` names it in errors)."""
-    return validate_yaml(WorkflowPolicy, text, source)
+    return validate_yaml(WorkflowPolicy, text, source, PolicyError, "policy keys")
 
 
 _days: Callable[[int], timedelta] = lru_cache(maxsize=64)(timedelta)

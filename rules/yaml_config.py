@@ -1,4 +1,4 @@
-"""Reading configuration YAML (rule packs, policies, workflows) so that any text is safe.
+"""Reading configuration YAML (rule packs, policies, workflows, alert routing) safely.
 
 A rule pack also arrives live over a Kafka topic, and a policy file is edited
 by hand, so the reader must turn *every* input into either a document or one
@@ -11,7 +11,9 @@ Here nesting is bounded while composing and every constructor failure becomes
 a located error.
 
 The node API is kept (``compose`` and ``load`` both return the root node),
-so callers can point at the line of any key.
+so callers can point at the line of any key. `validate_yaml` is the one way a
+configuration file becomes a value: YAML read with positions, validated by a
+pydantic model, and every problem reported at once as ``file:line: message``.
 
 >>> node, data = load("a: {b: [1, 2]}")
 >>> data, node.start_mark.line
@@ -25,15 +27,25 @@ so callers can point at the line of any key.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from rules.exceptions import RulesError
 
-__all__ = ["MAX_NESTING", "ConfigYamlError", "compose", "construct_scalar", "line_of", "load"]
+__all__ = [
+    "MAX_NESTING",
+    "ConfigYamlError",
+    "compose",
+    "construct_scalar",
+    "line_of",
+    "load",
+    "validate_yaml",
+]
 
 MAX_NESTING = 32
 """Deepest nesting of lists and mappings accepted; configuration needs four or five."""
@@ -172,3 +184,63 @@ def _same_key(key: ScalarNode, part: object) -> bool:
         return str(construct_scalar(key)) == str(part)
     except ConfigYamlError:
         return False
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validate_yaml(
+    model: type[_Model], text: str, source: str, error: type[Exception], what: str = "keys"
+) -> _Model:
+    r"""``text`` read as YAML and validated as ``model``; any fault raises one ``error``.
+
+    The message lists every problem at once, each as ``source:line: key: message``
+    (``source: key: message`` for a key that is missing at the top level, which
+    has no line), joined by ``"; "``, so one run of a bad file shows all there is
+    to fix. ``what`` names the top level's keys in the message for a document
+    that is not a mapping.
+
+    >>> from pydantic import BaseModel, ConfigDict
+    >>> class Limits(BaseModel):
+    ...     model_config = ConfigDict(extra="forbid")
+    ...     low: int
+    ...     high: int
+    >>> validate_yaml(Limits, "low: 1\nhigh: 2\n", "l.yaml", ValueError)
+    Limits(low=1, high=2)
+    >>> validate_yaml(Limits, "low: x\nhigh: 2\nhihg: 3\n", "l.yaml", ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: l.yaml:1: low: Input should be a valid integer, ...; l.yaml:3: hihg: unknown key
+    """
+    try:
+        node, data = load(text)
+    except ConfigYamlError as exc:
+        where = f"{source}:{exc.line}" if exc.line else source
+        raise error(f"{where}: not valid YAML: {exc.reason}") from None
+    if not isinstance(data, dict):
+        raise error(f"{source}: expected a mapping of {what} at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(detail, node, source) for detail in exc.errors()]
+        raise error("; ".join(problems)) from None
+    except RecursionError:  # a YAML alias that contains itself: `a: &x [*x]`
+        raise error(f"{source}: a value refers to itself (a recursive alias)") from None
+
+
+def _problem(detail: ErrorDetails, node: Node | None, source: str) -> str:
+    loc = tuple(detail["loc"])
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    # A missing key has no line of its own; inside a section, name the section's.
+    missing_at_top = detail["type"] == "missing" and len(loc) == 1
+    line = None if missing_at_top else line_of(node, loc)
+    where = f"{source}:{line}" if line else source
+    return f"{where}: {key}: {_message(detail)}"
+
+
+def _message(detail: ErrorDetails) -> str:
+    if detail["type"] == "missing":
+        return "required key is missing"
+    if detail["type"] == "extra_forbidden":
+        return "unknown key"
+    return str(detail["msg"]).removeprefix("Value error, ")

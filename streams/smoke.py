@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -23,13 +23,12 @@ from config import Settings
 from rules import (
     Event,
     EventDecodeError,
-    Installment,
-    LoanDisbursed,
     RepaymentReceived,
     decode_event,
     encode_event,
 )
 from sinks.clickhouse import Column, Kind, ServerFeatures, Table, create_table_sql
+from streams.simulate import sample_loan
 
 __all__ = ["SMOKE_EVENTS", "SmokeReport", "run_smoke", "sample_book"]
 
@@ -85,28 +84,18 @@ def sample_book(run_id: str, loans: int, start: datetime) -> list[Event]:
             "schema_version": 1,
         }
         first_due = (start + timedelta(days=30)).date()
-        schedule = tuple(
-            Installment(
-                seq=i + 1,
-                due_date=date.fromordinal(first_due.toordinal() + 30 * i),
+        events.append(
+            sample_loan(
+                loan_id,
+                start,
+                first_due=first_due,
+                installments=3,
                 principal=100_000,
                 interest=1_500,
-                fees=0,
-            )
-            for i in range(3)
-        )
-        events.append(
-            LoanDisbursed(
-                event_id=f"{loan_id}-d",
-                event_time=start,
+                borrower_id=common["borrower_id"],
+                account=f"acct-{run_id}-{n}",
                 source="core-banking",
-                principal=300_000,
-                currency="CNY",
-                product="consumer-3m",
-                disbursed_account=f"acct-{run_id}-{n}",
-                interest_rate_bps=1_800,
-                schedule=schedule,
-                **common,
+                rate_bps=1_800,
             )
         )
         for i in range(2):

@@ -5,7 +5,8 @@ stream of contract events (`rules.events`) from borrowers who follow hidden
 behaviour profiles, and a ground-truth `LoanLabel` per loan saying which
 warning signals the stream really shows. `produce_book` sends the stream to
 Kafka at a chosen rate, `write_book` to a JSON-lines file, and
-`simulate_command` does a whole run for ``loanwatch simulate``.
+`simulate_command` does a whole run for ``loanwatch simulate``. `sample_loan`
+builds one plain loan of a known shape, for the smoke test, benchmarks and tests.
 docs/simulator.md describes the profiles and the signal vocabulary.
 
 >>> book = LoanBook(BookSpec(loans=2, months=3, seed=1))
@@ -28,6 +29,7 @@ from streams.simulate.producer import (
 )
 from streams.simulate.products import PRODUCTS, Product
 from streams.simulate.profiles import DIVERSION_CATEGORIES, PROFILE_WEIGHTS, Profile, Signal
+from streams.simulate.sample import equal_schedule, sample_loan
 from streams.simulate.truth import INQUIRY_SURGE_MIN, NEAR_MISS_DAYS, LoanLabel
 
 __all__ = [
@@ -52,5 +54,7 @@ __all__ = [
     "produce_book",
     "simulate_command",
     "write_book",
+    "equal_schedule",
+    "sample_loan",
     "write_labels",
 ]

@@ -10,10 +10,9 @@ from __future__ import annotations
 import random
 from typing import ClassVar, Final
 
-from streams.simulate.loan import LoanSim, Slot
+from streams.simulate.loan import LoanSim, LoanTerms, Slot
 from streams.simulate.money import whole_yuan
 from streams.simulate.notes import EVASIVE, HARDSHIP, REFUSAL, REMINDERS, UNREACHABLE
-from streams.simulate.products import Line, Product
 from streams.simulate.profiles import DIVERSION_CATEGORIES, Profile, Signal
 from streams.simulate.timeline import DAY, HOUR, day_start, day_to_date, local_day
 
@@ -312,28 +311,6 @@ BEHAVIOURS: Final[dict[Profile, type[LoanSim]]] = {
 """The class that plays each profile."""
 
 
-def make_loan(
-    rng: random.Random,
-    profile: Profile,
-    *,
-    seed: int,
-    index: int,
-    start_ts: int,
-    end_ts: int,
-    product: Product,
-    principal: int,
-    rate_bps: int,
-    schedule: tuple[Line, ...],
-) -> LoanSim:
+def make_loan(rng: random.Random, profile: Profile, terms: LoanTerms) -> LoanSim:
     """Build the simulated loan that plays ``profile``."""
-    return BEHAVIOURS[profile](
-        rng,
-        seed=seed,
-        index=index,
-        start_ts=start_ts,
-        end_ts=end_ts,
-        product=product,
-        principal=principal,
-        rate_bps=rate_bps,
-        schedule=schedule,
-    )
+    return BEHAVIOURS[profile](rng, terms)

@@ -33,7 +33,7 @@ from typing import Final
 from rules import Event
 from streams.simulate.behaviour import make_loan
 from streams.simulate.exceptions import SimulateError
-from streams.simulate.loan import LoanSim
+from streams.simulate.loan import LoanSim, LoanTerms
 from streams.simulate.products import build_schedule, pick_product
 from streams.simulate.profiles import pick_profile
 from streams.simulate.timeline import (
@@ -190,15 +190,5 @@ class LoanBook:
             add_months(disbursed, 1, due_day),
             fee=product.monthly_fee,
         )
-        return make_loan(
-            rng,
-            profile,
-            seed=seed,
-            index=index,
-            start_ts=start_ts,
-            end_ts=self.end_ts,
-            product=product,
-            principal=principal,
-            rate_bps=rate,
-            schedule=schedule,
-        )
+        terms = LoanTerms(seed, index, start_ts, self.end_ts, product, principal, rate, schedule)
+        return make_loan(rng, profile, terms)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from heapq import heappop, heappush
 from typing import Any, ClassVar
 
@@ -45,7 +46,25 @@ from streams.simulate.timeline import (
 )
 from streams.simulate.truth import LoanLabel
 
-__all__ = ["LoanSim", "Slot"]
+__all__ = ["LoanSim", "LoanTerms", "Slot"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoanTerms:
+    """What the book decides about a loan before its borrower acts: who, when, what product.
+
+    One value instead of the same ten keywords in `LoanBook`, `make_loan` and
+    every `LoanSim` constructor.
+    """
+
+    seed: int
+    index: int
+    start_ts: int
+    end_ts: int
+    product: Product
+    principal: int
+    rate_bps: int
+    schedule: tuple[Line, ...]
 
 
 class Slot:
@@ -99,24 +118,15 @@ class LoanSim:
     labelled: ClassVar[float] = 0.5
     """Share of collection notes a collector labels, 2-5 days after the call."""
 
-    def __init__(
-        self,
-        rng: random.Random,
-        *,
-        seed: int,
-        index: int,
-        start_ts: int,
-        end_ts: int,
-        product: Product,
-        principal: int,
-        rate_bps: int,
-        schedule: tuple[Line, ...],
-    ) -> None:
+    def __init__(self, rng: random.Random, terms: LoanTerms) -> None:
+        seed, index, start_ts = terms.seed, terms.index, terms.start_ts
+        product, principal, rate_bps = terms.product, terms.principal, terms.rate_bps
+        schedule = terms.schedule
         self.rng = rng
         self.seed = seed
         self.index = index
         self.start = start_ts
-        self.end = end_ts
+        self.end = terms.end_ts
         self.product = product
         self.principal = principal
         self.rate_bps = rate_bps

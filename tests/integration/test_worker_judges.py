@@ -18,7 +18,8 @@ import orjson
 from confluent_kafka import Consumer, Producer
 
 from config import Settings
-from rules import AccountTransaction, Event, Installment, LoanDisbursed, encode_event
+from rules import AccountTransaction, Event, LoanDisbursed, encode_event
+from streams.simulate import sample_loan
 from streams.topics import ensure_topics
 
 START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -30,28 +31,8 @@ def _disbursed(
     loan_id: str, start: datetime = START, first: date = date(2026, 2, 5)
 ) -> LoanDisbursed:
     """A three-month loan paid out at ``start``, its installments due ``first`` and monthly."""
-    return LoanDisbursed(
-        event_id=f"{loan_id}-d",
-        loan_id=loan_id,
-        borrower_id=f"bw-{loan_id}",
-        event_time=start,
-        source="test",
-        schema_version=1,
-        principal=300_000,
-        currency="CNY",
-        product="consumer-3m",
-        disbursed_account="acct-1",
-        interest_rate_bps=1500,
-        schedule=tuple(
-            Installment(
-                seq=i + 1,
-                due_date=first + timedelta(days=30 * i),
-                principal=100_000,
-                interest=1_000,
-                fees=0,
-            )
-            for i in range(3)
-        ),
+    return sample_loan(
+        loan_id, start, first_due=first, installments=3, principal=100_000, interest=1_000
     )
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from rules.events import AccountTransaction, CollectionNote, LoanDisbursed, RepaymentReceived
-from rules.loan import LoanState, advance, apply
+from rules.loan import LoanState, advance, apply, from_disbursement
 from rules.policy import load_policy
 
 POLICY = load_policy()
@@ -45,7 +45,7 @@ def open_loan(loan_id: str = "L-1", months: int = 6, amount: int = 100_000) -> L
         interest_rate_bps=1200,
         schedule=schedule,
     )
-    return LoanState.from_disbursement(event, POLICY)
+    return from_disbursement(event, POLICY)
 
 
 def tick(loan: LoanState, day: date) -> None:

@@ -30,7 +30,15 @@ from rules.events import (
     Restructure,
     WriteOff,
 )
-from rules.loan import Applied, LoanState, advance, apply
+from rules.loan import (
+    Applied,
+    LoanState,
+    advance,
+    apply,
+    from_disbursement,
+    loan_from_bytes,
+    loan_to_bytes,
+)
 from rules.policy import Policy, load_policy, parse_policy
 
 POLICY = load_policy()
@@ -258,7 +266,7 @@ def open_loan(
     policy: Policy = POLICY,
 ) -> tuple[LoanState, Book]:
     book = book or Book()
-    state = LoanState.from_disbursement(book.disbursed(at(disbursed), schedule), policy)
+    state = from_disbursement(book.disbursed(at(disbursed), schedule), policy)
     state.drain_transitions()
     return state, book
 
@@ -269,7 +277,7 @@ def canonical(state: LoanState) -> LoanState:
     The dedup memory keeps ids in arrival order, and flags and pending
     transitions belong to the last step; none of that is the loan's condition.
     """
-    copy = LoanState.from_bytes(state.to_bytes())
+    copy = loan_from_bytes(loan_to_bytes(state))
     copy.begin_step()
     copy.drain_transitions()
     return dataclasses.replace(copy, _seen=deque(sorted(copy._seen), maxlen=copy._seen.maxlen))

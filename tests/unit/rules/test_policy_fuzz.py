@@ -23,10 +23,10 @@ PACK = default_pack()
 WORKFLOWS = load_workflow_policy()
 DEFAULT_TEXT = (resources.files("rules") / "policies" / "default.yaml").read_text("utf-8")
 LOCATED = re.compile(
-    rf"{re.escape(SOURCE)}: (not valid YAML( \(line \d+\))?: "
-    r"|expected a mapping of policy keys at the top level"
-    r"|a value refers to itself"
-    r"|\S.* \(line \d+\): |[a-z_]+: required key is missing)"
+    rf"{re.escape(SOURCE)}(:\d+: not valid YAML: |: not valid YAML: "
+    r"|: expected a mapping of policy keys at the top level"
+    r"|: a value refers to itself"
+    r"|:\d+: \S+: |: [a-z_]+: required key is missing)"
 )
 """A refusal names the file, then the YAML fault or the key at fault and its line."""
 

@@ -104,7 +104,7 @@ def test_ladder_that_does_not_rise_is_rejected_naming_the_file(tmp_path: Path) -
         "collection: {reminder_days_before_due: 3, ladder: [{step: a, min_dpd: 5, channel: x}, "
         "{step: b, min_dpd: 5, channel: y}]}\n"
     )
-    with pytest.raises(RulesError, match=r"wf.yaml: collection \(line 2\): .*strictly increasing"):
+    with pytest.raises(RulesError, match=r"wf.yaml:2: collection: .*strictly increasing"):
         load_workflow_policy(bad)
 
 
@@ -137,10 +137,16 @@ SHIPPED = Path(__file__).resolve().parents[3] / "rules" / "policies" / "workflow
     ("replacement", "message"),
     [
         # A cadence of 10**21 days made the review date overflow in Engine.step.
-        (("normal: 365", "normal: 1000000000000000000000"), "cadence_days.normal (line 9): "),
+        (
+            ("normal: 365", "normal: 1000000000000000000000"),
+            "wf.yaml:9: reviews.cadence_days.normal: ",
+        ),
         (("substandard: 30", "substandard: 4000000"), "less than or equal to 3660"),
-        (("first_after_days: 30", "first_after_days: !!int x"), "(line 5): not a valid !!int"),
-        (("min_dpd: 181", "min_dpd: -1"), "collection.ladder.5.min_dpd (line 24): "),
+        (
+            ("first_after_days: 30", "first_after_days: !!int x"),
+            "wf.yaml:5: not valid YAML: not a valid !!int",
+        ),
+        (("min_dpd: 181", "min_dpd: -1"), "wf.yaml:24: collection.ladder.5.min_dpd: "),
     ],
 )
 def test_a_wrong_workflow_policy_names_the_key_and_its_line(
@@ -148,7 +154,7 @@ def test_a_wrong_workflow_policy_names_the_key_and_its_line(
 ) -> None:
     text = SHIPPED.read_text("utf-8").replace(*replacement)
 
-    with pytest.raises(PolicyError, match="^wf.yaml: ") as caught:
+    with pytest.raises(PolicyError, match="^wf.yaml:") as caught:
         parse_workflow_policy(text, "wf.yaml")
 
     assert message in str(caught.value)
