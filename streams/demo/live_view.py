@@ -73,10 +73,12 @@ class Progress:
 
     def line(self, tally: WarningTally) -> str:
         lag = "?" if self.lag is None else f"{self.lag:,}"
+        # Wall-clock ticks pass through the ticks topic; the event clock's are judged inline.
+        ticks = f"ticks {self.ticks_judged:,} | " if self.ticks_judged else ""
         return (
             f"[{time.monotonic() - self.started:5.1f}s] simulator {self.simulator} | "
             f"events produced {self.events_in_topic:,} judged {self.events_judged:,} "
-            f"(lag {lag}) | ticks {self.ticks_judged:,} | warnings received {tally.received:,} "
+            f"(lag {lag}) | {ticks}warnings received {tally.received:,} "
             f"(open {tally.by_status['open']:,}, resolved {tally.by_status['resolved']:,})"
         )
 

@@ -200,7 +200,10 @@ class _Watch:
                 last_line = now
             if sim_done_at is not None:
                 quiet = now - max(last_warning, sim_done_at)
-                if (progress.lag == 0 and quiet >= quiet_s) or quiet >= 4 * quiet_s:
+                # Quiet before the worker judged anything is a slow start, not the end
+                # (a loaded machine took 15-19 s to start it): only the time limit ends that.
+                judging = progress.events_judged > 0
+                if (progress.lag == 0 and quiet >= quiet_s) or (judging and quiet >= 4 * quiet_s):
                     return "settled", None
             if now - started >= max_seconds:
                 return "time limit", None
