@@ -8,10 +8,9 @@ to be consumed; once they are consumed, the partition's next records wait
 until the request in flight returns, which the broker holds up to the fetch
 wait when the other partitions have nothing new. This runs the worker with
 that wait replaced by ``BENCH_FETCH_MAX_WAIT_MS`` (in every aiokafka consumer of
-the process), so the bench can measure the
-worker's latency and throughput both ways in one run
-(``bench/stream.py --compare-fetch-wait-ms``). Not for production: the worker
-itself should pass its own value (see docs/performance.md).
+the process), so runs of the bench with and without it can be compared
+(``bench/stream.py --fetch-wait-ms``). An experiment only: were it kept, the
+worker would pass the value itself.
 """
 
 from __future__ import annotations

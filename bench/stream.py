@@ -27,12 +27,10 @@
    worker's latency before). Each latency is split at the warning's
    ``produced_at`` (when the worker judged the event): ``wait`` before it
    (fetching, queueing), ``send`` after it.
-5. ``--compare-fetch-wait-ms N``: a second worker (own app id) whose consumer
-   waits at most N ms for a fetch (`bench/fetch_wait_worker.py`; Faust fixes
-   1500) catches up the same topic (``events_per_s_fetch_wait``) and takes a
-   third book at the same rate (``p50_ms_fetch_wait``, ``p99_ms_fetch_wait``).
-6. ``--workers 2``: two worker processes in one group (own app id) catch up
+5. ``--workers 2``: two worker processes in one group (own app id) catch up
    the same topic from the start (``events_per_s_two_workers``).
+6. ``--fetch-wait-ms N`` runs every worker with its consumer's fetch wait at N
+   ms (`bench/fetch_wait_worker.py`; Faust fixes 1500), to compare runs.
 
     .venv/bin/python bench/stream.py --loans 400 --months 6 --workers 2
 
@@ -381,11 +379,11 @@ def main() -> None:
         help="2: also time two worker processes of one group on the same topic",
     )
     parser.add_argument(
-        "--compare-fetch-wait-ms",
+        "--fetch-wait-ms",
         type=int,
         default=0,
         metavar="MS",
-        help="also run a worker whose consumer fetch wait is MS (Faust's is 1500)",
+        help="run the workers with their consumer's fetch wait at MS (Faust fixes 1500)",
     )
     parser.add_argument(
         "--profile",
@@ -420,7 +418,7 @@ def main() -> None:
     noop = faust_noop(settings, run, total)
     say(f"faust no-op agent: {noop:,.0f} events/s")
 
-    workers = Workers(env, settings.app_id)
+    workers = Workers(env, settings.app_id, fetch_wait_ms=args.fetch_wait_ms)
     spy = start_profile(args.profile, workers.procs[0].pid) if args.profile else None
     try:
         worker_rate = workers.rate(settings, ends)
@@ -443,14 +441,13 @@ def main() -> None:
         "ratio_vs_faust_floor": round(worker_rate / floor, 3) if floor else None,
         "faust_noop_events_per_s": round(noop),
         "ratio_vs_faust_noop": round(worker_rate / noop, 3),
+        "fetch_wait_ms": args.fetch_wait_ms or None,
         "latency_load": round(rate / worker_rate, 3),
         "latency_rate_events_per_s": round(rate),
         **percentiles(lat),
     }
-    if args.compare_fetch_wait_ms:
-        figures.update(fetch_wait_phase(settings, env, run, args, rate))
     if args.workers == 2:
-        two = Workers(env, f"{settings.app_id}-w2", count=2)
+        two = Workers(env, f"{settings.app_id}-w2", count=2, fetch_wait_ms=args.fetch_wait_ms)
         try:
             two_rate = two.rate(settings, end_offsets(settings, settings.topics.events))
         finally:
@@ -461,26 +458,6 @@ def main() -> None:
     for key, value in figures.items():
         say(f"{key:>30}: {value}")
     print(orjson.dumps(figures).decode())
-
-
-def fetch_wait_phase(
-    settings: Settings, env: dict[str, str], run: str, args: argparse.Namespace, rate: float
-) -> dict[str, Any]:
-    """A worker with the consumer fetch wait set: its catch-up rate and latency (third book)."""
-    wait_ms = args.compare_fetch_wait_ms
-    workers = Workers(env, f"{settings.app_id}-fw", fetch_wait_ms=wait_ms)
-    try:
-        caught_up = workers.rate(settings, end_offsets(settings, settings.topics.events))
-        say(f"worker, fetch wait {wait_ms} ms: {caught_up:,.0f} events/s")
-        lat = latency_phase(settings, args, 2, rate)
-        say(f"latency at {rate:,.0f} events/s, fetch wait {wait_ms} ms: {percentiles(lat)}")
-    finally:
-        workers.stop()
-    return {
-        "fetch_wait_ms": wait_ms,
-        "events_per_s_fetch_wait": round(caught_up),
-        **percentiles(lat, "_fetch_wait"),
-    }
 
 
 def say(line: str) -> None:
