@@ -159,7 +159,7 @@ def produce(
     settings: Settings, topic: str, bodies: list[dict[str, Any]], spread_s: float
 ) -> dict[str, float]:
     """Produce the warnings (evenly over ``spread_s``, or at once); when each was sent."""
-    producer = Producer({**settings.kafka.confluent_config(), "linger.ms": 5})
+    producer = Producer({**settings.kafka.producer_config(), "linger.ms": 5})
     sent_at: dict[str, float] = {}
     start = time.perf_counter()
     for n, body in enumerate(bodies):

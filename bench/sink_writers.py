@@ -111,7 +111,7 @@ def preload(settings: Settings, topic: str, values: list[bytes]) -> None:
     admin = AdminClient(settings.kafka.confluent_config())
     partitions = settings.topics.partitions
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=30)
-    producer = Producer({**settings.kafka.confluent_config(), "linger.ms": 20})
+    producer = Producer({**settings.kafka.producer_config(), "linger.ms": 20})
     for value in values:
         key = orjson.loads(value)["loan_id"].encode()
         while True:

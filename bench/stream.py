@@ -1,28 +1,41 @@
-"""End-to-end benchmark: a real worker process on the local stack, against a bare loop.
+"""End-to-end benchmark: a real worker process on the local stack, against in-run baselines.
 
 1. The simulator preloads M events into a fresh events topic.
-2. Baseline, same run: a bare confluent-kafka loop consumes that topic and
-   produces every message to another topic (no decoding, no state) — the
-   ceiling for any consume-and-produce process on this machine.
+2. Baselines, same run, same topic:
+   - a bare confluent-kafka loop consumes it and produces every message to
+     another topic (no decoding, no state): the ceiling for any
+     consume-and-produce process on this machine;
+   - `bench/faust_floor.py`: the cheapest Faust worker shaped like ours (table
+     read + write, one send per event), timed like the worker;
+   - `bench/faust_floor.py` as a no-op agent (``async for event in
+     stream.events(): pass``, no table): Faust's own ceiling, timed from its
+     first event to its last (``faust_noop_events_per_s``; the worker's
+     ``ratio_vs_faust_noop``).
 3. A `loanwatch worker` process (its own app id and topics, event clock)
    consumes the same M events; its throughput is measured from the first
    committed offset to the last (start-up excluded), by polling the group's
    committed offsets.
 4. Latency: with the worker caught up, a second book, starting the day the
    first one ends (older events would be refused as too late), is produced at
-   a steady rate well below the measured throughput (a tenth), and each warning is
-   matched to the event that triggered it (by event_id); latency is the
-   warning message's Kafka timestamp minus the event message's. That
-   timestamp is taken when the event is handed to the producer, so this
-   producer is connected before the first event and sends each at once
-   (linger 0, not idempotent: an idempotent producer's start-up, about half a
-   second, and the simulator's 20 ms linger were counted as the worker's
-   latency before).
+   a steady rate, a fraction of the measured throughput (``--load``, default
+   half), and each warning is matched to the event that triggered it (by
+   event_id); latency is the warning message's Kafka timestamp minus the
+   event message's. That timestamp is taken when the event is handed to the
+   producer, so this producer is connected before the first event and sends
+   each at once (linger 0, not idempotent: an idempotent producer's start-up,
+   about half a second, and the simulator's 20 ms linger were counted as the
+   worker's latency before). Each latency is split at the warning's
+   ``produced_at`` (when the worker judged the event): ``wait`` before it
+   (fetching, queueing), ``send`` after it.
+5. ``--workers 2``: two worker processes in one group (own app id) catch up
+   the same topic from the start (``events_per_s_two_workers``).
+6. ``--fetch-wait-ms N`` runs every worker with its consumer's fetch wait at N
+   ms (`bench/fetch_wait_worker.py`; Faust fixes 1500), to compare runs.
 
-    .venv/bin/python bench/stream.py --loans 400 --months 6
+    .venv/bin/python bench/stream.py --loans 400 --months 6 --workers 2
 
 Ends with one JSON line:
-{"events_per_s": .., "ratio_vs_bare": .., "p50_ms": .., "p99_ms": .., ...}
+{"events_per_s": .., "ratio_vs_bare": .., "ratio_vs_faust_noop": .., "p99_ms": .., ...}
 """
 
 from __future__ import annotations
@@ -36,7 +49,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +103,7 @@ def bare_loop(settings: Settings, source: str, target: str, total: int) -> float
             "enable.auto.commit": True,
         }
     )
-    producer = Producer({**settings.kafka.confluent_config(), "linger.ms": 5})
+    producer = Producer({**settings.kafka.producer_config(), "linger.ms": 5})
     consumer.subscribe([source])
     seen = 0
     started = None
@@ -113,7 +126,7 @@ def bare_loop(settings: Settings, source: str, target: str, total: int) -> float
 def paced(settings: Settings, events: list[Event], rate: float) -> None:
     """Produce ``events`` at ``rate`` per second, each sent the moment it is timestamped."""
     producer = Producer(
-        {**settings.kafka.confluent_config(), "linger.ms": 0, "enable.idempotence": False}
+        {**settings.kafka.producer_config(), "linger.ms": 0, "enable.idempotence": False}
     )
     producer.list_topics(settings.topics.events, timeout=10)  # connected before the clock
     bucket = TokenBucket(rate)
@@ -137,7 +150,7 @@ def wait_caught_up(
     settings: Settings,
     topic: str,
     total_end: dict[int, int],
-    proc: subprocess.Popen[bytes],
+    procs: subprocess.Popen[bytes] | list[subprocess.Popen[bytes]],
     group: str | None = None,
 ) -> tuple[float, float, int]:
     """Poll the worker group's commits; return (first progress time, caught-up time, base)."""
@@ -147,7 +160,7 @@ def wait_caught_up(
     base = 0
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if any(p.poll() is not None for p in (procs if isinstance(procs, list) else [procs])):
             raise RuntimeError("worker exited")
         done = committed(settings, group or settings.app_id, topic, partitions)
         now = time.perf_counter()
@@ -161,8 +174,8 @@ def wait_caught_up(
 
 def latencies(
     settings: Settings, run_events: set[str], warnings_topic: str, events_topic: str
-) -> list[float]:
-    """Milliseconds from each event's Kafka timestamp to its warning's."""
+) -> list[tuple[float, float]]:
+    """Per warning: (ms from its event's Kafka timestamp to its own, ms of that before judging)."""
     event_ts: dict[str, int] = {}
     consumer = Consumer(
         {
@@ -172,9 +185,8 @@ def latencies(
         }
     )
     consumer.subscribe([events_topic, warnings_topic])
-    out: list[float] = []
     quiet_since = time.monotonic()
-    warnings: list[tuple[str, int]] = []
+    warnings: list[tuple[str, int, float]] = []
     while time.monotonic() - quiet_since < 5:
         batch = consumer.consume(1000, timeout=1.0)
         if batch:
@@ -187,47 +199,76 @@ def latencies(
                 if body.get("event_id") in run_events:
                     event_ts[body["event_id"]] = msg.timestamp()[1]
             elif body.get("event_id") in run_events and body.get("status") == "open":
-                warnings.append((body["event_id"], msg.timestamp()[1]))
+                judged = datetime.fromisoformat(body["produced_at"]).timestamp() * 1000
+                warnings.append((body["event_id"], msg.timestamp()[1], judged))
     consumer.close()
-    for event_id, ts in warnings:
-        if event_id in event_ts:
-            out.append(float(ts - event_ts[event_id]))
-    return out
+    return [
+        (float(ts - event_ts[event_id]), judged - event_ts[event_id])
+        for event_id, ts, judged in warnings
+        if event_id in event_ts
+    ]
+
+
+def percentiles(samples: list[tuple[float, float]], suffix: str = "") -> dict[str, Any]:
+    """p50/p99 of the whole latency and p99 of its wait before judging, in ms."""
+    total = sorted(t for t, _ in samples)
+    wait = sorted(w for _, w in samples)
+
+    def pick(values: list[float], q: float) -> float | None:
+        return round(values[min(len(values) - 1, int(len(values) * q))], 1) if values else None
+
+    return {
+        f"latency_samples{suffix}": len(samples),
+        f"p50_ms{suffix}": round(statistics.median(total), 1) if total else None,
+        f"p99_ms{suffix}": pick(total, 0.99),
+        f"max_ms{suffix}": total[-1] if total else None,
+        f"p99_wait_ms{suffix}": pick(wait, 0.99),
+    }
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    if proc.poll() is not None:
+        return
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
 
 
-def faust_floor(settings: Settings, run: str, ends: dict[int, int]) -> float | None:
-    """Events/s of `bench/faust_floor.py` (table read + write + one send per event).
-
-    ``None`` when it was done before its first commit was seen (too few events to time).
-    """
-    total = sum(ends.values())
-    group = f"bench-floor-{run}"
+def floor_process(
+    settings: Settings, run: str, mode: str, total: int, stdout: int | None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `bench/faust_floor.py` in ``mode`` (floor or noop); the process and its group."""
+    group = f"bench-{mode}-{run}"
     env = {
         **os.environ,
+        "FLOOR_MODE": mode,
+        "FLOOR_EXPECT": str(total),
         "FLOOR_APP_ID": group,
         "FLOOR_SOURCE": settings.topics.events,
         "FLOOR_TARGET": f"bench.{run}.floor",
-        "FLOOR_DATA_DIR": tempfile.mkdtemp(prefix="lw-floor-"),
+        "FLOOR_DATA_DIR": tempfile.mkdtemp(prefix=f"lw-{mode}-"),
         "FLOOR_BROKER": f"kafka://{settings.kafka.bootstrap_servers}",
         "FLOOR_PARTITIONS": str(settings.topics.partitions),
         "FLOOR_LINGER_MS": str(settings.worker.linger_ms),
     }
     script = Path(__file__).with_name("faust_floor.py")
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, str(script)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [sys.executable, str(script)], env=env, stdout=stdout, stderr=subprocess.DEVNULL
     )
+    return proc, group
+
+
+def faust_floor(settings: Settings, run: str, ends: dict[int, int]) -> float | None:
+    """Events/s of the Faust floor (table read + write + one send per event).
+
+    ``None`` when it was done before its first commit was seen (too few events to time).
+    """
+    total = sum(ends.values())
+    proc, group = floor_process(settings, run, "floor", total, subprocess.DEVNULL)
     try:
         first, last, done = wait_caught_up(settings, settings.topics.events, ends, proc, group)
     finally:
@@ -235,6 +276,20 @@ def faust_floor(settings: Settings, run: str, ends: dict[int, int]) -> float | N
     if done >= total:
         return None
     return (total - done) / max(1e-9, last - first)
+
+
+def faust_noop(settings: Settings, run: str, total: int) -> float:
+    """Events/s of a Faust agent that does nothing, as it timed itself."""
+    proc, _ = floor_process(settings, run, "noop", total, subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # Faust prints its own lines too; ours comes after the last event
+            if line.startswith(b'{"events"'):
+                timed = orjson.loads(line)
+                return float(timed["events"] / max(1e-9, timed["seconds"]))
+    finally:
+        stop(proc)
+    raise RuntimeError("the no-op Faust agent exited before its last event")
 
 
 def start_profile(path: Path, pid: int) -> subprocess.Popen[bytes]:
@@ -245,6 +300,54 @@ def start_profile(path: Path, pid: int) -> subprocess.Popen[bytes]:
         + ["--output", str(path), "--nonblocking"],
         stdout=subprocess.DEVNULL,
     )
+
+
+class Workers:
+    """`loanwatch worker` processes of one group, each with its own data folder and log."""
+
+    def __init__(self, env: dict[str, str], app_id: str, count: int = 1, fetch_wait_ms: int = 0):
+        self.app_id = app_id
+        self.procs: list[subprocess.Popen[bytes]] = []
+        command = ["-m", "streams.cli"]
+        extra = {"LOANWATCH_APP_ID": app_id}
+        if fetch_wait_ms:
+            command = [str(Path(__file__).with_name("fetch_wait_worker.py"))]
+            extra["BENCH_FETCH_MAX_WAIT_MS"] = str(fetch_wait_ms)
+        for _ in range(count):
+            data = tempfile.mkdtemp(prefix="lw-bench-")
+            own = {**env, **extra, "LOANWATCH_DATA_DIR": data}
+            with (Path(data) / "worker.log").open("wb") as sink:
+                self.procs.append(
+                    subprocess.Popen(  # noqa: S603
+                        [sys.executable, *command, "worker", "--loglevel", "warn"],
+                        env=own,
+                        stdout=sink,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+
+    def rate(self, settings: Settings, ends: dict[int, int]) -> float:
+        """Events/s from the group's first commit until it has committed ``ends``."""
+        first, last, done = wait_caught_up(
+            settings, settings.topics.events, ends, self.procs, self.app_id
+        )
+        return (sum(ends.values()) - done) / max(1e-9, last - first)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            stop(proc)
+
+
+def latency_phase(
+    settings: Settings, args: argparse.Namespace, book_no: int, rate: float
+) -> list[tuple[float, float]]:
+    """Book ``book_no`` (1, 2, ..: each starts the day the one before it ends) paced at ``rate``."""
+    months_before = args.months + 3 * (book_no - 1)
+    later = DEFAULT_START + timedelta(days=31 * months_before)
+    book = list(LoanBook(BookSpec(max(20, args.loans // 4), 3, args.seed + book_no, later)))
+    paced(settings, book, rate)
+    ids = {e.event_id for e in book}
+    return latencies(settings, ids, settings.topics.warnings, settings.topics.events)
 
 
 def main() -> None:
@@ -260,9 +363,27 @@ def main() -> None:
         help="a setting for the worker (repeatable), e.g. LOANWATCH_WORKER__MODELS=false",
     )
     parser.add_argument(
-        "--latency-rate",
+        "--load",
         type=float,
-        help="events/s for the latency phase (default: a tenth of the measured throughput)",
+        default=0.5,
+        help="the latency phase's rate as a fraction of the measured throughput (default 0.5)",
+    )
+    parser.add_argument(
+        "--latency-rate", type=float, help="events/s for the latency phase (overrides --load)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: also time two worker processes of one group on the same topic",
+    )
+    parser.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="run the workers with their consumer's fetch wait at MS (Faust fixes 1500)",
     )
     parser.add_argument(
         "--profile",
@@ -287,44 +408,30 @@ def main() -> None:
     assert report.ok, report.errors
     ends = end_offsets(settings, settings.topics.events)
     total = sum(ends.values())
-    print(f"preloaded {total} events", file=sys.stderr)
+    say(f"preloaded {total} events")
 
     bare = bare_loop(settings, settings.topics.events, f"bench.{run}.bare", total)
-    print(f"bare consume+produce: {bare:,.0f} events/s", file=sys.stderr)
+    say(f"bare consume+produce: {bare:,.0f} events/s")
     floor = faust_floor(settings, run, ends)
     shown = f"{floor:,.0f} events/s" if floor else "too few events to time (use more --loans)"
-    print(f"faust floor (table read+write, one send): {shown}", file=sys.stderr)
+    say(f"faust floor (table read+write, one send): {shown}")
+    noop = faust_noop(settings, run, total)
+    say(f"faust no-op agent: {noop:,.0f} events/s")
 
-    log = Path(env["LOANWATCH_DATA_DIR"]) / "worker.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warn"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    spy = start_profile(args.profile, proc.pid) if args.profile else None
+    workers = Workers(env, settings.app_id, fetch_wait_ms=args.fetch_wait_ms)
+    spy = start_profile(args.profile, workers.procs[0].pid) if args.profile else None
     try:
-        first, last, base_done = wait_caught_up(settings, settings.topics.events, ends, proc)
+        worker_rate = workers.rate(settings, ends)
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
             spy.wait(timeout=60)
-        worker_rate = (total - base_done) / max(1e-9, last - first)
-        print(f"worker: {worker_rate:,.0f} events/s", file=sys.stderr)
-
+        say(f"worker: {worker_rate:,.0f} events/s")
         # Latency at a steady rate below capacity, with the worker caught up.
-        later = DEFAULT_START + timedelta(days=31 * args.months)
-        second = list(LoanBook(BookSpec(max(20, args.loans // 4), 3, args.seed + 1, later)))
-        # A tenth: the event clock runs the book's months in seconds, so its ticks
-        # come on top of the events (at half the throughput the queue grew: p50 1.9 s).
-        rate = args.latency_rate or max(20.0, min(2000.0, worker_rate * 0.1))
-        paced(settings, second, rate)
-        ids = {e.event_id for e in second}
-        lat = latencies(settings, ids, settings.topics.warnings, settings.topics.events)
+        rate = args.latency_rate or max(20.0, min(2000.0, worker_rate * args.load))
+        lat = latency_phase(settings, args, 1, rate)
+        say(f"latency at {rate:,.0f} events/s: {percentiles(lat)}")
     finally:
-        stop(proc)
-
-    lat.sort()
+        workers.stop()
     figures: dict[str, Any] = {
         "events": total,
         "events_per_s": round(worker_rate),
@@ -332,14 +439,29 @@ def main() -> None:
         "ratio_vs_bare": round(worker_rate / bare, 3),
         "faust_floor_events_per_s": round(floor) if floor else None,
         "ratio_vs_faust_floor": round(worker_rate / floor, 3) if floor else None,
+        "faust_noop_events_per_s": round(noop),
+        "ratio_vs_faust_noop": round(worker_rate / noop, 3),
+        "fetch_wait_ms": args.fetch_wait_ms or None,
+        "latency_load": round(rate / worker_rate, 3),
         "latency_rate_events_per_s": round(rate),
-        "latency_samples": len(lat),
-        "p50_ms": round(statistics.median(lat), 1) if lat else None,
-        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1) if lat else None,
+        **percentiles(lat),
     }
+    if args.workers == 2:
+        two = Workers(env, f"{settings.app_id}-w2", count=2, fetch_wait_ms=args.fetch_wait_ms)
+        try:
+            two_rate = two.rate(settings, end_offsets(settings, settings.topics.events))
+        finally:
+            two.stop()
+        say(f"two workers: {two_rate:,.0f} events/s")
+        figures["events_per_s_two_workers"] = round(two_rate)
+        figures["ratio_two_workers_vs_one"] = round(two_rate / worker_rate, 3)
     for key, value in figures.items():
-        print(f"{key:>26}: {value}", file=sys.stderr)
+        say(f"{key:>30}: {value}")
     print(orjson.dumps(figures).decode())
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -151,24 +151,27 @@ class KafkaSettings(_Section):
             )
         return conf
 
+    def producer_config(self) -> dict[str, str]:
+        """`confluent_config` for a producer of keyed messages: Kafka's default partitioner.
+
+        A key's partition is Java's: murmur2 of the key bytes, made positive, modulo
+        the partition count, as Java clients (core banking) and the worker's own
+        aiokafka producer place it. librdkafka's default is crc32, which puts the
+        same loan_id on another partition; ``murmur2_random`` is its Java-compatible
+        partitioner (a message without a key goes to a random partition).
+        """
+        return {**self.confluent_config(), "partitioner": "murmur2_random"}
+
     def ordered_producer_config(self) -> dict[str, str | bool]:
-        """`confluent_config` for a producer whose messages keep their order per partition.
+        """`producer_config` for a producer whose messages keep their order per partition.
 
         librdkafka retries a failed request while later ones are in flight, so
         without idempotence a batch that hit a transient error (a topic created a
         moment ago, a leader moving) lands after the batches sent behind it: a
         loan's repayment before its disbursement. Idempotence (acks=all) keeps the
         order and drops the retries' duplicates.
-
-        Keys are placed by murmur2, as Kafka's Java client does (librdkafka's own
-        default is crc32): a loan's events then land on the partition the worker
-        judges them on (`streams.partitioning`), not forwarded there.
         """
-        return {
-            **self.confluent_config(),
-            "enable.idempotence": True,
-            "partitioner": "murmur2_random",
-        }
+        return {**self.producer_config(), "enable.idempotence": True}
 
 
 class RedisSettings(_Section):

@@ -1,7 +1,10 @@
 """Send a simulated book to Kafka at a chosen pace, or write it to a file for replays.
 
 Messages are keyed by ``loan_id`` (all of a loan's events on one partition, in
-order) and valued with `rules.encode_event`, exactly as a real producer must.
+order), placed by Kafka's default partitioner, murmur2, as Java clients place
+them (`config.KafkaSettings.producer_config`; librdkafka's own default, crc32,
+would put a loan elsewhere), and valued with `rules.encode_event`, exactly as a
+real producer must (docs/events.md, "Keys and partitions").
 The producer is idempotent, so broker retries cannot duplicate or reorder a
 loan's events. Every delivery report is counted: a message that failed, or
 that was still undelivered when the final flush gave up, is reported as

@@ -190,7 +190,7 @@ def expected_warnings(
     from rules.clock import DueIndex
     from rules.core import Tick
     from streams.app import build_engine
-    from streams.partitioning import java_partition
+    from streams.partitioning import key_partition
 
     engine = build_engine(settings)
     zone = engine.zone
@@ -217,7 +217,7 @@ def expected_warnings(
             bodies[key] = body
 
     for event in events:
-        partition = java_partition(event.loan_id.encode(), settings.topics.partitions)
+        partition = key_partition(event.loan_id.encode(), settings.topics.partitions)
         index = indexes.setdefault(partition, DueIndex())
         event_day = event.event_time.astimezone(zone).date()
         day = days.setdefault(partition, event_day)

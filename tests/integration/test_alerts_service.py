@@ -266,7 +266,7 @@ def test_redelivered_warning_is_notified_once(
     settings: Settings, topic: str, http: HttpReceiver, start: Any
 ) -> None:
     running = start(parse_config(routing(http)))
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.producer_config())
     producer.produce(topic, value=b"not a warning")  # skipped, never wedges the group
     assert producer.flush(10) == 0
     produce(settings, topic, [warning(1), warning(1)])

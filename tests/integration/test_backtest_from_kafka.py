@@ -63,7 +63,7 @@ def figures(report: BacktestReport) -> dict[str, Any]:
 
 def produce_bad(settings: Settings, topic: str, first: Event) -> None:
     """Not JSON, a tombstone, and a good event keyed by another loan, all to partition 1."""
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.producer_config())
     producer.produce(topic, key=b"L-oops", value=b"{oops", partition=1)
     producer.produce(topic, key=b"L-gone", value=None, partition=1)
     producer.produce(topic, key=b"someone-else", value=encode_event(first), partition=1)

@@ -68,7 +68,7 @@ def warning(n: int, status: str = "open", **changes: Any) -> dict[str, Any]:
 
 
 def produce(settings: Settings, topic: str, values: list[bytes]) -> None:
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.producer_config())
     for n, value in enumerate(values):
         producer.produce(topic, key=f"L-{n % 7}".encode(), value=value)
     assert producer.flush(30) == 0
@@ -280,7 +280,7 @@ def test_halving_isolates_each_refused_row_in_few_inserts_and_letters_keep_posit
 
 def produce_to_partition(settings: Settings, topic: str, values: list[bytes]) -> None:
     """Every value into partition 0, in order: Kafka offsets are then list positions."""
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.producer_config())
     for value in values:
         producer.produce(topic, value=value, partition=0)
     assert producer.flush(30) == 0

@@ -52,7 +52,7 @@ def record(model: str, partition: int, n: int, at: str, **figures: Any) -> dict[
 
 def produce(settings: Settings, topic: str, values: list[bytes]) -> None:
     """Keyed like the worker's records, so one hub's records keep their order."""
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.producer_config())
     for value in values:
         try:
             body = orjson.loads(value)

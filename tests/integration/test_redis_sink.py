@@ -84,7 +84,7 @@ def transition(
 
 
 def produce(settings: Settings, topic: str, bodies: list[dict[str, Any]]) -> None:
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.producer_config())
     for body in bodies:
         producer.produce(topic, key=body["loan_id"].encode(), value=orjson.dumps(body))
     assert producer.flush(30) == 0
@@ -216,7 +216,7 @@ def test_resolving_the_last_open_warning_leaves_top_and_recent_is_bounded(
 def test_bad_messages_are_skipped_and_committed(
     settings: Settings, redis_client: redis.Redis, redis_prefix: str, topic: str, unique: str
 ) -> None:
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.producer_config())
     producer.produce(topic, value=b"not json")
     producer.produce(topic, value=orjson.dumps(warning(1, severity="urgent")))
     producer.produce(topic, value=orjson.dumps(warning(2)))
@@ -250,7 +250,7 @@ def test_a_first_batch_of_only_bad_messages_marks_the_view_so_nothing_is_rebuilt
 
 
 def produce_values(settings: Settings, topic: str, values: list[bytes]) -> None:
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.producer_config())
     for value in values:
         producer.produce(topic, value=value)
     assert producer.flush(30) == 0
@@ -723,7 +723,7 @@ def test_a_bad_transition_is_skipped_and_committed_and_the_rest_applied(
     old_format = {
         k: good[k] for k in ("schema_version", "loan_id", "kind", "from", "to", "on", "event_id")
     }
-    producer = Producer(settings.kafka.confluent_config())
+    producer = Producer(settings.kafka.producer_config())
     for value in (b"not json", orjson.dumps({**good, "kind": "status"}), orjson.dumps(old_format)):
         producer.produce(transitions_topic, key=b"L-g", value=value)
     producer.produce(transitions_topic, key=b"L-g", value=orjson.dumps(good))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+import uuid
+import zlib
 from collections import defaultdict
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from config import Settings
 from rules import Event, decode_event
+from streams.partitioning import key_partition
 from streams.simulate import BookSpec, LoanBook, produce_book
 
 
@@ -67,6 +71,29 @@ def test_a_book_produced_to_kafka_comes_back_whole_keyed_and_in_loan_order(
     for events in received.values():
         times = [e.event_time for e in events]
         assert times == sorted(times)
+
+
+def test_each_loan_lands_on_the_partition_javas_murmur2_gives_its_key(
+    settings: Settings, stack: object, kafka_admin: AdminClient
+) -> None:
+    topic = f"test.murmur2.{uuid.uuid4().hex[:8]}"
+    kafka_admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])[
+        topic
+    ].result(timeout=30)
+    try:
+        book = list(LoanBook(BookSpec(loans=30, months=2, seed=5)))
+        loans = {event.loan_id.encode() for event in book}
+        # librdkafka's default (crc32) would put some of these loans elsewhere.
+        assert any(zlib.crc32(key) % 6 != key_partition(key, 6) for key in loans)
+        report = produce_book(settings, book, rate=None, topic=topic)
+        assert report.ok, report.errors
+
+        messages = _consume_all(settings, topic, len(book))
+        assert len(messages) == len(book)
+        landed = {(msg.key(), msg.partition()) for msg in messages}
+        assert landed == {(key, key_partition(key, 6)) for key in loans}
+    finally:
+        kafka_admin.delete_topics([topic])[topic].result(timeout=30)
 
 
 def test_a_target_rate_is_never_exceeded(settings: Settings, stack: object, topic: str) -> None:

@@ -124,7 +124,7 @@ def test_worker_reads_batches_compressed_with_every_kafka_codec(
     _wait_for_topic(settings, events_topic)
     codecs = ("gzip", "snappy", "lz4", "zstd")
     for codec in codecs:
-        producer = Producer({**settings.kafka.confluent_config(), "compression.type": codec})
+        producer = Producer({**settings.kafka.producer_config(), "compression.type": codec})
         producer.produce(events_topic, key=f"L-{codec}".encode(), value=b'{"not": "an event"}')
         assert producer.flush(30) == 0
     letters = _read(

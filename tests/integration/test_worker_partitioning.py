@@ -14,7 +14,7 @@ from confluent_kafka import Producer
 from test_worker_judges import _activity, _disbursed
 
 from rules import encode_event
-from streams.partitioning import java_partition
+from streams.partitioning import key_partition
 
 
 def test_a_loan_split_by_two_partitioners_is_judged_whole(harness, tmp_path) -> None:
@@ -44,7 +44,7 @@ def test_a_loan_split_by_two_partitioners_is_judged_whole(harness, tmp_path) -> 
     moved = {
         loan
         for loan, partition in placed.items()
-        if partition != java_partition(loan.encode(), topics.partitions)
+        if partition != key_partition(loan.encode(), topics.partitions)
     }
     assert len(moved) >= 2, placed  # some loans' activity landed on another partition
 

@@ -137,7 +137,15 @@ def test_an_ordered_producer_is_idempotent_over_the_same_credentials() -> None:
     kafka = KafkaSettings(security_protocol="SASL_SSL", sasl_username="svc", sasl_password="pw")  # type: ignore[arg-type]
     conf = kafka.ordered_producer_config()
     assert conf["enable.idempotence"] is True
-    assert {k: v for k, v in conf.items() if k != "enable.idempotence"} == kafka.confluent_config()
+    assert {k: v for k, v in conf.items() if k != "enable.idempotence"} == kafka.producer_config()
+
+
+def test_a_producer_places_keys_as_java_clients_do() -> None:
+    kafka = KafkaSettings(security_protocol="SASL_SSL", sasl_username="svc", sasl_password="pw")  # type: ignore[arg-type]
+    conf = kafka.producer_config()
+    assert conf["partitioner"] == "murmur2_random"  # librdkafka's default is crc32
+    assert {k: v for k, v in conf.items() if k != "partitioner"} == kafka.confluent_config()
+    assert kafka.ordered_producer_config()["partitioner"] == "murmur2_random"
 
 
 def test_plaintext_kafka_sends_no_credentials() -> None:
