@@ -44,6 +44,7 @@ Day = Annotated[
     str, Field(json_schema_extra={"format": "date"}, description="Calendar day, YYYY-MM-DD.")
 ]
 _Empty = Literal[""]
+_STEP: Final = "The step that caused it: the event's id, or clock:<day>:<loan_id> for a tick."
 
 
 class _Wire(BaseModel):
@@ -86,7 +87,10 @@ class Warning(_Wire):
     dpd: int = Field(ge=0)
     bucket: str = Field(description="Delinquency bucket after the step; empty for drift.")
     klass: KlassName | _Empty = Field(description="Five-category class; empty for drift.")
-    event_id: str | None = Field(description="The event that triggered it; null for the clock.")
+    event_id: str | None = Field(
+        description="The step that triggered it: the event's id, or clock:<day>:<loan_id> "
+        "for a clock tick; null for a model drift warning."
+    )
     event_time: Utc
     produced_at: Utc
     model_reasons: list[_ModelReason]
@@ -104,7 +108,7 @@ class Transition(_Wire):
     from_: str = Field(alias="from")
     to: str
     on: Day
-    event_id: str | None = Field(description="The event that caused it; null for the clock.")
+    event_id: str = Field(description=_STEP)
     borrower_id: str
     dpd: int = Field(ge=0)
     bucket: str
@@ -127,7 +131,7 @@ class Action(_Wire):
     due_on: Day
     reason: str = Field(description="'workflow', or the id of the rule that asked for it.")
     params: dict[str, Any]
-    event_id: str | None = Field(description="The event that caused it; null for the clock.")
+    event_id: str = Field(description=_STEP)
     produced_at: Utc
 
 
