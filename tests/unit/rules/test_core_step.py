@@ -80,6 +80,14 @@ def test_a_clock_steps_warnings_transitions_and_actions_share_an_id_of_loan_and_
     assert again[-1][1] == cut_off  # a replay names the step alike
 
 
+def test_warning_messages_show_money_in_the_loans_currency() -> None:
+    _, events = book_events()
+    _, results = run([*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 2, 14))])
+    dpd_1 = next(w for w in results[-1][1].warnings if w.rule_id == "dpd_1")
+
+    assert dpd_1.message == "Past due: 4 days (M1), CNY 1,015.00 overdue"
+
+
 def test_transitions_carry_the_borrower_state_and_times_of_the_step_like_its_warnings() -> None:
     _, events = book_events()
     _, results = run([*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 2, 14))])
