@@ -33,6 +33,7 @@ from sinks.clickhouse import (
     row_of,
     run,
 )
+from sinks.clickhouse.loan_book import disbursed_on
 
 PARTITIONS = 2  # the `topic` fixture's
 
@@ -678,6 +679,8 @@ def test_the_book_queries_answer_what_the_step_functions_say(
     assert clickhouse.execute("SELECT loan_id, disbursed_on FROM loans FINAL ORDER BY loan_id") == [
         (loan, date.fromisoformat(on)) for loan, on in sorted(BOOK.items())
     ]
+    assert disbursed_on(clickhouse, "L1") == date(2026, 1, 5)  # what `lookup` asks
+    assert disbursed_on(clickhouse, "L-nope") is None
     daily_query, rolls_query = doc_queries()[4:6]
     daily, rolls, vintages, precision, scores = (clickhouse.execute(q) for q in doc_queries()[4:9])
 
