@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import compress, repeat
 from operator import call, itemgetter, or_
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from rules.pack import Rule, RulePack
     from rules.policy import Policy
 
-__all__ = ["RETIRED_OWNER", "Engine", "LoanRecord", "StepResult", "Tick"]
+__all__ = ["RETIRED_OWNER", "Engine", "LoanRecord", "StepResult", "Tick", "clock_step_id"]
 
 RETIRED_OWNER: Final = "risk-review"
 """Owner team of the warning that resolves an episode of a rule the engine never saw
@@ -93,6 +93,19 @@ def _resolved(rule: Rule, ctx: RuleContext, moved_to: str | None = None) -> str:
     else:
         why = f"{rule.condition.text} no longer holds"
     return f"Resolved {rule.id}: {why} (DPD {loan.dpd}, {loan.bucket}, class {loan.klass})"
+
+
+def clock_step_id(loan_id: str, day: date) -> str:
+    """The id a clock step's outputs carry where an event step's carry the event's.
+
+    Derived from the loan and the day, so a replay or a redelivered tick names the
+    same step, and a consumer can join a tick's warnings, transitions and actions,
+    or deduplicate them, as it does an event's:
+
+    >>> clock_step_id("L-7", date(2026, 2, 14))
+    'clock:2026-02-14:L-7'
+    """
+    return f"clock:{day.isoformat()}:{loan_id}"
 
 
 _RECORD_FORMAT = 1
@@ -350,9 +363,14 @@ class Engine:
                 # Never ask the clock for a day already judged: that would tick forever.
                 clamped = wakeup
                 wakeup = today + timedelta(days=1)
+        transitions = [t.stamped(loan, when, now) for t in loan.drain_transitions()]
+        if event is None:  # the loan records no cause for time's changes: the tick is it
+            transitions = [
+                replace(t, event_id=clock_step_id(loan.loan_id, today)) for t in transitions
+            ]
         return record, StepResult(
             warnings=tuple(warnings),
-            transitions=tuple(t.stamped(loan, when, now) for t in loan.drain_transitions()),
+            transitions=tuple(transitions),
             actions=tuple(actions),
             wakeup=wakeup,
             clamped_wakeup=clamped,
@@ -551,7 +569,9 @@ class Engine:
             dpd=loan.dpd,
             bucket=loan.bucket,
             klass=loan.klass,
-            event_id=event.event_id if event is not None else None,
+            event_id=event.event_id
+            if event is not None
+            else clock_step_id(loan.loan_id, ctx.today),
             event_time=when.astimezone(UTC),
             produced_at=ctx.now,
         )
@@ -587,7 +607,7 @@ class Engine:
                 if rule.action is not None:
                     params = dict(rule.action.params)
                     due.append((rule.action.kind, rule.action.name, params, rule.id))
-        event_id = event.event_id if event is not None else None
+        event_id = event.event_id if event is not None else clock_step_id(loan.loan_id, today)
         return [
             Action(
                 action_id=action_id(loan.loan_id, kind, name, today),

@@ -85,6 +85,8 @@ def decode_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Event:
         raise EventDecodeError([FieldError(WHOLE_MESSAGE, reason)])
 
     version = data.get("schema_version")
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)
     if isinstance(version, int) and not isinstance(version, bool):
         # A newer envelope may add fields: report the version alone rather than
         # a cascade of "unexpected field" errors that hide the real cause.
@@ -96,8 +98,7 @@ def decode_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Event:
     try:
         event = _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        errors = [FieldError(_path(error), _reason(error)) for error in exc.errors()]
-        raise _decode_error(errors, data) from exc
+        event = _whole_numbers_again(data, exc)
     # On the time's own calendar day: comparing aware datetimes calls the offset's
     # utcoffset() (1.8 us with pydantic's TzInfo), this reads three attributes. An offset
     # is under a day, so the instant stays inside what DateTime columns hold.
@@ -106,6 +107,61 @@ def decode_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Event:
         reason = f"must be between {SPAN}, got year {moment.year}"
         raise _decode_error([FieldError("event_time", reason)], data)
     return event
+
+
+def _whole_numbers_again(data: dict[str, Any], exc: ValidationError) -> Event:
+    """Validate again with every integral float read as its integer, or raise the errors.
+
+    JSON has one number type: to a JSON Schema validator, and to the published
+    schemas, ``100.0`` and ``1e2`` are the integer 100. The models refuse floats
+    (money must never carry fractions of a cent), so a message whose only fault is
+    such a number is read again with it as an integer. Only after a refusal: the
+    integers every producer sends cost nothing more.
+    """
+    errors = exc.errors()
+    if _integral_floats_to_ints(data, errors):
+        try:
+            return _ADAPTER.validate_python(data)
+        except ValidationError as again:
+            exc, errors = again, again.errors()
+    fields = [FieldError(_path(error), _reason(error)) for error in errors]
+    raise _decode_error(fields, data) from exc
+
+
+_INTEGER_REFUSALS: Final = frozenset({"int_type", "money_type"})
+_LARGEST_WHOLE: Final = float(2**63)
+"""Larger floats are out of every integer field's bounds: left to be refused as they are."""
+
+
+def _integral_floats_to_ints(data: dict[str, Any], errors: list[ErrorDetails]) -> bool:
+    """Replace in ``data`` each float an integer field refused that has no fraction."""
+    changed = False
+    for error in errors:
+        value = error["input"]
+        if (
+            error["type"] in _INTEGER_REFUSALS
+            and isinstance(value, float)
+            and value.is_integer()
+            and abs(value) < _LARGEST_WHOLE
+        ):
+            changed |= _replace(data, error["loc"][1:], int(value))
+    return changed
+
+
+def _replace(data: Any, loc: tuple[str | int, ...], value: int) -> bool:
+    """Set ``value`` at ``loc`` (a pydantic error's path) if every step of it is there."""
+    if not loc:
+        return False
+    *path, last = loc
+    try:
+        for part in path:
+            data = data[part]
+        if not isinstance(data, dict | list):
+            return False
+        data[last] = value  # type: ignore[index]
+    except (LookupError, TypeError):
+        return False
+    return True
 
 
 def check_key(event: Event, key: bytes | None) -> None:

@@ -110,7 +110,15 @@ def _check_schedule(schedule: tuple[Installment, ...]) -> tuple[Installment, ...
 
 
 Schedule = Annotated[
-    tuple[Installment, ...], Field(min_length=1, max_length=1200), AfterValidator(_check_schedule)
+    tuple[Installment, ...],
+    Field(
+        min_length=1,
+        max_length=1200,
+        description="The installments: seq runs 1, 2, 3… in order, due dates increase and, "
+        "on loan_disbursed, the principals add up to the loan's principal (checked by the "
+        "worker; JSON Schema cannot express it).",
+    ),
+    AfterValidator(_check_schedule),
 ]
 
 

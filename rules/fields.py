@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -106,10 +106,27 @@ def _minor_units(value: object) -> object:
     )
 
 
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?", re.ASCII
+)
+"""The timestamp's shape, RFC 3339's (the profile of ISO-8601 JSON Schema's date-time
+names); pydantic then checks the values (hour 23 at most, no leap second) and refuses
+a time without its offset, saying so."""
+
+
 def _iso_timestamp(value: object) -> object:
-    # Lax mode would read a bare number as a Unix time in UTC; the contract says ISO-8601.
-    if isinstance(value, str | datetime):
+    # Lax mode would read a bare number, or a string of digits, as a Unix time in UTC,
+    # and take forms no JSON Schema validator does ("09:30" without seconds, "+0800",
+    # a space for the T): the contract, and the published schema, say RFC 3339.
+    if isinstance(value, datetime):
         return value
+    if isinstance(value, str):
+        if _RFC3339.fullmatch(value):
+            return value
+        raise PydanticCustomError(
+            "timestamp_format",
+            "not an ISO-8601 timestamp: expected YYYY-MM-DDTHH:MM:SS[.fraction] and Z or ±HH:MM",
+        )
     raise PydanticCustomError(
         "timestamp_type",
         "expected an ISO-8601 timestamp string with offset, got {kind}",
@@ -141,8 +158,12 @@ def _iso_date(value: object) -> object:
 
 
 # Shapes of direct identifiers that must never travel as a borrower reference:
-# PRC resident ID (18 or 15 characters), PRC mobile number, e-mail address.
-_IDENTITY = re.compile(r"\d{17}[\dXx]|\d{15}|\+?(86)?1\d{10}|[^@\s]+@[^@\s]+")
+# PRC resident ID (18 or 15 characters), PRC mobile number, e-mail address. The
+# value is a valid `Ref` by then (no whitespace), so the e-mail's parts need not
+# exclude it. Python's \d is any Unicode decimal digit: \p{Nd} in the schema.
+_IDENTITY_PATTERN: Final = r"\d{17}[\dXx]|\d{15}|\+?(86)?1\d{10}|[^@]+@[^@]+"
+_IDENTITY = re.compile(_IDENTITY_PATTERN)
+_IDENTITY_SCHEMA: Final = "^(" + _IDENTITY_PATTERN.replace(r"\d", r"\p{Nd}") + ")$"
 
 
 def _not_identity(value: str) -> str:
@@ -166,6 +187,29 @@ def _contact_ref(value: str) -> str:
         "contact_clear_text",
         "must be 'hmac-sha256:<64 hex>' or 'masked:<value with ****>'; clear text is refused",
     )
+
+
+_IN_SPAN: Final = (
+    "(1970-01-(0[2-9]|[12][0-9]|3[01])"
+    "|1970-(0[2-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    "|(197[1-9]|19[89][0-9]|20[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))"
+)
+"""A YYYY-MM-DD between `EARLIEST_DAY` and `LATEST_DAY`, as a schema pattern (``format:
+date`` adds that the day exists). Checked against the bounds by a unit test."""
+
+_TIMESTAMP_PATTERN: Final = (
+    f"^{_IN_SPAN}[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?"
+    "([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+"""What the decoder takes as an event time: `_RFC3339`'s shape, the values pydantic
+accepts in it, and the day span `rules.decode` checks."""
+
+
+def _day_schema(schema: dict[str, Any]) -> None:
+    # pydantic writes a date's bounds as "ge"/"le", which are not JSON Schema keywords.
+    schema.pop("ge", None)
+    schema.pop("le", None)
+    schema["pattern"] = f"^{_IN_SPAN}$"
 
 
 Money = Annotated[
@@ -224,7 +268,8 @@ Pseudonym = Annotated[
     Ref,
     AfterValidator(_not_identity),
     Field(
-        description="Pseudonymous borrower reference; ID numbers, phones and e-mails are refused."
+        description="Pseudonymous borrower reference; ID numbers, phones and e-mails are refused.",
+        json_schema_extra={"not": {"pattern": _IDENTITY_SCHEMA}},
     ),
 ]
 """A borrower reference that identifies nobody outside the lender."""
@@ -244,8 +289,9 @@ Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_iso_timestamp),
     Field(
-        description="ISO-8601 timestamp with UTC offset, e.g. 2024-03-01T09:30:00+08:00; "
-        f"on a day between {_SPAN}.",
+        description="RFC 3339 timestamp with UTC offset, e.g. 2024-03-01T09:30:00+08:00; "
+        f"on a day between {_SPAN} (the day as written, on its own offset).",
+        json_schema_extra={"pattern": _TIMESTAMP_PATTERN},
     ),
 ]
 """An instant with its UTC offset; naive times are refused."""
@@ -253,6 +299,11 @@ Timestamp = Annotated[
 Day = Annotated[
     date,
     BeforeValidator(_iso_date),
-    Field(ge=EARLIEST_DAY, le=LATEST_DAY, description=f"Calendar day, YYYY-MM-DD, between {SPAN}."),
+    Field(
+        ge=EARLIEST_DAY,
+        le=LATEST_DAY,
+        description=f"Calendar day, YYYY-MM-DD, between {SPAN}.",
+        json_schema_extra=_day_schema,
+    ),
 ]
 """A calendar day (due dates), ``YYYY-MM-DD``."""

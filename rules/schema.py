@@ -10,6 +10,7 @@ disk drift from the models. Regenerate them with::
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,12 +19,23 @@ from pydantic import TypeAdapter
 
 from rules.events import EVENT_TYPES, Event
 
-__all__ = ["UNION_NAME", "json_schemas", "schema_files", "union_schema", "write_schemas"]
+__all__ = [
+    "DIALECT",
+    "UNION_NAME",
+    "json_schemas",
+    "render_schema",
+    "schema_files",
+    "union_schema",
+    "write_command",
+    "write_files",
+    "write_schemas",
+]
 
 UNION_NAME: Final = "event"
 """File stem of the schema that accepts any event type."""
 
-_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+"""The JSON Schema draft every published schema (events and outputs) declares."""
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -41,15 +53,20 @@ def union_schema() -> dict[str, Any]:
 def schema_files() -> dict[str, bytes]:
     """File name to exact bytes, for every schema file `write_schemas` produces."""
     schemas = {**json_schemas(), UNION_NAME: union_schema()}
-    return {f"{name}.json": _render(schema) for name, schema in sorted(schemas.items())}
+    return {f"{name}.json": render_schema(schema) for name, schema in sorted(schemas.items())}
 
 
 def write_schemas(folder: Path | str) -> list[Path]:
     """Write every schema into ``folder`` (created if needed); return the paths written."""
+    return write_files(folder, schema_files())
+
+
+def write_files(folder: Path | str, files: dict[str, bytes]) -> list[Path]:
+    """Write ``files`` (name to bytes) into ``folder``, created if needed; return the paths."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in schema_files().items():
+    for name, content in files.items():
         path = target / name
         path.write_bytes(content)
         written.append(path)
@@ -57,22 +74,27 @@ def write_schemas(folder: Path | str) -> list[Path]:
 
 
 def _with_dialect(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"$schema": _DIALECT, **schema}
+    return {"$schema": DIALECT, **schema}
 
 
-def _render(schema: dict[str, Any]) -> bytes:
-    # Sorted, indented and newline-terminated: stable diffs, friendly to editors.
+def render_schema(schema: dict[str, Any]) -> bytes:
+    """A schema file's bytes: sorted, indented and newline-terminated, for stable diffs."""
     return orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def write_command(argv: list[str], module: str, files: Callable[[], dict[str, bytes]]) -> int:
+    """``python -m <module> <folder>``: write ``files()`` there and print each path."""
+    if len(argv) != 1:
+        print(f"usage: python -m {module} <folder>", file=sys.stderr)
+        return 2
+    for path in write_files(argv[0], files()):
+        print(path)
+    return 0
 
 
 def main(argv: list[str]) -> int:
     """Command line: ``python -m rules.schema <folder>``."""
-    if len(argv) != 1:
-        print("usage: python -m rules.schema <folder>", file=sys.stderr)
-        return 2
-    for path in write_schemas(argv[0]):
-        print(path)
-    return 0
+    return write_command(argv, "rules.schema", schema_files)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,9 @@ class Var:
     nullable: bool = (
         False  # may be None (e.g. no balance seen yet); comparisons with None are False
     )
+    currency: Callable[[RuleContext], str] | None = None
+    """For an amount of money (minor units): where its currency is read, so a message
+    shows it as ``CNY 506.00`` (`rules.money`); ``None`` for everything else."""
 
 
 @dataclass(slots=True)
@@ -68,6 +71,35 @@ def _feature(attr: str) -> Callable[[RuleContext], Any]:
 
 def _event(attr: str) -> Callable[[RuleContext], Any]:
     return lambda ctx: getattr(ctx.event, attr, None)
+
+
+_loan_currency: Callable[[RuleContext], str] = attrgetter("loan.currency")
+
+
+def _event_currency(ctx: RuleContext) -> str:
+    # An account event names its own currency; repayments and write-offs are the loan's.
+    return getattr(ctx.event, "currency", None) or ctx.loan.currency  # type: ignore[no-any-return]
+
+
+_MONEY = {
+    "loan.principal",
+    "loan.outstanding_principal",
+    "loan.overdue_principal",
+    "loan.overdue_interest",
+    "loan.overdue_total",
+    "features.inflow_7d",
+    "features.inflow_30d",
+    "features.inflow_90d",
+    "features.outflow_7d",
+    "features.outflow_30d",
+    "features.outflow_90d",
+    "features.salary_30d",
+    "features.salary_prev_60d",
+    "features.balance",
+    "features.diverted_30d",
+}
+"""Loan-level amounts and account features, in the loan's currency (account events in
+another currency are not summed with them: rules.features)."""
 
 
 def _event_type(ctx: RuleContext) -> str:
@@ -192,13 +224,18 @@ _EVENT: dict[str, tuple[VarType, str]] = {
 def _build() -> Mapping[str, Var]:
     names: dict[str, Var] = {}
     for attr, (kind, doc) in _LOAN.items():
-        names[f"loan.{attr}"] = Var(kind, _loan(attr), doc, attr in _LOAN_NULLABLE)
+        name = f"loan.{attr}"
+        money = _loan_currency if name in _MONEY else None
+        names[name] = Var(kind, _loan(attr), doc, attr in _LOAN_NULLABLE, money)
     for attr, (kind, doc) in _FEATURES.items():
-        names[f"features.{attr}"] = Var(kind, _feature(attr), doc, attr in _FEATURES_NULLABLE)
+        name = f"features.{attr}"
+        money = _loan_currency if name in _MONEY else None
+        names[name] = Var(kind, _feature(attr), doc, attr in _FEATURES_NULLABLE, money)
     names["event.type"] = Var("str", _event_type, "event type, or 'tick' for the clock")
     names["event.promise_made"] = Var("bool", _promise_made, "a collection note holds a promise")
     for attr, (kind, doc) in _EVENT.items():
-        names[f"event.{attr}"] = Var(kind, _event(attr), doc, nullable=True)
+        money = _event_currency if attr == "amount" else None
+        names[f"event.{attr}"] = Var(kind, _event(attr), doc, nullable=True, currency=money)
     names["model.pd"] = Var("float", _score("pd"), "early-warning probability of default")
     names["model.anomaly"] = Var("float", _score("anomaly"), "anomaly score of the latest event")
     for intent, what in _INTENTS.items():

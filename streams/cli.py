@@ -479,12 +479,17 @@ def sink_redis(
 
 @app.command()
 def lookup(loan_id: Annotated[str, typer.Argument(help="The loan to show.")]) -> None:
-    """Print a loan's risk card with its open and recent warnings, from Redis."""
+    """Print a loan's risk card with its open and recent warnings, from Redis.
+
+    Without a card, the loan book in ClickHouse says whether the loan exists: exit 3
+    for a loan nothing was raised about, 1 for no such loan.
+    """
+    from sinks.clickhouse.loan_book import loan_book
     from sinks.redis import lookup_command
 
     settings = _settings()
     with exits_when_unreachable("Redis", redis_address(settings.redis.url), redis_errors()):
-        code = lookup_command(settings, loan_id)
+        code = lookup_command(settings, loan_id, known=lambda loan: loan_book(settings, loan))
     if code:
         raise typer.Exit(code=code)
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rules.lang.exceptions import ExpressionError
 from rules.lang.names import resolve
 from rules.lang.ops import Getter
+from rules.money import format_money
 from rules.vocabulary import VOCABULARY, RuleContext, Var
 
 __all__ = ["MAX_TEMPLATE_LENGTH", "MISSING", "Template", "compile_template"]
@@ -33,7 +34,9 @@ MISSING = "n/a"
 _SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?\d{0,2}[,_]?(?:\.\d{1,2})?[bcdeEfFgGnosxX%]?")
 _SAMPLE: dict[str, Any] = {"int": 1, "float": 0.5, "str": "x", "bool": True}
 
-Part = str | tuple[Getter, str]
+Part = str | tuple[Getter, str, Callable[[RuleContext], str] | None]
+"""Literal text, or a placeholder: its getter, format spec, and for an amount shown
+in its currency the getter of that currency."""
 
 
 class Template:
@@ -45,6 +48,10 @@ class Template:
     'DPD reached 31 days (M2)'
     >>> sorted(t.names)
     ['loan.bucket', 'loan.dpd']
+    >>> compile_template("{loan.overdue_total} overdue").render(
+    ...     NS(loan=NS(overdue_total=50600, currency="CNY"))
+    ... )
+    'CNY 506.00 overdue'
     """
 
     __slots__ = ("_parts", "names", "text")
@@ -60,14 +67,17 @@ class Template:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            getter, spec = part
+            getter, spec, currency = part
             value = getter(ctx)
             if value is None:
                 out.append(MISSING)
                 continue
             try:
-                out.append(format(value, spec))
-            except (ValueError, TypeError, OverflowError):
+                if currency is not None:
+                    out.append(format_money(value, currency(ctx)))
+                else:
+                    out.append(format(value, spec))
+            except (ValueError, TypeError, OverflowError, AttributeError):
                 # A value of an unexpected type or size still renders: `:c` of an
                 # amount past 0x10FFFF is no character and raised OverflowError.
                 out.append(str(value))
@@ -116,7 +126,9 @@ def compile_template(text: str, vocabulary: Mapping[str, Var] = VOCABULARY) -> T
         spec = spec or ""
         _check_spec(field, var, spec, text)
         names.add(field)
-        parts.append((var.getter, spec))
+        # Money shows in its currency unless the template asks for a format of its own
+        # ({loan.overdue_total:d} gives the minor units as they are).
+        parts.append((var.getter, spec, var.currency if not spec else None))
     return Template(text, tuple(parts), frozenset(names))
 
 

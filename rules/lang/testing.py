@@ -112,7 +112,7 @@ def recording_vocabulary(value: Any = 1) -> tuple[Mapping[str, Var], list[str]]:
         return read
 
     recording = {
-        name: Var(var.type, recorder(name), var.doc, var.nullable)
+        name: Var(var.type, recorder(name), var.doc, var.nullable, var.currency)
         for name, var in VOCABULARY.items()
     }
     return MappingProxyType(recording), reads

@@ -18,6 +18,7 @@ from sinks.redis.keys import (
     risk_score,
 )
 from sinks.redis.lookup import (
+    NO_CARD,
     borrower,
     latest_metrics,
     latest_metrics_command,
@@ -30,6 +31,7 @@ from sinks.redis.writer import DrainResult, RedisWriter, parse_warning, run
 
 __all__ = [
     "KLASS_RANK",
+    "NO_CARD",
     "RECENT_LIMIT",
     "SEVERITY_WEIGHT",
     "STREAM_MAXLEN",

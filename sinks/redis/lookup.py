@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Final, TypeVar
 
 import orjson
 
 from config import Settings
 from sinks.redis.keys import RedisKeys
 
-__all__ = ["borrower", "latest_metrics", "latest_metrics_command", "lookup", "lookup_command"]
+__all__ = [
+    "NO_CARD",
+    "borrower",
+    "latest_metrics",
+    "latest_metrics_command",
+    "lookup",
+    "lookup_command",
+]
 
 _T = TypeVar("_T")
 
@@ -92,15 +99,50 @@ def latest_metrics(
     return {name: dict(sorted(parts.items())) for name, parts in sorted(out.items())}
 
 
-def lookup_command(
-    settings: Settings, loan_id: str, *, client: Any | None = None, out: IO[str] | None = None
-) -> int:
-    """`loanwatch lookup LOAN_ID`: print the card as one JSON document; exit 0, or 1 if unknown.
+NO_CARD: Final = 3
+"""Exit code of `lookup_command` for a loan that exists but has no card (1: no such loan)."""
 
-    Builds its client from ``settings.redis`` (ACL user, password, TLS) unless given one.
+
+def lookup_command(
+    settings: Settings,
+    loan_id: str,
+    *,
+    client: Any | None = None,
+    out: IO[str] | None = None,
+    known: Callable[[str], str | None] | None = None,
+) -> int:
+    """`loanwatch lookup LOAN_ID`: print the card as one JSON document and exit 0.
+
+    Without a card, ``known(loan_id)`` (the loan book: `sinks.clickhouse.loan_book`)
+    tells a loan nothing was raised about, exit `NO_CARD`, from one that does not
+    exist, exit 1; each says so in one line. When ``known`` is not given or fails,
+    the line says that both are possible. Builds its Redis client from
+    ``settings.redis`` (ACL user, password, TLS) unless given one.
     """
     card = _read(settings, client, lambda c: lookup(c, settings.redis.key_prefix, loan_id))
-    return _print(card, f"no risk card for {loan_id}", out)
+    if card is not None or known is None:
+        missing = f"no risk card for {loan_id} (no warning or bucket change yet, or no such loan)"
+        return _print(card, missing, out)
+    try:
+        found = known(loan_id)
+    except Exception as exc:  # noqa: BLE001 - any failure of the second source is reported
+        print(
+            f"no risk card for {loan_id} in Redis; whether the loan exists is unknown: "
+            f"the loan book could not be read ({type(exc).__name__}: {exc})",
+            file=sys.stderr,
+        )
+        return 1
+    if found is None:
+        print(
+            f"no loan {loan_id}: no risk card in Redis and no disbursement in the loan book",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"loan {loan_id} has no risk card: no warning or bucket change for it yet ({found})",
+        file=sys.stderr,
+    )
+    return NO_CARD
 
 
 def latest_metrics_command(

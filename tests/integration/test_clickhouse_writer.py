@@ -33,6 +33,7 @@ from sinks.clickhouse import (
     row_of,
     run,
 )
+from sinks.clickhouse.loan_book import disbursed_on
 
 PARTITIONS = 2  # the `topic` fixture's
 
@@ -608,6 +609,44 @@ def bucket_on(loan: str, day: date) -> str | None:
     return bucket
 
 
+def set_period(query: str, name: str, day: str) -> str:
+    """A documented period query with its period set by hand, as docs/analytics.md says."""
+    lines = [line for line in query.splitlines() if f"AS {name}" in line]
+    assert len(lines) == 1, (name, lines)
+    indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
+    return query.replace(lines[0], f"{indent}toDate('{day}') AS {name}")
+
+
+def expected_daily(first: date, last: date) -> list[tuple[date, str, int, float]]:
+    """The daily query's rows from ``first`` to ``last``, worked out offline."""
+    rows = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        states = [s for s in (bucket_on(loan, day) for loan in BOOK) if s is not None]
+        for bucket in sorted(set(states) - {"M0"}):
+            n = states.count(bucket)
+            rows.append((day, bucket, n, round(n / len(states), 4)))
+    return rows
+
+
+def expected_rolls(months: list[date]) -> list[tuple[date, str, str, int, float]]:
+    """The roll-rate query's rows for ``months``, worked out offline."""
+    moved: dict[tuple[date, str, str], int] = {}
+    for month in months:
+        end = date(month.year, month.month + 1, 1) - timedelta(days=1)
+        after = date(month.year, month.month + 2, 1) - timedelta(days=1)
+        for loan in BOOK:
+            now = bucket_on(loan, end)
+            if now is not None:
+                key = (month, now, bucket_on(loan, after) or "")
+                moved[key] = moved.get(key, 0) + 1
+    cohorts = {
+        (m, a): sum(n for (m2, a2, _), n in moved.items() if (m2, a2) == (m, a))
+        for m, a, _ in moved
+    }
+    return [(m, a, b, n, round(n / cohorts[(m, a)], 4)) for (m, a, b), n in sorted(moved.items())]
+
+
 def test_the_book_queries_answer_what_the_step_functions_say(
     settings: Settings, clickhouse: Client, topic: str, unique: str, events: str
 ) -> None:
@@ -640,34 +679,20 @@ def test_the_book_queries_answer_what_the_step_functions_say(
     assert clickhouse.execute("SELECT loan_id, disbursed_on FROM loans FINAL ORDER BY loan_id") == [
         (loan, date.fromisoformat(on)) for loan, on in sorted(BOOK.items())
     ]
+    assert disbursed_on(clickhouse, "L1") == date(2026, 1, 5)  # what `lookup` asks
+    assert disbursed_on(clickhouse, "L-nope") is None
+    daily_query, rolls_query = doc_queries()[4:6]
     daily, rolls, vintages, precision, scores = (clickhouse.execute(q) for q in doc_queries()[4:9])
 
-    expected_daily = []
-    for offset in range(31):
-        day = date(2026, 3, 1) + timedelta(days=offset)
-        states = [s for s in (bucket_on(loan, day) for loan in BOOK) if s is not None]
-        for bucket in sorted(set(states) - {"M0"}):
-            n = states.count(bucket)
-            expected_daily.append((day, bucket, n, round(n / len(states), 4)))
-    assert daily == expected_daily
-
-    expected_rolls: dict[tuple[date, str, str], int] = {}
-    for month in (date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)):
-        end = date(month.year, month.month + 1, 1) - timedelta(days=1)
-        after = date(month.year, month.month + 2, 1) - timedelta(days=1)
-        for loan in BOOK:
-            now = bucket_on(loan, end)
-            if now is not None:
-                key = (month, now, bucket_on(loan, after) or "")
-                expected_rolls[key] = expected_rolls.get(key, 0) + 1
-    cohorts = {
-        (m, a): sum(n for (m2, a2, _), n in expected_rolls.items() if (m2, a2) == (m, a))
-        for m, a, _ in expected_rolls
-    }
-    assert rolls == [
-        (m, a, b, n, round(n / cohorts[(m, a)], 4))
-        for (m, a, b), n in sorted(expected_rolls.items())
-    ]
+    # By default the data's last month, to its last day (the move of 2026-05-07).
+    assert daily == expected_daily(date(2026, 5, 1), date(2026, 5, 7))
+    march = set_period(daily_query, "first_day", "2026-03-01")
+    assert clickhouse.execute(march) == expected_daily(date(2026, 3, 1), date(2026, 3, 31))
+    # By default the last three months whose next month ends within the data: May is
+    # not over, so March to April is the last roll. Set by hand past it, rolls stop there.
+    assert rolls == expected_rolls([date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)])
+    late = set_period(rolls_query, "first_month", "2026-03-01")
+    assert clickhouse.execute(late) == expected_rolls([date(2026, 3, 1)])
     # L1 (January) and L3 (February) first reach M2 two months after their payout.
     # The data runs to 2026-05-07: January to 4 months on book, February to 3.
     assert vintages == [

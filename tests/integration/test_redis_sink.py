@@ -19,6 +19,7 @@ from confluent_kafka import Producer
 
 from config import Settings
 from sinks.redis import (
+    NO_CARD,
     RECENT_LIMIT,
     DrainResult,
     RedisWriter,
@@ -382,6 +383,21 @@ def test_lookup_returns_card_open_and_recent_in_one_round_trip(
     assert lookup_command(local, "L-000000") == 0
     assert orjson.loads(capsys.readouterr().out)["open_warnings"] == 2
     assert lookup_command(local, "L-nope") == 1
+    assert "or no such loan" in capsys.readouterr().err
+    # With the loan book's answer, a quiet loan and a loan that never was differ.
+    assert lookup_command(local, "L-quiet", known=lambda _: "disbursed 2024-01-05") == NO_CARD
+    assert capsys.readouterr().err == (
+        "loan L-quiet has no risk card: no warning or bucket change for it yet "
+        "(disbursed 2024-01-05)\n"
+    )
+    assert lookup_command(local, "L-nope", known=lambda _: None) == 1
+    assert capsys.readouterr().err.startswith("no loan L-nope: no risk card in Redis and no")
+
+    def unreadable(loan_id: str) -> str | None:
+        raise ConnectionError("Connection refused")
+
+    assert lookup_command(local, "L-nope", known=unreadable) == 1
+    assert "whether the loan exists is unknown" in capsys.readouterr().err
 
     calls = 1000
     started = time.perf_counter()

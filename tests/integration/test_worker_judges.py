@@ -99,7 +99,10 @@ def test_worker_emits_warnings_for_event_driven_and_clock_driven_loans(
                 if w["loan_id"] == loan
             ]
     silent = [w for w in warnings if w["loan_id"] == "L-silent-1" and w["rule_id"] == "dpd_30"]
-    assert silent[0]["event_id"] is None  # aged by the clock: no event triggered it
+    # Aged by the clock: its step's id names the tick, not an event.
+    assert silent[0]["event_id"].startswith("clock:") and silent[0]["event_id"].endswith(
+        ":L-silent-1"
+    )
     # How far one tick jumps depends on how far the events moved the clock meanwhile.
     assert silent[0]["dpd"] >= 30 and silent[0]["bucket"] in ("M1", "M2", "M3")
     # One open warning per (loan, rule, episode): ids are not repeated.
@@ -209,7 +212,8 @@ def test_clock_keeps_ageing_a_silent_loan_after_a_sigkill_and_restart(harness, t
     collector.drain(2)
     assert collector.seen[topics.dlq] == [], harness.logs()
     later = [w for w in collector.seen[topics.warnings][before:] if w["loan_id"] == "L-silent-1"]
-    assert {"dpd_30", "dpd_60"} <= {w["rule_id"] for w in later if w["event_id"] is None}
+    by_clock = {w["rule_id"] for w in later if w["event_id"].startswith("clock:")}
+    assert {"dpd_30", "dpd_60"} <= by_clock
     # Repeats after the kill (at-least-once) carry the same id and body.
     bodies: dict[tuple[str, str], dict[str, object]] = {}
     for w in collector.seen[topics.warnings]:

@@ -68,6 +68,26 @@ def test_missed_installment_fires_dpd_1_at_the_cut_off_and_dpd_30_a_month_later(
     assert [rule for _, rule in fired].count("dpd_1") == 1  # the episode stays open and quiet
 
 
+def test_a_clock_steps_warnings_transitions_and_actions_share_an_id_of_loan_and_day() -> None:
+    _, events = book_events()
+    _, results = run([*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 2, 14))])
+    _, cut_off = results[-1]  # 14 Feb, a tick: M0 -> M1, dpd_1 opens, collection starts
+    outputs = [*cut_off.warnings, *cut_off.transitions, *cut_off.actions]
+
+    assert cut_off.warnings and cut_off.transitions and cut_off.actions
+    assert {o.event_id for o in outputs} == {"clock:2026-02-14:L-7"}
+    _, again = run([*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 2, 14))])
+    assert again[-1][1] == cut_off  # a replay names the step alike
+
+
+def test_warning_messages_show_money_in_the_loans_currency() -> None:
+    _, events = book_events()
+    _, results = run([*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 2, 14))])
+    dpd_1 = next(w for w in results[-1][1].warnings if w.rule_id == "dpd_1")
+
+    assert dpd_1.message == "Past due: 4 days (M1), CNY 1,015.00 overdue"
+
+
 def test_transitions_carry_the_borrower_state_and_times_of_the_step_like_its_warnings() -> None:
     _, events = book_events()
     _, results = run([*events, *daily_ticks("L-7", date(2026, 2, 1), date(2026, 2, 14))])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
 from rules import EVENT_TYPES
+from rules.fields import EARLIEST_DAY, LATEST_DAY
 from rules.schema import UNION_NAME, json_schemas, schema_files, union_schema, write_schemas
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "docs" / "schemas"
@@ -83,3 +86,29 @@ def test_schema_files_are_sorted_indented_json_ending_in_a_newline() -> None:
         == orjson.dumps(orjson.loads(content), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         + b"\n"
     )
+
+
+def test_the_day_pattern_admits_exactly_the_span() -> None:
+    pattern = re.compile(json_schemas()["installment_due"]["properties"]["due_date"]["pattern"])
+    edges = [EARLIEST_DAY, LATEST_DAY]
+    days = [day + timedelta(days=step) for day in edges for step in (-1, 0, 1)]
+    days += [date(year, month, 1) for year in range(1960, 2111) for month in (1, 12)]
+
+    for day in days:
+        inside = EARLIEST_DAY <= day <= LATEST_DAY
+        assert (pattern.fullmatch(day.isoformat()) is not None) == inside, day
+
+
+def test_event_time_pattern_reads_the_day_as_written_on_its_offset() -> None:
+    pattern = re.compile(json_schemas()["write_off"]["properties"]["event_time"]["pattern"])
+
+    assert pattern.fullmatch("1970-01-02T00:00:00+23:59")
+    assert not pattern.fullmatch("1970-01-01T23:59:59-08:00")
+    assert pattern.fullmatch("2099-12-31t23:59:59.999z")
+    assert not pattern.fullmatch("2024-03-01T09:30:00")
+
+
+def test_borrower_id_schema_refuses_identity_shapes_in_any_digits() -> None:
+    refused = json_schemas()["write_off"]["properties"]["borrower_id"]["not"]["pattern"]
+
+    assert r"\p{Nd}" in refused and r"\d" not in refused

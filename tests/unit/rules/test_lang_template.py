@@ -83,3 +83,28 @@ def test_a_character_spec_on_a_large_amount_renders_the_number() -> None:
     template = compile_template("{loan.outstanding_principal:c}")
 
     assert template.render(sample_context(loan={"outstanding_principal": 1_200_000})) == "1200000"
+
+
+def test_money_renders_in_the_loans_currency_and_an_account_events_own() -> None:
+    template = compile_template("{loan.overdue_total} overdue; moved {event.amount}")
+    ctx = sample_context(
+        loan={"overdue_total": 50600},
+        event={"type": "account_transaction", "amount": 1_250_000_50, "currency": "USD"},
+    )
+    ctx.loan.currency = "CNY"
+
+    assert template.render(ctx) == "CNY 506.00 overdue; moved USD 1,250,000.50"
+
+
+def test_money_with_a_format_spec_of_its_own_keeps_its_minor_units() -> None:
+    ctx = sample_context(loan={"overdue_total": 50600})
+    ctx.loan.currency = "CNY"
+
+    assert compile_template("{loan.overdue_total:d}").render(ctx) == "50600"
+
+
+def test_a_repayments_amount_is_in_the_loans_currency() -> None:
+    ctx = sample_context(event={"type": "repayment_received", "amount": 1500})
+    ctx.loan.currency = "JPY"
+
+    assert compile_template("{event.amount}").render(ctx) == "JPY 1,500"
