@@ -114,3 +114,20 @@ def test_the_bins_step_where_the_data_step_and_can_be_turned_off() -> None:
     step = with_bins.raw_one({"dpd": 30.0}) - with_bins.raw_one({"dpd": 0.0})
     flat = abs(with_bins.raw_one({"dpd": 90.0}) - with_bins.raw_one({"dpd": 30.0}))
     assert step > 3 * flat
+
+
+def test_a_value_seen_once_among_thousands_of_labels_does_not_decide_the_score_alone() -> None:
+    # Labels come a horizon late, so a scored loan can show a value the labelled
+    # snapshots have shown once (the first on-time streak of 1): unclipped, it sat
+    # 55 standard deviations out and took a current loan's PD from 0.1 to 1.0.
+    model = EarlyWarning("logistic", calibrate=False)
+    for i in range(3000):
+        x = {"dpd": float(i % 50), "on_time_streak": 1.0 if i == 2000 else 0.0}
+        model.learn_one(x, i % 50 >= 40 or i == 2000)
+    usual = model.predict_one({"dpd": 0.0, "on_time_streak": 0.0})
+    rare = {"dpd": 0.0, "on_time_streak": 1.0}
+    assert model.predict_one(rare) < usual + 0.1
+    # The one-pass score clips exactly as the pipeline does when it learns.
+    assert model.raw_one(rare) == pytest.approx(
+        model.linear.predict_proba_one(binned(rare))[True], abs=1e-12
+    )
