@@ -216,13 +216,16 @@ def test_worker_publishes_metrics_at_each_checkpoint_and_both_sinks_store_them(
         LOANWATCH_WORKER__MODELS="true",
         LOANWATCH_WORKER__MODEL_CHECKPOINT_STEPS=str(steps),
         LOANWATCH_WORKER__MODEL_WARMUP_LABELS="20",
+        # The wall clock's first run is an hour away: no ticks, only the events step.
+        # (The event clock would tick loans between events, adding steps.)
+        LOANWATCH_WORKER__CLOCK="wall",
     )
     local = harness.local
     topic = local.topics.model_metrics
     harness.produce(events)
     harness.wait_committed(len(events), timeout_s=180, alive=("worker",))
 
-    # Every event is one step of its partition (no ticks: the clock is an hour away),
+    # Every event is one step of its partition (no ticks: see above),
     # so each partition checkpointed once per `steps` of its events, three records each.
     per_partition = high_watermarks(local, local.topics.events, harness.partitions)
     assert sum(per_partition.values()) == len(events)
