@@ -27,10 +27,11 @@ from streams.backtest.metrics import (
     book_figures,
     budget_view,
     evaluate,
+    lead_over,
     signal_figures,
 )
 from streams.backtest.outcomes import LoanOutcome, OutcomeTracker
-from streams.backtest.replay import CoreStepper, Replay, ReplayResult, WorkerStepper
+from streams.backtest.replay import CoreStepper, Learned, Replay, ReplayResult, WorkerStepper
 from streams.backtest.report import render, report_json, report_obj
 from streams.backtest.store import RunRows, new_run_id, run_rows, store_run
 from streams.backtest.thresholds import DEFAULT_THRESHOLDS, ThresholdWatch
@@ -51,6 +52,7 @@ __all__ = [
     "FileHistory",
     "History",
     "KafkaHistory",
+    "Learned",
     "LoanOutcome",
     "OutcomeTracker",
     "PackRun",
@@ -67,6 +69,7 @@ __all__ = [
     "book_figures",
     "budget_view",
     "evaluate",
+    "lead_over",
     "merge_partitions",
     "new_run_id",
     "render",

@@ -47,6 +47,7 @@ __all__ = [
     "book_figures",
     "budget_view",
     "evaluate",
+    "lead_over",
     "signal_figures",
 ]
 
@@ -322,3 +323,34 @@ def budget_view(
     )
     left_out = tuple(sorted(name for name in evaluation.rules if name not in names))
     return BudgetView(budget, tuple(chosen), left_out, together)
+
+
+def lead_over(alerts: Iterable[Alert], first: str, then: str) -> list[int]:
+    """Per loan alerted by both signals: days from ``first``'s first alert to ``then``'s.
+
+    Positive when ``first`` came earlier (``lead_over(alerts, "high_pd", "dpd_30")``:
+    how long the PD's warning leads the rule it should beat), 0 the same day. Loans
+    with only one of the two are left out. In loan id order.
+
+    >>> day = date(2025, 1, 1)
+    >>> alerts = [
+    ...     Alert("a", "dpd_30", "high", day + timedelta(days=40), 30),
+    ...     Alert("a", "high_pd", "high", day + timedelta(days=12), 0),
+    ...     Alert("a", "high_pd", "high", day + timedelta(days=50), 30),
+    ...     Alert("b", "high_pd", "high", day, 0),
+    ...     Alert("c", "dpd_30", "high", day, 30),
+    ...     Alert("c", "high_pd", "high", day + timedelta(days=5), 35),
+    ... ]
+    >>> lead_over(alerts, "high_pd", "dpd_30")
+    [28, -5]
+    """
+    seen: dict[str, dict[str, date]] = {first: {}, then: {}}
+    for alert in alerts:
+        days = seen.get(alert.signal)
+        if days is None:
+            continue
+        known = days.get(alert.loan_id)
+        if known is None or alert.day < known:
+            days[alert.loan_id] = alert.day
+    leading, trailing = seen[first], seen[then]
+    return [(trailing[i] - leading[i]).days for i in sorted(leading.keys() & trailing.keys())]
