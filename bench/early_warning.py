@@ -91,6 +91,7 @@ from streams.backtest import (  # noqa: E402
     ThresholdWatch,
     WorkerStepper,
     evaluate,
+    first_alerts,
     lead_over,
 )
 from streams.simulate import BookSpec, LoanBook  # noqa: E402
@@ -454,21 +455,27 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 def target(label: str, value: float | None, goal: float, *, at_most: bool = False) -> None:
     met = value is not None and (value <= goal if at_most else value >= goal)
     sign = "<=" if at_most else ">="
-    shown = "-" if value is None else f"{value:.3f}"
+    shown = "-" if value is None else f"{value:.4f}"
     print(f"  {label:<44} {shown:>8}  target {sign} {goal:g}: {'met' if met else 'not met'}")
 
 
 def lead_of_pd(run: Run, name: str) -> float | None:
-    """Median days ``high_pd`` led ``dpd_30`` on the loans that got both (printed)."""
+    """Median days ``high_pd`` led ``dpd_30`` on the loans that got both (printed, with the
+    DPD at each such loan's first ``high_pd``: a lead taken after the first miss is not
+    a warning while current)."""
     leads = lead_over(run.result.alerts, "high_pd", "dpd_30")
     if not leads:
         print(f"{name}: no loan got both high_pd and dpd_30")
         return None
     first = sum(lead > 0 for lead in leads)
+    late = first_alerts(run.result.alerts, "dpd_30")
+    dpds = sorted(a.dpd for i, a in first_alerts(run.result.alerts, "high_pd").items() if i in late)
     print(
         f"{name}: high_pd over dpd_30 on {len(leads):,} loans with both: median lead "
         f"{median(leads):.0f} d, high_pd first on {first / len(leads):.1%} "
-        f"(same day {sum(lead == 0 for lead in leads) / len(leads):.1%})"
+        f"(same day {sum(lead == 0 for lead in leads) / len(leads):.1%}); their first "
+        f"high_pd at DPD 0 on {sum(d == 0 for d in dpds) / len(dpds):.1%}, median DPD "
+        f"{median(dpds):.0f}"
     )
     return float(median(leads))
 

@@ -27,6 +27,7 @@ from streams.backtest.metrics import (
     book_figures,
     budget_view,
     evaluate,
+    first_alerts,
     lead_over,
     signal_figures,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "book_figures",
     "budget_view",
     "evaluate",
+    "first_alerts",
     "lead_over",
     "merge_partitions",
     "new_run_id",

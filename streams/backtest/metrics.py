@@ -47,6 +47,7 @@ __all__ = [
     "book_figures",
     "budget_view",
     "evaluate",
+    "first_alerts",
     "lead_over",
     "signal_figures",
 ]
@@ -325,6 +326,17 @@ def budget_view(
     return BudgetView(budget, tuple(chosen), left_out, together)
 
 
+def first_alerts(alerts: Iterable[Alert], signal: str) -> dict[str, Alert]:
+    """Each loan's first alert of ``signal`` (the earliest day; the first seen on a tie)."""
+    out: dict[str, Alert] = {}
+    for alert in alerts:
+        if alert.signal == signal:
+            known = out.get(alert.loan_id)
+            if known is None or alert.day < known.day:
+                out[alert.loan_id] = alert
+    return out
+
+
 def lead_over(alerts: Iterable[Alert], first: str, then: str) -> list[int]:
     """Per loan alerted by both signals: days from ``first``'s first alert to ``then``'s.
 
@@ -344,13 +356,7 @@ def lead_over(alerts: Iterable[Alert], first: str, then: str) -> list[int]:
     >>> lead_over(alerts, "high_pd", "dpd_30")
     [28, -5]
     """
-    seen: dict[str, dict[str, date]] = {first: {}, then: {}}
-    for alert in alerts:
-        days = seen.get(alert.signal)
-        if days is None:
-            continue
-        known = days.get(alert.loan_id)
-        if known is None or alert.day < known:
-            days[alert.loan_id] = alert.day
-    leading, trailing = seen[first], seen[then]
-    return [(trailing[i] - leading[i]).days for i in sorted(leading.keys() & trailing.keys())]
+    kept = list(alerts)
+    leading, trailing = first_alerts(kept, first), first_alerts(kept, then)
+    both = sorted(leading.keys() & trailing.keys())
+    return [(trailing[i].day - leading[i].day).days for i in both]

@@ -22,6 +22,7 @@ from streams.backtest import (
     book_figures,
     budget_view,
     evaluate,
+    first_alerts,
     lead_over,
     signal_figures,
 )
@@ -198,3 +199,8 @@ def test_lead_over_counts_from_each_signals_first_alert_on_loans_with_both() -> 
     assert lead_over(alerts, "high_pd", "dpd_30") == [48, 0]
     assert lead_over(alerts, "dpd_30", "high_pd") == [-48, 0]
     assert lead_over(alerts, "high_pd", "nothing") == []
+    assert {i: a.day for i, a in first_alerts(alerts, "high_pd").items()} == {
+        "A": date(2024, 2, 1),
+        "B": date(2024, 5, 1),
+        "C": date(2024, 1, 10),
+    }
