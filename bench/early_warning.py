@@ -42,8 +42,8 @@ question every 30 days back from 90 days before its end.
 ``*_high_pd_lead_over_dpd30_days``: per loan that got both warnings, days from
 its first ``high_pd`` to its first ``dpd_30`` (positive: the PD warned first), median.
 
-    .venv/bin/python bench/early_warning.py                  # about 15 minutes on 2 cores
-    .venv/bin/python bench/early_warning.py --limit 12000    # about 7 minutes
+    .venv/bin/python bench/early_warning.py                  # about 7.5 minutes on 2 cores
+    .venv/bin/python bench/early_warning.py --limit 12000    # about 4 minutes
     .venv/bin/python bench/early_warning.py --limit 3000 --skip-batch
 
 Ends with one JSON line (see ``KEYS``).
