@@ -27,10 +27,12 @@ from streams.backtest.metrics import (
     book_figures,
     budget_view,
     evaluate,
+    first_alerts,
+    lead_over,
     signal_figures,
 )
 from streams.backtest.outcomes import LoanOutcome, OutcomeTracker
-from streams.backtest.replay import CoreStepper, Replay, ReplayResult, WorkerStepper
+from streams.backtest.replay import CoreStepper, Learned, Replay, ReplayResult, WorkerStepper
 from streams.backtest.report import render, report_json, report_obj
 from streams.backtest.store import RunRows, new_run_id, run_rows, store_run
 from streams.backtest.thresholds import DEFAULT_THRESHOLDS, ThresholdWatch
@@ -51,6 +53,7 @@ __all__ = [
     "FileHistory",
     "History",
     "KafkaHistory",
+    "Learned",
     "LoanOutcome",
     "OutcomeTracker",
     "PackRun",
@@ -67,6 +70,8 @@ __all__ = [
     "book_figures",
     "budget_view",
     "evaluate",
+    "first_alerts",
+    "lead_over",
     "merge_partitions",
     "new_run_id",
     "render",

@@ -47,6 +47,8 @@ __all__ = [
     "book_figures",
     "budget_view",
     "evaluate",
+    "first_alerts",
+    "lead_over",
     "signal_figures",
 ]
 
@@ -322,3 +324,39 @@ def budget_view(
     )
     left_out = tuple(sorted(name for name in evaluation.rules if name not in names))
     return BudgetView(budget, tuple(chosen), left_out, together)
+
+
+def first_alerts(alerts: Iterable[Alert], signal: str) -> dict[str, Alert]:
+    """Each loan's first alert of ``signal`` (the earliest day; the first seen on a tie)."""
+    out: dict[str, Alert] = {}
+    for alert in alerts:
+        if alert.signal == signal:
+            known = out.get(alert.loan_id)
+            if known is None or alert.day < known.day:
+                out[alert.loan_id] = alert
+    return out
+
+
+def lead_over(alerts: Iterable[Alert], first: str, then: str) -> list[int]:
+    """Per loan alerted by both signals: days from ``first``'s first alert to ``then``'s.
+
+    Positive when ``first`` came earlier (``lead_over(alerts, "high_pd", "dpd_30")``:
+    how long the PD's warning leads the rule it should beat), 0 the same day. Loans
+    with only one of the two are left out. In loan id order.
+
+    >>> day = date(2025, 1, 1)
+    >>> alerts = [
+    ...     Alert("a", "dpd_30", "high", day + timedelta(days=40), 30),
+    ...     Alert("a", "high_pd", "high", day + timedelta(days=12), 0),
+    ...     Alert("a", "high_pd", "high", day + timedelta(days=50), 30),
+    ...     Alert("b", "high_pd", "high", day, 0),
+    ...     Alert("c", "dpd_30", "high", day, 30),
+    ...     Alert("c", "high_pd", "high", day + timedelta(days=5), 35),
+    ... ]
+    >>> lead_over(alerts, "high_pd", "dpd_30")
+    [28, -5]
+    """
+    kept = list(alerts)
+    leading, trailing = first_alerts(kept, first), first_alerts(kept, then)
+    both = sorted(leading.keys() & trailing.keys())
+    return [(trailing[i].day - leading[i].day).days for i in both]

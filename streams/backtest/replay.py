@@ -10,7 +10,11 @@ Two steppers: `CoreStepper` calls `Engine.step` on records kept in a dict (the
 pure core, as fast as it goes); `WorkerStepper` goes through the worker's own
 `streams.judging.Runtime` with one partition's models (`streams.scoring`), so
 rules that read ``model.*`` see the scores the worker would give them, and the
-PD score of every step feeds the threshold signals.
+PD score of every step feeds the threshold signals. Asked to
+(``record_pd=True``), it also keeps what a batch learner needs to be judged
+beside the online PD on the same question: the feature vector each step's PD
+scored (`WorkerStepper.features`) and every labelled snapshot the hub learned,
+with when (`WorkerStepper.learned`), in `models.features.PD_FEATURES` order.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from models.hub import HubConfig
+from models.features import PD_FEATURES, pd_features
+from models.hub import HubConfig, ModelHub
 from models.labels import PendingLabels
 from rules.clock import DueIndex
 from rules.core import Engine, StepResult, Tick
@@ -32,9 +37,9 @@ from streams.backtest.metrics import Alert
 from streams.backtest.outcomes import LoanOutcome, OutcomeTracker
 from streams.backtest.thresholds import ThresholdWatch
 from streams.judging import Runtime
-from streams.scoring import PartitionModels
+from streams.scoring import PartitionHub, PartitionModels
 
-__all__ = ["CoreStepper", "Replay", "ReplayResult", "Stepper", "WorkerStepper"]
+__all__ = ["CoreStepper", "Learned", "Replay", "ReplayResult", "Stepper", "WorkerStepper"]
 
 OUTCOME_MARKS = (30, 60, 90)
 """DPD marks whose first day every replay records (the outcome DPD is added)."""
@@ -75,17 +80,56 @@ class CoreStepper:
         return record.loan, result
 
 
+def _vector(x: dict[str, float]) -> tuple[float, ...]:
+    return tuple(x[name] for name in PD_FEATURES)
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """A PD snapshot the hub learned from: when, its vector (`PD_FEATURES` order), its label."""
+
+    now: datetime
+    x: tuple[float, ...]
+    bad: bool
+
+
+class _LearningHub(ModelHub):
+    """The worker's hub, logging every example it learns, in the order it learns them."""
+
+    def __init__(self, config: HubConfig, log: list[Learned]) -> None:
+        super().__init__(config)
+        self.log = log
+
+    def learn_pd(self, examples: list[tuple[dict[str, float], bool]], *, now: datetime) -> int:
+        self.log.extend(Learned(now, _vector(x), bool(y)) for x, y in examples)
+        return super().learn_pd(examples, now=now)
+
+
 class _RecordingModels(PartitionModels):
-    """The worker's models, remembering the PD each step was given."""
+    """The worker's models, remembering the PD each step was given (and, asked to, the
+    vector it scored and the examples learned)."""
 
     pd: float | None = None
+    features: tuple[float, ...] | None = None
+
+    def __init__(self, config: HubConfig, warmup_labels: int, *, record_pd: bool) -> None:
+        super().__init__({}, config, _NO_CHECKPOINT, warmup_labels)
+        self.learned: list[Learned] | None = [] if record_pd else None
+
+    def slot(self, partition: int) -> PartitionHub:
+        if self.learned is not None and partition not in self._slots:
+            self._slots[partition] = PartitionHub(_LearningHub(self._config, self.learned))
+        return super().slot(partition)
 
     def scorer(self, partition: int, labels: PendingLabels, now: datetime) -> Any:
         inner = super().scorer(partition, labels, now)
+        record = self.learned is not None
 
         def score(loan: LoanState, event: Event | None) -> ScoreCard:
             card: ScoreCard = inner(loan, event)
             self.pd = card.values.get("pd")
+            if record:  # the hub's own feature function, on the state it just scored
+                self.features = _vector(pd_features(loan))
             return card
 
         return score
@@ -96,21 +140,30 @@ class WorkerStepper:
 
     _PARTITION = 0
 
-    def __init__(self, engine: Engine, config: HubConfig, warmup_labels: int) -> None:
-        self._models = _RecordingModels({}, config, _NO_CHECKPOINT, warmup_labels)
+    def __init__(
+        self, engine: Engine, config: HubConfig, warmup_labels: int, *, record_pd: bool = False
+    ) -> None:
+        self._models = _RecordingModels(config, warmup_labels, record_pd=record_pd)
         self._runtime = Runtime(engine, engine.zone, models=self._models)
         self._runtime.cache(1 << 30)
         self._rows: dict[bytes, bytes] = {}
         self.index = self._runtime.index(self._PARTITION)
         self.pd: float | None = None
+        self.features: tuple[float, ...] | None = None
+        """The vector the last step's PD scored (``record_pd`` only)."""
+
+    @property
+    def learned(self) -> list[Learned]:
+        """Every labelled snapshot the PD learned, in order (``record_pd`` only, else empty)."""
+        return self._models.learned or []
 
     def step(
         self, loan_id: str, item: Event | Tick, now: datetime
     ) -> tuple[LoanState | None, StepResult]:
         key = loan_id.encode()
-        self._models.pd = None
+        self._models.pd = self._models.features = None
         verdict = self._runtime.judge(key, self._rows.get(key), self._PARTITION, item, now)
-        self.pd = self._models.pd
+        self.pd, self.features = self._models.pd, self._models.features
         if verdict.row is None or verdict.record is None:
             return None, verdict.result
         self._rows[key] = verdict.row

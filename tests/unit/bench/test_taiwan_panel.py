@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from bench_modules import load
 
 from rules.policy import load_policy
 
-_PATH = Path(__file__).resolve().parents[3] / "bench" / "taiwan_panel.py"
-
-
-def _load() -> ModuleType:
-    # bench/ is not a package and is kept off sys.path (bench/models.py would shadow models/).
-    spec = importlib.util.spec_from_file_location("taiwan_panel", _PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("taiwan_panel", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-tp = _load()
+tp = load("taiwan_panel")
 POLICY = load_policy()
 FIRST = date(2005, 4, 30)
 

@@ -22,6 +22,8 @@ from streams.backtest import (
     book_figures,
     budget_view,
     evaluate,
+    first_alerts,
+    lead_over,
     signal_figures,
 )
 
@@ -182,3 +184,23 @@ def test_the_budget_takes_rules_by_lift_while_they_fit() -> None:
     assert (view.together.alerts, view.together.recall) == (3, 1.0)
     tight = budget_view(alerts, BOOK, evaluation, per_alert * 1.5)
     assert [f.name for f in tight.chosen] == ["good"]
+
+
+def test_lead_over_counts_from_each_signals_first_alert_on_loans_with_both() -> None:
+    alerts = [
+        alert("A", date(2024, 3, 20), signal="dpd_30"),
+        alert("A", date(2024, 3, 30), signal="high_pd"),  # a later re-opening
+        alert("A", date(2024, 2, 1), signal="high_pd"),
+        alert("B", date(2024, 5, 1), signal="high_pd"),  # never reached dpd_30
+        alert("C", date(2024, 1, 10), signal="dpd_30"),
+        alert("C", date(2024, 1, 10), signal="high_pd"),
+        alert("C", date(2024, 1, 5), signal="other"),
+    ]
+    assert lead_over(alerts, "high_pd", "dpd_30") == [48, 0]
+    assert lead_over(alerts, "dpd_30", "high_pd") == [-48, 0]
+    assert lead_over(alerts, "high_pd", "nothing") == []
+    assert {i: a.day for i, a in first_alerts(alerts, "high_pd").items()} == {
+        "A": date(2024, 2, 1),
+        "B": date(2024, 5, 1),
+        "C": date(2024, 1, 10),
+    }

@@ -15,7 +15,9 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from models.features import PD_FEATURES
 from models.hub import HubConfig
+from rules.core import Engine
 from rules.pack import default_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
@@ -24,6 +26,7 @@ from streams.backtest import (
     BacktestReport,
     FileHistory,
     SignalFigures,
+    WorkerStepper,
     report_json,
     run_backtest,
 )
@@ -133,6 +136,29 @@ def test_with_models_the_pd_thresholds_are_judged(tmp_path: Path) -> None:
     assert set(thresholds) <= {"pd>=0.2", "pd>=0.5"}
     assert thresholds, "an untrained model scores every loan: some threshold opens"
     assert found.candidate.evaluation.book.loans == 20
+
+
+def test_a_recording_worker_stepper_keeps_each_scored_vector_and_every_label_learned(
+    book_file: Path,
+) -> None:
+    policy = load_policy()
+    engine = Engine(default_pack(), policy, load_workflow_policy())
+    stepper = WorkerStepper(engine, HubConfig(), 0, record_pd=True)
+    scored = 0
+    for event in FileHistory(book_file):
+        stepper.step(event.loan_id, event, event.event_time)
+        if stepper.pd is not None:
+            scored += 1
+            assert stepper.features is not None and len(stepper.features) == len(PD_FEATURES)
+    assert scored > 1000
+    learned = stepper.learned
+    assert learned and {e.bad for e in learned} == {False, True}
+    assert all(len(e.x) == len(PD_FEATURES) for e in learned)
+    assert [e.now for e in learned] == sorted(e.now for e in learned)
+    plain = WorkerStepper(engine, HubConfig(), 0)
+    event = next(iter(FileHistory(book_file)))
+    plain.step(event.loan_id, event, event.event_time)
+    assert plain.pd is not None and plain.features is None and plain.learned == []
 
 
 def test_the_command_reports_bad_lines_and_writes_json(book_file: Path, tmp_path: Path) -> None:
