@@ -385,6 +385,9 @@ class WorkerSettings(_Section):
     model_checkpoint_chunk_bytes: int = Field(default=512 * 1024, ge=4096, le=64 << 20)
     """Largest piece of a model checkpoint in the ``models`` table (its changelog):
     under the broker's and topic's message size limit (1 MB by default)."""
+    fetch_max_wait_ms: int = Field(default=50, ge=0, le=60_000)
+    """How long a fetch waits at the broker for new records. Faust fixes 1,500 ms,
+    under which a steady stream stalled ~1 s every ~2 s (docs/performance.md)."""
     batch_max: int = Field(default=1000, ge=1, le=100_000)
     """The most messages the judging agent takes at once. A batch's rows are written
     once and its outputs sent in few produce requests, all delivered before its

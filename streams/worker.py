@@ -350,6 +350,7 @@ class Worker:
     async def on_assigned(self) -> None:
         """A new assignment: forget in-memory state; Faust restores the tables next."""
         faust_seam.seek_before_resume(self.app)  # before this assignment's table recovery ends
+        faust_seam.set_fetch_wait(self.app, self.settings.worker.fetch_max_wait_ms)
         self.watch.reset()
         self.rt.indexed = False  # rebuilt before the next batch or clock run
         self.rt.records.clear()
