@@ -37,6 +37,7 @@ from config.errors import ConfigError
 
 __all__ = [
     "AlertSettings",
+    "ApiSettings",
     "ClickHouseSettings",
     "KafkaSettings",
     "RedisSettings",
@@ -455,6 +456,30 @@ class AlertSettings(_Section):
         return SecretStr(text)
 
 
+class ApiSettings(_Section):
+    """The HTTP API for CRM, ERP and collection systems (api/, docs/api.md)."""
+
+    host: str = "127.0.0.1"
+    """Address `loanwatch api` listens on; put a TLS-terminating proxy in front of it."""
+    port: int = Field(default=8090, gt=0, lt=65536)
+    """Port `loanwatch api` listens on."""
+    audit: bool = True
+    """Write every request, allowed or denied, to ClickHouse ``api_audit``."""
+    audit_flush_s: float = Field(default=1.0, gt=0)
+    """Seconds audit rows wait in memory before one insert takes them all: one insert per
+    request would cost ClickHouse a part each."""
+    audit_buffer: int = Field(default=100_000, ge=100)
+    """Audit rows kept in memory while ClickHouse cannot take them; past it the oldest are
+    dropped and counted (``loanwatch_api_audit_dropped_total``)."""
+    send_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds a POST that produces an event waits for Kafka to confirm it before 503."""
+    alert_wait_s: float = Field(default=5.0, ge=0)
+    """Seconds an ack or resolve waits for the alerts service's answer before 202 (queued:
+    the service applies it when it next runs)."""
+    page_max: int = Field(default=500, ge=1, le=10_000)
+    """The most rows one page of ``GET /v1/warnings`` returns (``limit``)."""
+
+
 class StackSettings(_Section):
     """The local stack that `loanwatch stack up` runs on loopback."""
 
@@ -522,6 +547,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     stack: StackSettings = Field(default_factory=StackSettings)
     alerts: AlertSettings = AlertSettings()
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="before")
     @classmethod
