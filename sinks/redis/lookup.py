@@ -24,6 +24,7 @@ __all__ = [
     "latest_metrics_command",
     "lookup",
     "lookup_command",
+    "top_risk",
 ]
 
 _T = TypeVar("_T")
@@ -59,6 +60,31 @@ def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
     card["open"] = {_text(k): orjson.loads(v) for k, v in sorted(raw_open.items())}
     card["recent"] = [orjson.loads(v) for v in raw_recent]
     return card
+
+
+_TOP_FIELDS = ("borrower_id", "dpd", "bucket", "klass", "open_warnings")
+
+
+def top_risk(client: Any, prefix: str, n: int) -> list[dict[str, Any]]:
+    """The ``n`` riskiest loans of ``top``, riskiest first, each with its card's summary.
+
+    Two round trips: the sorted set, then one pipeline of ``HMGET`` over the cards.
+    ``score`` is `sinks.redis.keys.risk_score` (severity weight x 1000 + dpd); a card
+    gone meanwhile (expired) leaves its summary fields None.
+    """
+    keys = RedisKeys(prefix)
+    ranked = client.zrevrange(keys.top, 0, n - 1, withscores=True) if n > 0 else []
+    pipe = client.pipeline(transaction=False)
+    for member, _ in ranked:
+        pipe.hmget(keys.card(_text(member)), *_TOP_FIELDS)
+    out = []
+    for (member, score), values in zip(ranked, pipe.execute() if ranked else [], strict=True):
+        row: dict[str, Any] = {"loan_id": _text(member), "score": int(score)}
+        for name, value in zip(_TOP_FIELDS, values, strict=True):
+            text = None if value is None else _text(value)
+            row[name] = int(text) if text is not None and name in _INT_FIELDS else text
+        out.append(row)
+    return out
 
 
 def borrower(client: Any, prefix: str, borrower_id: str) -> dict[str, Any] | None:

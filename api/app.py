@@ -1,0 +1,39 @@
+"""The FastAPI application: routers, problem answers, the audit and metrics middleware."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import problems
+from api.audit import AuditTrail
+from api.backends import Backends
+from api.metrics import ApiMetrics
+from api.observe import Observe
+from api.routes import actions, alerts, cards, probes, warnings
+
+__all__ = ["TITLE", "create_app"]
+
+TITLE = "Loanwatch API"
+
+
+def create_app(backends: Backends | None, audit: AuditTrail | None = None) -> FastAPI:
+    """The app over ``backends`` (None: only to render the OpenAPI document).
+
+    ``audit`` receives one row per request; the caller starts and stops it.
+    """
+    app = FastAPI(
+        title=TITLE,
+        version="1",
+        description=(
+            "Risk for CRM, ERP and collection systems: risk cards and top risk from Redis, "
+            "warnings from ClickHouse, action outcomes as events to Kafka, alert acks. "
+            "Every request is audited; errors are application/problem+json. See docs/api.md."
+        ),
+    )
+    app.state.backends = backends
+    app.state.metrics = metrics = ApiMetrics()
+    problems.install(app)
+    for module in (cards, warnings, actions, alerts, probes):
+        app.include_router(module.router)
+    app.add_middleware(Observe, audit=audit, metrics=metrics)
+    return app

@@ -1,0 +1,103 @@
+"""The stores the API reads and the topic it writes, built once from the settings.
+
+Handlers run in FastAPI's thread pool, so each client here is safe to share between
+threads: redis-py's pool, a pool of clickhouse-driver clients (one client is not),
+and one librdkafka producer.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from api.keys import KeyStore
+from config import Settings
+from sinks.alerts.store import AlertStore
+
+__all__ = ["Backends", "ClickHousePool"]
+
+
+class ClickHousePool:
+    """clickhouse-driver clients lent one per thread at a time, made on demand."""
+
+    def __init__(self, kwargs: dict[str, Any], size: int = 8) -> None:
+        self.kwargs = kwargs
+        self.idle: queue.LifoQueue[Any] = queue.LifoQueue(maxsize=size)
+
+    @contextmanager
+    def client(self) -> Iterator[Any]:
+        try:
+            client = self.idle.get_nowait()
+        except queue.Empty:
+            from clickhouse_driver import Client
+
+            client = Client(**self.kwargs)
+        try:
+            yield client
+        except BaseException:
+            client.disconnect()  # its connection may be mid-answer
+            raise
+        try:
+            self.idle.put_nowait(client)
+        except queue.Full:
+            client.disconnect()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self.idle.get_nowait().disconnect()
+            except queue.Empty:
+                return
+
+
+@dataclass
+class Backends:
+    """What the handlers use; `from_settings` builds it, `close` releases it."""
+
+    settings: Settings
+    redis: Any
+    clickhouse: ClickHousePool
+    producer: Any
+    prefix: str
+    database: str
+    events_topic: str
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        prefix: str | None = None,
+        database: str | None = None,
+        events_topic: str | None = None,
+    ) -> Backends:
+        """Clients for ``settings``; tests pass their own key prefix, database and topic."""
+        import redis
+        from confluent_kafka import Producer
+
+        database = database or settings.clickhouse.database
+        return cls(
+            settings=settings,
+            redis=redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs()),
+            clickhouse=ClickHousePool(settings.clickhouse.driver_kwargs(database=database)),
+            producer=Producer(settings.kafka.ordered_producer_config()),
+            prefix=prefix if prefix is not None else settings.redis.key_prefix,
+            database=database,
+            events_topic=events_topic or settings.topics.events,
+        )
+
+    @property
+    def keys(self) -> KeyStore:
+        return KeyStore(self.redis, self.prefix)
+
+    @property
+    def alerts(self) -> AlertStore:
+        return AlertStore(self.redis, self.prefix + "alerts:")
+
+    def close(self) -> None:
+        self.producer.flush(5)
+        self.clickhouse.close()
+        self.redis.close()

@@ -1,0 +1,81 @@
+"""Every error answer as ``application/problem+json`` (RFC 9457), naming field and reason.
+
+FastAPI's own answers (a 422 list of validation errors, ``{"detail": ...}`` for a 404)
+are replaced here so a client parses one shape: ``type``, ``title``, ``status``,
+``detail`` and, for bad input, ``errors``: ``[{"field": "query.n", "reason": ...}]``.
+Bad input is a 400: the request is malformed, not merely unprocessable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from api.exceptions import Problem
+
+__all__ = ["PROBLEM", "install", "problem_response"]
+
+PROBLEM = "application/problem+json"
+
+REASON_KEY = "audit_reason"
+"""``request.state`` attribute the audit row reads its reason from."""
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The problem document; also leaves ``detail`` on the request for the audit row."""
+    setattr(request.state, REASON_KEY, detail)
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)  # noqa: S101 - registered for Problem only
+    errors = [{"field": exc.field, "reason": exc.reason}] if exc.field else None
+    headers = {"WWW-Authenticate": 'Bearer realm="loanwatch"'} if exc.status == 401 else None
+    return problem_response(request, exc.status, exc.title, str(exc), errors, headers)
+
+
+async def _on_invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    errors = [{"field": _field(e["loc"]), "reason": str(e["msg"])} for e in exc.errors()]
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return problem_response(request, 400, "Bad request", detail, errors)
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for it only
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+    detail = f"{request.url.path[:200]}: {exc.detail}"
+    return problem_response(request, exc.status_code, title, detail, headers=exc.headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_invalid)
+    app.add_exception_handler(HTTPException, _on_http)

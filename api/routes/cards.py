@@ -1,0 +1,58 @@
+"""``GET /v1/loans/{loan_id}`` and ``GET /v1/top-risk``: the Redis risk view.
+
+Both read through `sinks.redis.lookup`, the same code as ``loanwatch lookup``, so the
+API and the command line cannot disagree about a card (layout: docs/redis.md).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from api.access import guard
+from api.exceptions import Problem
+from api.keys import Principal
+from api.routes.common import backends_of, masker_for
+from sinks.redis.lookup import lookup, top_risk
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["risk"])
+
+LOAN_ID = r"^[^\s\x00-\x1f\x7f]{1,128}$"
+
+
+@router.get("/loans/{loan_id}", summary="A loan's risk card")
+def get_loan(
+    request: Request,
+    principal: Annotated[Principal, Depends(guard("GET /v1/loans/{loan_id}"))],
+    loan_id: Annotated[str, Path(pattern=LOAN_ID, description="The loan, as in its events.")],
+) -> dict[str, Any]:
+    """DPD, bucket, class, open and recent warnings (with reasons and scores) of one loan.
+
+    404 when Redis has no card: nothing was raised about the loan yet, or no such loan.
+    """
+    backends = backends_of(request)
+    card = lookup(backends.redis, backends.prefix, loan_id)
+    if card is None:
+        raise Problem(
+            404,
+            "Not found",
+            f"no risk card for {loan_id} (no warning or bucket change yet, or no such loan)",
+            "loan_id",
+        )
+    return masker_for(request, principal).record(card)
+
+
+@router.get("/top-risk", summary="The riskiest loans now")
+def get_top_risk(
+    request: Request,
+    principal: Annotated[Principal, Depends(guard("GET /v1/top-risk"))],
+    n: Annotated[int, Query(ge=1, le=1000, description="How many loans.")] = 50,
+) -> dict[str, Any]:
+    """Loans with an open warning, worst first: severity of the worst open warning, then DPD."""
+    backends = backends_of(request)
+    masker = masker_for(request, principal)
+    rows = top_risk(backends.redis, backends.prefix, n)
+    return {"loans": [masker.record(row) for row in rows]}
