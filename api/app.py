@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from api import problems
@@ -9,6 +11,7 @@ from api.audit import AuditTrail
 from api.backends import Backends
 from api.metrics import ApiMetrics
 from api.observe import Observe
+from api.openapi import with_problems
 from api.routes import actions, alerts, cards, probes, warnings
 
 __all__ = ["TITLE", "create_app"]
@@ -36,4 +39,12 @@ def create_app(backends: Backends | None, audit: AuditTrail | None = None) -> Fa
     for module in (cards, warnings, actions, alerts, probes):
         app.include_router(module.router)
     app.add_middleware(Observe, audit=audit, metrics=metrics)
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_problems(plain())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -41,13 +41,9 @@ def _act(request: Request, principal: Principal, op: str, ref: str) -> JSONRespo
 
 def _route(op: str, summary: str, doc: str) -> None:
     """Register ``POST /v1/alerts/{alert_ref}/<op>``: the two differ only in the command."""
-    endpoint = f"POST /v1/alerts/{{alert_ref}}/{op}"
+    admitted = Depends(guard(f"POST /v1/alerts/{{alert_ref}}/{op}"))
 
-    def act(
-        request: Request,
-        principal: Annotated[Principal, Depends(guard(endpoint))],
-        alert_ref: AlertRef,
-    ) -> JSONResponse:
+    def act(request: Request, alert_ref: AlertRef, principal: Principal = admitted) -> JSONResponse:
         return _act(request, principal, op, alert_ref)
 
     act.__doc__ = doc
