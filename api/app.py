@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,12 +21,22 @@ __all__ = ["TITLE", "create_app"]
 TITLE = "Loanwatch API"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Close the asyncio Redis client on the loop that used it."""
+    yield
+    backends: Backends | None = app.state.backends
+    if backends is not None:
+        await backends.aredis.aclose()
+
+
 def create_app(backends: Backends | None, audit: AuditTrail | None = None) -> FastAPI:
     """The app over ``backends`` (None: only to render the OpenAPI document).
 
     ``audit`` receives one row per request; the caller starts and stops it.
     """
     app = FastAPI(
+        lifespan=_lifespan,
         title=TITLE,
         version="1",
         description=(

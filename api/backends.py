@@ -53,12 +53,26 @@ class ClickHousePool:
                 return
 
 
+def _async_redis(settings: Settings) -> Any:
+    """``redis.asyncio`` with the settings' timeouts, TLS and credentials, and its own
+    retry class (the sync one is refused)."""
+    import redis.asyncio
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    kwargs = {**settings.redis.client_kwargs(), "retry": Retry(NoBackoff(), settings.redis.retries)}
+    return redis.asyncio.Redis.from_url(settings.redis.url, **kwargs)
+
+
 @dataclass
 class Backends:
     """What the handlers use; `from_settings` builds it, `close` releases it."""
 
     settings: Settings
     redis: Any
+    aredis: Any
+    """A ``redis.asyncio`` client for the hot reads (key check, card), made on the
+    server's loop at first use; closed by the app's lifespan."""
     clickhouse: ClickHousePool
     producer: Any
     prefix: str
@@ -82,6 +96,7 @@ class Backends:
         return cls(
             settings=settings,
             redis=redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs()),
+            aredis=_async_redis(settings),
             clickhouse=ClickHousePool(settings.clickhouse.driver_kwargs(database=database)),
             producer=Producer(settings.kafka.ordered_producer_config()),
             prefix=prefix if prefix is not None else settings.redis.key_prefix,

@@ -23,7 +23,7 @@ import orjson
 from api.exceptions import ApiKeyError
 from api.roles import Role
 
-__all__ = ["ApiKey", "KeyStore", "Principal"]
+__all__ = ["ApiKey", "KeyStore", "Principal", "check_record", "parse_token"]
 
 _TOKEN = re.compile(r"lwk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}")
@@ -94,19 +94,34 @@ class KeyStore:
 
     def verify(self, token: str) -> tuple[Principal | None, str]:
         """The key's principal, or None and why not (for the 401 and the audit row)."""
-        match = _TOKEN.fullmatch(token)
-        if match is None:
-            return None, "not an API key (lwk_<id>_<secret>)"
-        key_id, secret = match.groups()
-        raw = self.client.hget(self.hash, key_id)
-        if raw is None:
-            return None, "unknown API key"
-        record = orjson.loads(raw)
-        if not hmac.compare_digest(record["sha256"], _digest(secret)):
-            return None, "wrong secret for this API key"
-        if record.get("revoked_at"):
-            return None, f"API key revoked at {record['revoked_at']}"
-        return _key(record).principal(), ""
+        parsed = parse_token(token)
+        if isinstance(parsed, str):
+            return None, parsed
+        key_id, secret = parsed
+        return check_record(self.client.hget(self.hash, key_id), secret)
+
+
+def parse_token(token: str) -> tuple[str, str] | str:
+    """``(key id, secret)`` of a well-formed token, else why it is not one."""
+    match = _TOKEN.fullmatch(token)
+    if match is None:
+        return "not an API key (lwk_<id>_<secret>)"
+    return match.group(1), match.group(2)
+
+
+def check_record(raw: bytes | str | None, secret: str) -> tuple[Principal | None, str]:
+    """Whether ``secret`` opens the stored key ``raw`` (None: no such key), and as whom.
+
+    Apart from the read so the asyncio server checks keys with the same code as `verify`.
+    """
+    if raw is None:
+        return None, "unknown API key"
+    record = orjson.loads(raw)
+    if not hmac.compare_digest(record["sha256"], _digest(secret)):
+        return None, "wrong secret for this API key"
+    if record.get("revoked_at"):
+        return None, f"API key revoked at {record['revoked_at']}"
+    return _key(record).principal(), ""
 
 
 def _digest(secret: str) -> str:

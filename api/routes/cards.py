@@ -8,33 +8,38 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from api.access import guard
 from api.exceptions import Problem
 from api.keys import Principal
 from api.routes.common import backends_of, masker_for
-from sinks.redis.lookup import lookup, top_risk
+from sinks.redis.lookup import decode_card, queue_card, top_risk
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["risk"])
 
+JSON = "application/json"
 LOAN_ID = r"^[^\s\x00-\x1f\x7f]{1,128}$"
 
 
-@router.get("/loans/{loan_id}", summary="A loan's risk card")
-def get_loan(
+@router.get("/loans/{loan_id}", summary="A loan's risk card", response_class=JSONResponse)
+async def get_loan(
     request: Request,
     principal: Annotated[Principal, Depends(guard("GET /v1/loans/{loan_id}"))],
     loan_id: Annotated[str, Path(pattern=LOAN_ID, description="The loan, as in its events.")],
-) -> dict[str, Any]:
+) -> Response:
     """DPD, bucket, class, open and recent warnings (with reasons and scores) of one loan.
 
     404 when Redis has no card: nothing was raised about the loan yet, or no such loan.
     """
     backends = backends_of(request)
-    card = lookup(backends.redis, backends.prefix, loan_id)
+    pipe = backends.aredis.pipeline(transaction=False)
+    queue_card(pipe, backends.prefix, loan_id)  # `loanwatch lookup`'s reads and decoding
+    card = decode_card(await pipe.execute())
     if card is None:
         raise Problem(
             404,
@@ -42,7 +47,7 @@ def get_loan(
             f"no risk card for {loan_id} (no warning or bucket change yet, or no such loan)",
             "loan_id",
         )
-    return masker_for(request, principal).record(card)
+    return Response(orjson.dumps(masker_for(request, principal).record(card)), media_type=JSON)
 
 
 @router.get("/top-risk", summary="The riskiest loans now")

@@ -20,10 +20,12 @@ from sinks.redis.keys import RedisKeys
 __all__ = [
     "NO_CARD",
     "borrower",
+    "decode_card",
     "latest_metrics",
     "latest_metrics_command",
     "lookup",
     "lookup_command",
+    "queue_card",
     "top_risk",
 ]
 
@@ -41,12 +43,26 @@ def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
     ``open`` maps warning_id -> warning dict and ``recent`` lists warning dicts,
     newest first.
     """
-    keys = RedisKeys(prefix)
     pipe = client.pipeline(transaction=False)
+    queue_card(pipe, prefix, loan_id)
+    return decode_card(pipe.execute())
+
+
+def queue_card(pipe: Any, prefix: str, loan_id: str) -> None:
+    """Queue the three reads of a card on ``pipe`` (sync or ``redis.asyncio``): one round trip.
+
+    `lookup` is this plus `decode_card`; an asyncio server runs the two around its own
+    ``await pipe.execute()``, so both read cards with one implementation.
+    """
+    keys = RedisKeys(prefix)
     pipe.hgetall(keys.card(loan_id))
     pipe.hgetall(keys.open(loan_id))
     pipe.lrange(keys.recent(loan_id), 0, -1)
-    raw_card, raw_open, raw_recent = pipe.execute()
+
+
+def decode_card(results: list[Any]) -> dict[str, Any] | None:
+    """The card from the answers to `queue_card`'s reads; None when there is no card."""
+    raw_card, raw_open, raw_recent = results
     if not raw_card:
         return None
     card: dict[str, Any] = {_text(k): _text(v) for k, v in raw_card.items()}
