@@ -8,6 +8,7 @@ Bad input is a 400: the request is malformed, not merely unprocessable.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,8 +19,11 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from api.exceptions import Problem
+from config.outage import clickhouse_errors, redis_errors, short_reason
 
 __all__ = ["PROBLEM", "install", "problem_response"]
+
+log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
 
@@ -74,8 +78,22 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     return problem_response(request, exc.status_code, title, detail, headers=exc.headers)
 
 
+def _unavailable(store: str) -> Any:
+    async def handler(request: Request, exc: Exception) -> Response:
+        log.warning("api: %s unavailable for %s: %s", store, request.url.path, short_reason(exc))
+        detail = f"{store} is unavailable ({short_reason(exc)}); try again shortly"
+        return problem_response(request, 503, "Service unavailable", detail)
+
+    return handler
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers on ``app``: ours, FastAPI's own, and a store that does not
+    answer (a 503 naming it, logged, instead of a bare 500)."""
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_invalid)
     app.add_exception_handler(HTTPException, _on_http)
+    for store, errors in (("Redis", redis_errors()), ("ClickHouse", clickhouse_errors())):
+        for error in errors:
+            if issubclass(error, Exception):
+                app.add_exception_handler(error, _unavailable(store))

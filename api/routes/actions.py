@@ -38,6 +38,8 @@ def report_outcome(
     """Contacted, promise to pay (with date and amount), refused, unreachable or dispute,
     with the collector's note; the stream judges it, the API changes no loan itself."""
     backends = backends_of(request)
+    if principal.team is not None and body.team not in (None, principal.team):
+        raise Problem(403, "Forbidden", f"this key reports for {principal.team} only", "body.team")
     team = body.team or principal.team
     if team is None:
         raise Problem(400, "Bad request", "required: this key has no team", "body.team")

@@ -141,6 +141,7 @@ def api(
     revoked, tokens["revoked"] = keys.create("gone", Role.RISK_ADMIN)
     keys.revoke(revoked.key_id)
     tokens["team"] = keys.create("reviews-desk", Role.ANALYST, team="reviews")[1]
+    tokens["team-collector"] = keys.create("m1-desk", Role.COLLECTOR, team="coll-m1")[1]
     backends = Backends.from_settings(
         local, prefix=redis_prefix, database=database, events_topic=names["events"]
     )
@@ -276,6 +277,13 @@ def test_warnings_page_newest_first_with_a_cursor_and_filters(api: Api) -> None:
     assert {w["owner_team"] for w in scoped} == {"reviews"}
     other = api.call("GET", "/v1/warnings?team=collections", "team")
     assert other.status_code == 403 and other.json()["errors"][0]["field"] == "team"
+    for_other = api.call(
+        "POST",
+        "/v1/actions/a-100/outcome",
+        "team-collector",
+        json={"outcome": "refused", "team": "x"},
+    )
+    assert for_other.status_code == 403 and for_other.json()["errors"][0]["field"] == "body.team"
 
 
 def _events(api: Api, expect: int, timeout_s: float = 5.0) -> list[Any]:
