@@ -31,8 +31,12 @@ _ALL = frozenset(Role)
 
 GRANTS: Final[dict[str, frozenset[Role]]] = {
     "GET /v1/loans/{loan_id}": _ALL,
+    "GET /v1/borrowers/{borrower_ref}": frozenset(
+        {Role.COLLECTOR, Role.RISK_ADMIN, Role.INTEGRATION}
+    ),
     "GET /v1/top-risk": frozenset({Role.VIEWER, Role.ANALYST, Role.RISK_ADMIN, Role.COLLECTOR}),
     "GET /v1/warnings": frozenset({Role.VIEWER, Role.ANALYST, Role.RISK_ADMIN, Role.INTEGRATION}),
+    "GET /v1/actions": frozenset({Role.COLLECTOR, Role.ANALYST, Role.RISK_ADMIN, Role.INTEGRATION}),
     "POST /v1/alerts/{alert_ref}/ack": frozenset({Role.ANALYST, Role.RISK_ADMIN}),
     "POST /v1/alerts/{alert_ref}/resolve": frozenset({Role.ANALYST, Role.RISK_ADMIN}),
     "POST /v1/actions/{action_id}/outcome": frozenset(

@@ -1,4 +1,5 @@
-"""``GET /v1/loans/{loan_id}`` and ``GET /v1/top-risk``: the Redis risk view.
+"""``GET /v1/loans/{loan_id}``, ``/v1/borrowers/{borrower_ref}``, ``/v1/top-risk``: the
+Redis risk view.
 
 Both read through `sinks.redis.lookup`, the same code as ``loanwatch lookup``, so the
 API and the command line cannot disagree about a card (layout: docs/redis.md).
@@ -16,7 +17,7 @@ from api.access import guard
 from api.exceptions import Problem
 from api.keys import Principal
 from api.routes.common import backends_of, masker_for
-from sinks.redis.lookup import decode_card, queue_card, top_risk
+from sinks.redis.lookup import borrower, decode_card, queue_card, top_risk
 
 __all__ = ["router"]
 
@@ -61,3 +62,20 @@ def get_top_risk(
     masker = masker_for(request, principal)
     rows = top_risk(backends.redis, backends.prefix, n)
     return {"loans": [masker.record(row) for row in rows]}
+
+
+@router.get("/borrowers/{borrower_ref}", summary="A borrower's roll-up across loans")
+def get_borrower(
+    request: Request,
+    principal: Annotated[Principal, Depends(guard("GET /v1/borrowers/{borrower_ref}"))],
+    borrower_ref: Annotated[str, Path(pattern=LOAN_ID, description="The borrower_id of events.")],
+) -> dict[str, Any]:
+    """Loans, worst DPD and class, open warnings, and each loan's DPD, class and open count.
+
+    Only for roles that see borrower references in clear: the others could not name one.
+    """
+    backends = backends_of(request)
+    found = borrower(backends.redis, backends.prefix, borrower_ref)
+    if found is None:
+        raise Problem(404, "Not found", f"no open risk for borrower {borrower_ref}", "borrower_ref")
+    return {"borrower_id": borrower_ref, **found}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import Request
 
 from api.backends import Backends
+from api.exceptions import Problem
 from api.keys import Principal
 from api.masking import Masker
 
-__all__ = ["backends_of", "masker_for"]
+__all__ = ["backends_of", "checked_limit", "masker_for"]
 
 
 def backends_of(request: Request) -> Backends:
@@ -19,3 +20,11 @@ def backends_of(request: Request) -> Backends:
 def masker_for(request: Request, principal: Principal) -> Masker:
     key = backends_of(request).settings.alerts.ref_key.get_secret_value().encode()
     return Masker(key, principal.role)
+
+
+def checked_limit(backends: Backends, limit: int) -> None:
+    """A page's ``limit`` within ``api.page_max`` (a setting, so not in the query's schema)."""
+    if limit > backends.settings.api.page_max:
+        raise Problem(
+            400, "Bad request", f"at most {backends.settings.api.page_max}", "query.limit"
+        )

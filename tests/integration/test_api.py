@@ -36,16 +36,18 @@ from sinks.redis.writer import RedisWriter
 ACTION = {
     "schema_version": 1,
     "action_id": "a-100",
-    "kind": "collection",
-    "name": "call",
+    "kind": "collection_step",
+    "name": "phone_call",
     "loan_id": "L-000001",
     "borrower_id": "bw-1",
     "due_on": "2026-03-05",
     "reason": "dpd_30",
-    "params": {},
+    "params": {"channel": "phone"},
     "event_id": None,
     "produced_at": "2026-03-05T00:00:00+00:00",
 }
+REVIEW = {**ACTION, "action_id": "a-101", "kind": "review", "name": "periodic",
+          "loan_id": "L-000002", "borrower_id": "bw-2", "due_on": "2026-03-09"}  # fmt: skip
 WARNINGS = [warning(n, owner_team="collections" if n % 2 else "reviews") for n in range(1, 8)]
 """Seven warnings on three loans, two teams, event times a day apart."""
 
@@ -121,7 +123,7 @@ def api(
         }
     )
     _feed(local, names["warnings"], WARNINGS, "loan_id")
-    _feed(local, names["actions"], [ACTION], "action_id")
+    _feed(local, names["actions"], [ACTION, REVIEW], "action_id")
     group = f"test-api-{uuid.uuid4().hex}"
     rw = RedisWriter(local, topics=[names["warnings"]], group_id=group + "-r", prefix=redis_prefix)
     cw = ClickHouseWriter(
@@ -132,7 +134,7 @@ def api(
     )
     try:
         _drain(rw, len(WARNINGS))
-        _drain(cw, len(WARNINGS) + 1)
+        _drain(cw, len(WARNINGS) + 2)
     finally:
         rw.close()
         cw.close()
@@ -155,7 +157,9 @@ def api(
 
 REQUESTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "GET /v1/loans/{loan_id}": ("GET", "/v1/loans/L-000001", {}),
+    "GET /v1/borrowers/{borrower_ref}": ("GET", "/v1/borrowers/bw-1", {}),
     "GET /v1/top-risk": ("GET", "/v1/top-risk?n=2", {}),
+    "GET /v1/actions": ("GET", "/v1/actions?kind=collection_step", {}),
     "GET /v1/warnings": ("GET", "/v1/warnings?limit=2", {}),
     "POST /v1/alerts/{alert_ref}/ack": ("POST", "/v1/alerts/3f9c0a1b2c3d/ack", {}),
     "POST /v1/alerts/{alert_ref}/resolve": ("POST", "/v1/alerts/3f9c0a1b2c3d/resolve", {}),
@@ -284,6 +288,28 @@ def test_warnings_page_newest_first_with_a_cursor_and_filters(api: Api) -> None:
         json={"outcome": "refused", "team": "x"},
     )
     assert for_other.status_code == 403 and for_other.json()["errors"][0]["field"] == "body.team"
+
+
+def test_actions_page_latest_due_first_and_a_borrower_rolls_up_their_loans(api: Api) -> None:
+    first = api.call("GET", "/v1/actions?limit=1", "analyst").json()
+    assert [a["action_id"] for a in first["actions"]] == ["a-101"]
+    assert first["actions"][0]["borrower_id"].startswith("bw#")
+    rest = api.call("GET", f"/v1/actions?limit=1&cursor={first['next_cursor']}", "collector")
+    (action,) = rest.json()["actions"]
+    assert rest.json()["next_cursor"] is None
+    assert action == {
+        "action_id": "a-100", "kind": "collection_step", "name": "phone_call",
+        "loan_id": "L-000001", "borrower_id": "bw-1", "due_on": "2026-03-05",
+        "reason": "dpd_30", "params": {"channel": "phone"}, "event_id": None,
+        "produced_at": "2026-03-05T00:00:00+00:00",
+    }  # fmt: skip
+    due = api.call("GET", "/v1/actions?due_from=2026-03-06&kind=review", "collector").json()
+    assert [a["action_id"] for a in due["actions"]] == ["a-101"]
+    rollup = api.call("GET", "/v1/borrowers/bw-1", "integration").json()
+    assert rollup["borrower_id"] == "bw-1" and rollup["open_warnings"] == 3
+    assert set(rollup["by_loan"]) == {"L-000001"}
+    missing = api.call("GET", "/v1/borrowers/bw-404", "integration")
+    assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "borrower_ref"
 
 
 def _events(api: Api, expect: int, timeout_s: float = 5.0) -> list[Any]:

@@ -10,39 +10,51 @@ from pydantic import ValidationError
 from api.exceptions import Problem
 from api.masking import Masker
 from api.outcomes import OutcomeIn, outcome_events
+from api.pages import Paged, decode_cursor, encode_cursor
 from api.roles import Role
-from api.warnings_query import WarningFilter, build_query, decode_cursor, encode_cursor
+from api.routes.warnings import WARNINGS
 from rules.decode import decode_event, encode_event
 
 NOW = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
 
 
 def test_filters_become_driver_parameters_never_sql_text() -> None:
-    sql, params = build_query(
+    sql, params = WARNINGS.query(
         "lw",
-        WarningFilter(rule="dpd_30'; DROP TABLE x", team="t1", since=NOW, limit=10),
+        {"rule_id": "dpd_30'; DROP TABLE x", "owner_team": "t1", "severity": None},
+        [("toUInt32(event_time) >= {p}", int(NOW.timestamp()))],
+        None,
+        10,
     )
-    assert "DROP" not in sql
-    assert "rule_id = %(rule)s" in sql and "owner_team = %(team)s" in sql
+    assert "DROP" not in sql and "severity" not in sql.split("FROM")[1]
+    assert "rule_id = %(rule_id)s" in sql and "toUInt32(event_time) >= %(p0)s" in sql
     assert params == {
-        "rule": "dpd_30'; DROP TABLE x",
-        "team": "t1",
-        "since": int(NOW.timestamp()),
-        "limit": 11,
+        "rule_id": "dpd_30'; DROP TABLE x",
+        "owner_team": "t1",
+        "p0": int(NOW.timestamp()),
+        "_limit": 11,
     }
     assert sql.startswith("SELECT") and "FROM lw.warnings FINAL" in sql
 
 
 def test_a_cursor_continues_after_its_row_in_the_newest_first_order() -> None:
-    sql, params = build_query("lw", WarningFilter(cursor=encode_cursor(100, "w9", "open")))
-    assert (params["c_t"], params["c_w"], params["c_s"]) == (100, "w9", "open")
-    assert "ORDER BY second DESC, warning_id DESC, status DESC" in sql
+    sql, params = WARNINGS.query("lw", {}, [], encode_cursor([100, "w9", "open"]), 5)
+    assert (params["_c0"], params["_c1"], params["_c2"]) == (100, "w9", "open")
+    assert "ORDER BY _k0 DESC, _k1 DESC, _k2 DESC" in sql
+    rows = [("w9", 100, "x"), ("w8", 99, "y"), ("w7", 98, "z")]
+    paged = Paged("t", ("id",), order=("at", "tag"))
+    page, cursor = paged.page(rows, 2)
+    assert page == [{"id": "w9"}, {"id": "w8"}]
+    assert cursor is not None and decode_cursor(cursor, 2) == [99, "y"]
+    assert paged.page(rows, 3)[1] is None
 
 
-@pytest.mark.parametrize("text", ["", "!!", "bm90LWEtY3Vyc29y", encode_cursor(1, "w", "open")[:-2]])
+@pytest.mark.parametrize(
+    "text", ["", "!!", "bm90LWEtY3Vyc29y", encode_cursor([1, "w"]), encode_cursor([1, "w", True])]
+)
 def test_a_cursor_we_did_not_issue_is_a_400_naming_the_cursor(text: str) -> None:
     with pytest.raises(Problem) as caught:
-        decode_cursor(text)
+        decode_cursor(text, 3)
     assert caught.value.status == 400 and caught.value.field == "query.cursor"
 
 
