@@ -1,7 +1,8 @@
 """The credential check each guarded endpoint depends on: who calls, and may they.
 
-``Depends(guard("GET /v1/loans/{loan_id}"))`` reads ``Authorization: Bearer <key>``,
-verifies it against the key store and checks the role against `api.roles.GRANTS`.
+``Depends(guard("GET /v1/loans/{loan_id}"))`` reads ``Authorization: Bearer <token>``,
+verifies it (an API key against the key store, else a staff JWT against the OIDC
+issuer, `api.oidc`) and checks the role against `api.roles.GRANTS`.
 It runs before the endpoint's own parameters are read, so a caller without a
 credential learns nothing about what a valid request would look like. The principal
 is left on ``request.state`` for the audit row.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.backends import Backends
@@ -24,7 +26,10 @@ __all__ = ["PRINCIPAL_KEY", "bearer", "guard"]
 PRINCIPAL_KEY = "principal"
 """``request.state`` attribute holding the caller's `Principal` once known."""
 
-bearer = HTTPBearer(auto_error=False, description="An API key: `lwk_<id>_<secret>`.")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key (`lwk_<id>_<secret>`) or, for staff, an OIDC access token (JWT).",
+)
 
 
 def guard(endpoint: str) -> Callable[..., Awaitable[Principal]]:
@@ -42,12 +47,7 @@ def guard(endpoint: str) -> Callable[..., Awaitable[Principal]]:
                 401, "Unauthorized", "needs Authorization: Bearer <API key>", "Authorization"
             )
         backends: Backends = request.app.state.backends
-        parsed = parse_token(credentials.credentials)
-        if isinstance(parsed, str):
-            principal, why = None, parsed
-        else:  # one HGET on the event loop: no thread hop before the handler
-            raw = await backends.aredis.hget(backends.keys.hash, parsed[0])
-            principal, why = check_record(raw, parsed[1])
+        principal, why = await _identify(backends, credentials.credentials)
         if principal is None:
             raise Problem(401, "Unauthorized", why, "Authorization")
         setattr(request.state, PRINCIPAL_KEY, principal)
@@ -58,3 +58,15 @@ def guard(endpoint: str) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return check
+
+
+async def _identify(backends: Backends, token: str) -> tuple[Principal | None, str]:
+    """An API key (``lwk_...``), or a staff JWT when an OIDC issuer is configured."""
+    parsed = parse_token(token)
+    if isinstance(parsed, tuple):  # one HGET on the event loop: no thread hop
+        raw = await backends.aredis.hget(backends.keys.hash, parsed[0])
+        return check_record(raw, parsed[1])
+    if backends.oidc is None or token.startswith("lwk_"):
+        return None, parsed
+    # PyJWKClient fetches the issuer's keys with blocking I/O when its cache is cold
+    return await run_in_threadpool(backends.oidc.verify, token)

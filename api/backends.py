@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.keys import KeyStore
+from api.oidc import OidcVerifier
 from config import Settings
 from sinks.alerts.store import AlertStore
 
@@ -64,6 +65,16 @@ def _async_redis(settings: Settings) -> Any:
     return redis.asyncio.Redis.from_url(settings.redis.url, **kwargs)
 
 
+def _oidc(settings: Settings) -> OidcVerifier | None:
+    api = settings.api
+    if api.oidc_issuer is None or api.oidc_jwks_url is None:
+        return None
+    return OidcVerifier(
+        api.oidc_issuer, api.oidc_jwks_url, api.oidc_audience, api.oidc_role_claim,
+        api.oidc_team_claim,
+    )  # fmt: skip
+
+
 @dataclass
 class Backends:
     """What the handlers use; `from_settings` builds it, `close` releases it."""
@@ -78,6 +89,8 @@ class Backends:
     prefix: str
     database: str
     events_topic: str
+    oidc: OidcVerifier | None = None
+    """Staff tokens' verifier, when an issuer is configured."""
 
     @classmethod
     def from_settings(
@@ -102,6 +115,7 @@ class Backends:
             prefix=prefix if prefix is not None else settings.redis.key_prefix,
             database=database,
             events_topic=events_topic or settings.topics.events,
+            oidc=_oidc(settings),
         )
 
     @property

@@ -478,6 +478,24 @@ class ApiSettings(_Section):
     the service applies it when it next runs)."""
     page_max: int = Field(default=500, ge=1, le=10_000)
     """The most rows one page of ``GET /v1/warnings`` returns (``limit``)."""
+    oidc_issuer: str | None = None
+    """Staff tokens: the OIDC issuer (``iss``) whose JWTs are accepted beside API keys;
+    unset, only API keys are."""
+    oidc_jwks_url: str | None = None
+    """The issuer's JWKS (its signing keys), e.g. ``https://idp/realms/x/protocol/openid-connect/certs``;
+    needed with ``oidc_issuer``."""
+    oidc_audience: str = "loanwatch-api"
+    """The ``aud`` a token must carry: the API's client id at the issuer."""
+    oidc_role_claim: str = "loanwatch_role"
+    """The claim naming the token's Loanwatch role (a string, or a list of names)."""
+    oidc_team_claim: str = "team"
+    """The claim naming the team a token is limited to, if any."""
+
+    @model_validator(mode="after")
+    def _oidc_whole(self) -> ApiSettings:
+        if (self.oidc_issuer is None) != (self.oidc_jwks_url is None):
+            raise ValueError("oidc_issuer and oidc_jwks_url go together: set both or neither")
+        return self
 
 
 class StackSettings(_Section):
