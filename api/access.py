@@ -10,6 +10,7 @@ is left on ``request.state`` for the audit row.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
@@ -19,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.backends import Backends
 from api.exceptions import Problem
 from api.keys import Principal, check_record, parse_token
+from api.limits import count_on, window
 from api.roles import GRANTS, allowed
 
 __all__ = ["PRINCIPAL_KEY", "bearer", "guard"]
@@ -47,10 +49,19 @@ def guard(endpoint: str) -> Callable[..., Awaitable[Principal]]:
                 401, "Unauthorized", "needs Authorization: Bearer <API key>", "Authorization"
             )
         backends: Backends = request.app.state.backends
-        principal, why = await _identify(backends, credentials.credentials)
+        minute, retry_after = window(time.time())
+        principal, why, count = await _identify(backends, credentials.credentials, minute)
         if principal is None:
             raise Problem(401, "Unauthorized", why, "Authorization")
         setattr(request.state, PRINCIPAL_KEY, principal)
+        limit = principal.rate_per_minute or backends.settings.api.rate_per_minute
+        if limit and count > limit:
+            raise Problem(
+                429,
+                "Too many requests",
+                f"more than {limit} requests this minute; retry in {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
         if not allowed(endpoint, principal.role):
             raise Problem(
                 403, "Forbidden", f"role {principal.role} may not call {endpoint} ({roles} may)"
@@ -60,13 +71,25 @@ def guard(endpoint: str) -> Callable[..., Awaitable[Principal]]:
     return check
 
 
-async def _identify(backends: Backends, token: str) -> tuple[Principal | None, str]:
-    """An API key (``lwk_...``), or a staff JWT when an OIDC issuer is configured."""
+async def _identify(
+    backends: Backends, token: str, minute: int
+) -> tuple[Principal | None, str, int]:
+    """Who ``token`` is (an API key, or a staff JWT when an OIDC issuer is configured),
+    why not, and how many requests that caller made this minute, this one included."""
     parsed = parse_token(token)
-    if isinstance(parsed, tuple):  # one HGET on the event loop: no thread hop
-        raw = await backends.aredis.hget(backends.keys.hash, parsed[0])
-        return check_record(raw, parsed[1])
+    if isinstance(parsed, tuple):  # the key and its count in one round trip, on the loop
+        pipe = backends.aredis.pipeline(transaction=False)
+        pipe.hget(backends.keys.hash, parsed[0])
+        count_on(pipe, backends.prefix, f"key:{parsed[0]}", minute)
+        raw, count, _ = await pipe.execute()
+        return (*check_record(raw, parsed[1]), int(count))
     if backends.oidc is None or token.startswith("lwk_"):
-        return None, parsed
+        return None, parsed, 0
     # PyJWKClient fetches the issuer's keys with blocking I/O when its cache is cold
-    return await run_in_threadpool(backends.oidc.verify, token)
+    principal, why = await run_in_threadpool(backends.oidc.verify, token)
+    if principal is None:
+        return None, why, 0
+    pipe = backends.aredis.pipeline(transaction=False)
+    count_on(pipe, backends.prefix, principal.subject, minute)
+    count, _ = await pipe.execute()
+    return principal, "", int(count)

@@ -51,10 +51,16 @@ def create(
     team: Annotated[
         str | None, typer.Option(help="Limit it to one team's warnings and outcomes.")
     ] = None,
+    rate_per_minute: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Its own request limit (default: LOANWATCH_API__RATE_PER_MINUTE)."
+        ),
+    ] = None,
 ) -> None:
     """Create a key and print its token once: it is stored only as a hash."""
     with _keys() as keys:
-        key, token = keys.create(name, role, team)
+        key, token = keys.create(name, role, team, rate_per_minute=rate_per_minute)
     console.print(f"created key {key.key_id} ({key.name}, {key.role}); its token, shown once:")
     print(token)
 
@@ -69,9 +75,12 @@ def list_keys(
     if as_json:
         print(json.dumps([{**vars_of(k)} for k in found], indent=2))
         return
-    table = Table("key id", "name", "role", "team", "created", "revoked")
+    table = Table("key id", "name", "role", "team", "per minute", "created", "revoked")
     for k in found:
-        table.add_row(k.key_id, k.name, k.role, k.team or "-", k.created_at, k.revoked_at or "-")
+        table.add_row(
+            k.key_id, k.name, k.role, k.team or "-", str(k.rate_per_minute or "default"),
+            k.created_at, k.revoked_at or "-",
+        )  # fmt: skip
     console.print(table)
 
 

@@ -22,9 +22,17 @@ class ApiKeyError(ApiError):
 class Problem(ApiError):
     """A 4xx or 5xx answer: ``status``, a short ``title``, the ``field`` and the ``reason``."""
 
-    def __init__(self, status: int, title: str, reason: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        reason: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{field}: {reason}" if field else reason)
         self.status = status
         self.title = title
         self.reason = reason
         self.field = field
+        self.headers = headers or {}

@@ -33,10 +33,12 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}")
 class Principal:
     """Who a request acts as: the audit trail's "who" and the grants' role."""
 
-    subject: str  # "key:<id>" for an API key
+    subject: str  # "key:<id>" for an API key, "oidc:<sub>" for a staff token
     name: str
     role: Role
     team: str | None = None
+    rate_per_minute: int | None = None
+    """This caller's own request limit; None: the setting's (``api.rate_per_minute``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +51,12 @@ class ApiKey:
     team: str | None
     created_at: str
     revoked_at: str | None = None
+    rate_per_minute: int | None = None
 
     def principal(self) -> Principal:
-        return Principal(f"key:{self.key_id}", self.name, self.role, self.team)
+        return Principal(
+            f"key:{self.key_id}", self.name, self.role, self.team, self.rate_per_minute
+        )
 
 
 class KeyStore:
@@ -62,7 +67,13 @@ class KeyStore:
         self.hash = f"{prefix}api:keys"
 
     def create(
-        self, name: str, role: Role, team: str | None = None, *, now: datetime | None = None
+        self,
+        name: str,
+        role: Role,
+        team: str | None = None,
+        *,
+        rate_per_minute: int | None = None,
+        now: datetime | None = None,
     ) -> tuple[ApiKey, str]:
         """A new key and its token; the token is returned here and never again."""
         if not _NAME.fullmatch(name):
@@ -71,7 +82,10 @@ class KeyStore:
             )
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        key = ApiKey(key_id, name, role, team, (now or datetime.now(UTC)).isoformat())
+        if rate_per_minute is not None and rate_per_minute < 1:
+            raise ApiKeyError("rate_per_minute: at least 1 (leave it out for the default)")
+        created = (now or datetime.now(UTC)).isoformat()
+        key = ApiKey(key_id, name, role, team, created, rate_per_minute=rate_per_minute)
         record = {**asdict(key), "role": role.value, "sha256": _digest(secret)}
         self.client.hset(self.hash, key_id, orjson.dumps(record))
         return key, f"lwk_{key_id}_{secret}"
@@ -136,4 +150,5 @@ def _key(record: dict[str, Any]) -> ApiKey:
         team=record.get("team"),
         created_at=record["created_at"],
         revoked_at=record.get("revoked_at"),
+        rate_per_minute=record.get("rate_per_minute"),
     )

@@ -30,13 +30,15 @@ log = logging.getLogger(__name__)
 def result_of(status: int) -> str:
     """What an answer's status means for the audit trail.
 
-    >>> [result_of(s) for s in (200, 202, 401, 403, 404, 503)]
-    ['allowed', 'allowed', 'denied', 'denied', 'refused', 'failed']
+    >>> [result_of(s) for s in (200, 202, 401, 403, 404, 429, 503)]
+    ['allowed', 'allowed', 'denied', 'denied', 'refused', 'limited', 'failed']
     """
     if status < 400:
         return "allowed"
     if status in (401, 403):
         return "denied"
+    if status == 429:
+        return "limited"
     return "refused" if status < 500 else "failed"
 
 

@@ -60,7 +60,9 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)  # noqa: S101 - registered for Problem only
     errors = [{"field": exc.field, "reason": exc.reason}] if exc.field else None
-    headers = {"WWW-Authenticate": 'Bearer realm="loanwatch"'} if exc.status == 401 else None
+    headers = dict(exc.headers)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="loanwatch"'
     return problem_response(request, exc.status, exc.title, str(exc), errors, headers)
 
 

@@ -478,6 +478,9 @@ class ApiSettings(_Section):
     the service applies it when it next runs)."""
     page_max: int = Field(default=500, ge=1, le=10_000)
     """The most rows one page of ``GET /v1/warnings`` returns (``limit``)."""
+    rate_per_minute: int = Field(default=1200, ge=0)
+    """Requests a caller (an API key, a staff member) may make per minute before 429;
+    a key made with ``--rate-per-minute`` has its own; 0 turns the limit off."""
     oidc_issuer: str | None = None
     """Staff tokens: the OIDC issuer (``iss``) whose JWTs are accepted beside API keys;
     unset, only API keys are."""

@@ -24,6 +24,7 @@ from test_redis_sink import warning
 
 from api.backends import Backends
 from api.keys import KeyStore
+from api.limits import window
 from api.roles import GRANTS, Role, allowed
 from api.server import Running, serve_in_thread
 from config import Settings
@@ -376,6 +377,24 @@ def test_every_request_allowed_or_denied_is_an_audit_row(api: Api) -> None:
     assert "revoked" in rows[401]["reason"] and "query.n" in rows[400]["reason"]
     assert "may not call" in rows[403]["reason"]
     assert all(r["method"] == "GET" and r["client"].startswith("127.0.0.1:") for r in rows.values())
+
+
+def test_a_key_past_its_rate_is_a_429_with_retry_after_and_others_go_on(
+    api: Api, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    token = KeyStore(redis_client, redis_prefix).create("tight", Role.VIEWER, rate_per_minute=3)[1]
+    api.tokens["tight"] = token
+    for _ in range(2):  # again if the minute turned over between the calls
+        minute = window(time.time())[0]
+        statuses = [api.call("GET", "/v1/top-risk?n=1", "tight").status_code for _ in range(5)]
+        if window(time.time())[0] == minute:
+            break
+    assert statuses == [200, 200, 200, 429, 429]
+    limited = api.call("GET", "/v1/top-risk?n=1", "tight")
+    assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
+    assert "more than 3 requests this minute" in limited.json()["detail"]
+    assert api.call("GET", "/v1/top-risk?n=1", "viewer").status_code == 200
+    assert any(r["result"] == "limited" and r["name"] == "tight" for r in api.audit())
 
 
 def test_probes_report_each_dependency_and_prometheus_figures(api: Api) -> None:
