@@ -46,7 +46,10 @@ def guard(endpoint: str) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if credentials is None:
             raise Problem(
-                401, "Unauthorized", "needs Authorization: Bearer <API key>", "Authorization"
+                401,
+                "Unauthorized",
+                "missing: send Bearer <API key or staff token>",
+                "Authorization",
             )
         backends: Backends = request.app.state.backends
         minute, retry_after = window(time.time())

@@ -11,12 +11,16 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from api.access import guard
+from api.backends import Backends
 from api.exceptions import Problem
 from api.keys import Principal
 from api.routes.common import backends_of, masker_for
+from config.outage import short_reason
+from sinks.clickhouse.loan_book import disbursed_on
 from sinks.redis.lookup import borrower, decode_card, queue_card, top_risk
 
 __all__ = ["router"]
@@ -35,20 +39,34 @@ async def get_loan(
 ) -> Response:
     """DPD, bucket, class, open and recent warnings (with reasons and scores) of one loan.
 
-    404 when Redis has no card: nothing was raised about the loan yet, or no such loan.
+    A loan nothing was raised about has no card in Redis; when the loan book
+    (ClickHouse ``loans``) knows it, the answer is ``{"loan_id", "quiet": true,
+    "disbursed_on", "open_warnings": 0, "open": {}, "recent": []}``; 404 when neither
+    knows the loan (as ``loanwatch lookup`` tells them apart).
     """
     backends = backends_of(request)
     pipe = backends.aredis.pipeline(transaction=False)
     queue_card(pipe, backends.prefix, loan_id)  # `loanwatch lookup`'s reads and decoding
     card = decode_card(await pipe.execute())
     if card is None:
-        raise Problem(
-            404,
-            "Not found",
-            f"no risk card for {loan_id} (no warning or bucket change yet, or no such loan)",
-            "loan_id",
-        )
+        card = await run_in_threadpool(_quiet_card, backends, loan_id)
     return Response(orjson.dumps(masker_for(request, principal).record(card)), media_type=JSON)
+
+
+def _quiet_card(backends: Backends, loan_id: str) -> dict[str, Any]:
+    """The answer for a loan without a card, from the loan book; a 404 when it has none."""
+    try:
+        with backends.clickhouse.client() as client:
+            day = disbursed_on(client, loan_id)
+    except Exception as exc:  # noqa: BLE001 - the second source failing is reported, not raised
+        why = f"the loan book could not be read ({short_reason(exc)})"
+        raise Problem(404, "Not found", f"no risk card for {loan_id}; {why}", "loan_id") from None
+    if day is None:
+        raise Problem(
+            404, "Not found", f"no loan {loan_id}: no risk card and no disbursement", "loan_id"
+        )
+    return {"loan_id": loan_id, "quiet": True, "disbursed_on": day.isoformat(),
+            "open_warnings": 0, "open": {}, "recent": []}  # fmt: skip
 
 
 @router.get("/top-risk", summary="The riskiest loans now")

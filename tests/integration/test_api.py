@@ -19,7 +19,7 @@ import requests
 from clickhouse_driver import Client
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
-from test_clickhouse_writer import free_port
+from test_clickhouse_writer import disbursement, free_port
 from test_redis_sink import warning
 
 from api.backends import Backends
@@ -113,7 +113,7 @@ def api(
 ) -> Iterator[Api]:
     database = clickhouse.execute("SELECT currentDatabase()")[0][0]
     apply_migrations(clickhouse, ServerFeatures.of(clickhouse), database)
-    names = {k: f"test.{unique}.{k}" for k in ("warnings", "actions", "events")}
+    names = {k: f"test.{unique}.{k}" for k in ("warnings", "actions", "book", "events")}
     _topics(kafka_admin, *names.values())
     local = settings.model_copy(
         update={
@@ -125,17 +125,18 @@ def api(
     )
     _feed(local, names["warnings"], WARNINGS, "loan_id")
     _feed(local, names["actions"], [ACTION, REVIEW], "action_id")
+    _feed(local, names["book"], [disbursement("L-QUIET")], "loan_id")
     group = f"test-api-{uuid.uuid4().hex}"
     rw = RedisWriter(local, topics=[names["warnings"]], group_id=group + "-r", prefix=redis_prefix)
     cw = ClickHouseWriter(
         local,
-        topics={names["warnings"]: "warnings", names["actions"]: "actions"},
+        topics={names["warnings"]: "warnings", names["actions"]: "actions", names["book"]: "loans"},
         group_id=group + "-c",
         max_wait_s=0.3,
     )
     try:
         _drain(rw, len(WARNINGS))
-        _drain(cw, len(WARNINGS) + 2)
+        _drain(cw, len(WARNINGS) + 3)
     finally:
         rw.close()
         cw.close()
@@ -189,7 +190,7 @@ def test_every_role_is_admitted_or_refused_at_every_endpoint_as_the_grants_say(a
 def test_a_missing_revoked_wrong_or_forged_key_is_refused_with_401(api: Api) -> None:
     good = api.tokens["viewer"]
     cases = {
-        None: "needs Authorization",
+        None: "missing: send Bearer",
         "revoked": "revoked",
     }
     for who, says in cases.items():
@@ -239,6 +240,12 @@ def test_bad_inputs_are_problems_naming_the_field_and_never_reach_kafka(api: Api
         assert any(f.startswith(field) for f in fields), (path, kw, fields)
     missing = api.call("GET", "/v1/loans/L-404", "viewer")
     assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "loan_id"
+    assert "no loan L-404: no risk card and no disbursement" in missing.json()["detail"]
+    quiet = api.call("GET", "/v1/loans/L-QUIET", "viewer")
+    assert quiet.status_code == 200 and quiet.json() == {
+        "loan_id": "L-QUIET", "quiet": True, "disbursed_on": "2026-01-05",
+        "open_warnings": 0, "open": {}, "recent": [],
+    }  # fmt: skip
     unknown = api.call(
         "POST", "/v1/actions/a-404/outcome", "collector", json={"outcome": "refused", "team": "t"}
     )
