@@ -177,6 +177,13 @@ def start_api(prefix: str, database: str, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("loanwatch api did not start within 60 s")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux ``/proc``): what a request
+    costs the server, which other processes on the machine do not change."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def figures(name: str, rate: float, latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
@@ -207,7 +214,12 @@ def main() -> None:
         port = free_port()
         proc = start_api(prefix, database, port)
         url = f"http://127.0.0.1:{port}"
-        api = figures("api", *asyncio.run(through_api(url, token, loans, args.seconds)))
+        asyncio.run(through_api(url, token, loans, 1.0))  # warm the server
+        before = cpu_s(proc.pid)
+        rate, latencies = asyncio.run(through_api(url, token, loans, args.seconds))
+        server_us = (cpu_s(proc.pid) - before) / max(1, len(latencies)) * 1e6
+        api = figures("api", rate, latencies)
+        print(f"{'server CPU':>12}: {server_us:9,.0f} us per request", file=sys.stderr)
     finally:
         if proc is not None:
             proc.terminate()
@@ -227,6 +239,7 @@ def main() -> None:
                 "bare_redis_per_s": bare["per_s"],
                 "bare_redis_p99_ms": bare["p99_ms"],
                 "ratio_vs_bare_redis": round(api["per_s"] / bare["per_s"], 3),
+                "server_cpu_us_per_request": round(server_us),
                 "auth": "api-key",
             }
         ).decode()
