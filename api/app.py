@@ -14,7 +14,7 @@ from api.backends import Backends
 from api.metrics import ApiMetrics
 from api.observe import Observe
 from api.openapi import with_problems
-from api.routes import actions, actions_list, alerts, cards, probes, warnings
+from api.routes import actions, actions_list, alerts, cards, probes, warnings, webhooks
 
 __all__ = ["TITLE", "create_app"]
 
@@ -48,7 +48,7 @@ def create_app(backends: Backends | None, audit: AuditTrail | None = None) -> Fa
     app.state.backends = backends
     app.state.metrics = metrics = ApiMetrics()
     problems.install(app)
-    for module in (cards, warnings, actions_list, actions, alerts, probes):
+    for module in (cards, warnings, actions_list, actions, alerts, webhooks, probes):
         app.include_router(module.router)
     app.add_middleware(Observe, audit=audit, metrics=metrics)
     plain = app.openapi

@@ -18,11 +18,12 @@ from rich.table import Table
 
 from api.roles import Role
 
-__all__ = ["api_command", "key_app"]
+__all__ = ["api_command", "hooks_app", "key_app"]
 
 key_app = typer.Typer(
     help="API keys for integrations (stored hashed in Redis).", no_args_is_help=True
 )
+hooks_app = typer.Typer(help="Webhook deliveries to integrations.", no_args_is_help=True)
 console = Console()
 
 
@@ -129,3 +130,22 @@ def api_command(
         server.run()
     finally:
         finish(audit, audit_client, backends)
+
+
+@hooks_app.command("run")
+def hooks_run() -> None:
+    """Deliver warnings to webhook subscriptions until stopped (SIGTERM/Ctrl-C).
+
+    Its own consumer group over the warnings topic; a batch is committed once Redis
+    holds its deliveries, so a restart loses none.
+    """
+    import threading
+
+    from api.webhooks.delivery import run
+    from config import load_settings
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    console.print("delivering webhooks; stop with Ctrl-C")
+    run(load_settings(), stop)

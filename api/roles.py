@@ -28,6 +28,7 @@ class Role(StrEnum):
 
 
 _ALL = frozenset(Role)
+_HOOKS = frozenset({Role.INTEGRATION, Role.RISK_ADMIN})
 
 GRANTS: Final[dict[str, frozenset[Role]]] = {
     "GET /v1/loans/{loan_id}": _ALL,
@@ -42,6 +43,10 @@ GRANTS: Final[dict[str, frozenset[Role]]] = {
     "POST /v1/actions/{action_id}/outcome": frozenset(
         {Role.COLLECTOR, Role.RISK_ADMIN, Role.INTEGRATION}
     ),
+    "POST /v1/webhooks": _HOOKS,
+    "GET /v1/webhooks": _HOOKS,
+    "DELETE /v1/webhooks/{hook_id}": _HOOKS,
+    "GET /v1/webhooks/{hook_id}/dead-letters": _HOOKS,
 }
 """Endpoint (method and path template, as routed) -> the roles it admits. The probes
 (``/healthz``, ``/readyz``, ``/metrics``) need no credential: load balancers and

@@ -481,6 +481,14 @@ class ApiSettings(_Section):
     rate_per_minute: int = Field(default=1200, ge=0)
     """Requests a caller (an API key, a staff member) may make per minute before 429;
     a key made with ``--rate-per-minute`` has its own; 0 turns the limit off."""
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    """Deliveries a webhook gets before it goes to the subscription's dead letters."""
+    webhook_backoff_s: float = Field(default=1.0, gt=0)
+    """Seconds before a failed delivery's first retry; doubled each time after."""
+    webhook_backoff_max_s: float = Field(default=300.0, gt=0)
+    """The longest wait between two tries of one delivery."""
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds a receiver has to answer a delivery before it counts as failed."""
     oidc_issuer: str | None = None
     """Staff tokens: the OIDC issuer (``iss``) whose JWTs are accepted beside API keys;
     unset, only API keys are."""

@@ -35,6 +35,13 @@ def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """``handler`` served on a free loopback port in a daemon thread, and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 class Jwks:
     """A JWKS endpoint on loopback publishing one public key."""
 
@@ -51,9 +58,8 @@ class Jwks:
 
             def log_message(self, *args: Any) -> None: ...
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/certs"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve_loopback(Handler)
+        self.url = base + "/certs"
 
     def close(self) -> None:
         self.server.shutdown()
