@@ -57,19 +57,25 @@ class Observe:
         started = time.perf_counter()
         at = datetime.now(UTC)
         request_id = secrets.token_hex(8)
-        status = 500
+        reported = False
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal reported
             if message["type"] == "http.response.start":
-                status = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                # Reported before the answer leaves: once a client has its answer, the
+                # request is in the trail (a test, or an auditor, may look at once).
+                reported = True
+                self._report(
+                    scope, request_id, at, message["status"], time.perf_counter() - started
+                )
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
-            self._report(scope, request_id, at, status, time.perf_counter() - started)
+            if not reported:  # no answer started: the error middleware outside answers 500
+                self._report(scope, request_id, at, 500, time.perf_counter() - started)
 
     def _report(
         self, scope: Scope, request_id: str, at: datetime, status: int, seconds: float
