@@ -12,6 +12,7 @@ from api import problems
 from api.audit import AuditTrail
 from api.backends import Backends
 from api.metrics import ApiMetrics
+from api.model_gauges import ModelGauges
 from api.observe import Observe
 from api.openapi import with_problems
 from api.routes import actions, actions_list, alerts, cards, probes, warnings, webhooks
@@ -47,6 +48,8 @@ def create_app(backends: Backends | None, audit: AuditTrail | None = None) -> Fa
     )
     app.state.backends = backends
     app.state.metrics = metrics = ApiMetrics()
+    if backends is not None:
+        metrics.registry.register(ModelGauges(backends.redis, backends.prefix))
     problems.install(app)
     for module in (cards, warnings, actions_list, actions, alerts, webhooks, probes):
         app.include_router(module.router)

@@ -32,6 +32,7 @@ from rules.decode import decode_event
 from sinks.clickhouse.dialect import ServerFeatures
 from sinks.clickhouse.migrations import apply_migrations
 from sinks.clickhouse.writer import ClickHouseWriter
+from sinks.redis.keys import RedisKeys
 from sinks.redis.writer import RedisWriter
 
 ACTION = {
@@ -413,7 +414,14 @@ def test_a_key_past_its_rate_is_a_429_with_retry_after_and_others_go_on(
     assert any(r["result"] == "limited" and r["name"] == "tight" for r in api.audit())
 
 
-def test_probes_report_each_dependency_and_prometheus_figures(api: Api) -> None:
+def test_probes_report_each_dependency_and_prometheus_figures(
+    api: Api, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    record = {
+        "model": "pd", "partition": 3, "model_version": "pd-logistic.0/intent.0", "n": 812,
+        "roc_auc": 0.81, "log_loss": None, "produced_at": "2026-03-02T09:00:00+00:00",
+    }  # fmt: skip
+    redis_client.hset(RedisKeys(redis_prefix).model_metrics, "pd/p3", orjson.dumps(record))
     assert requests.get(api.url + "/healthz", timeout=5).json() == {"status": "ok"}
     ready = requests.get(api.url + "/readyz", timeout=10)
     assert ready.status_code == 200
@@ -425,3 +433,8 @@ def test_probes_report_each_dependency_and_prometheus_figures(api: Api) -> None:
         'result="allowed",status="200"} 1.0' in text
     )
     assert "loanwatch_api_request_seconds_bucket" in text
+    labels = 'model="pd",model_version="pd-logistic.0/intent.0",partition="3"'
+    assert f"loanwatch_model_roc_auc{{{labels}}} 0.81" in text
+    assert f"loanwatch_model_n{{{labels}}} 812.0" in text
+    assert "loanwatch_model_log_loss{" not in text  # not defined yet: left out, not 0
+    assert "loanwatch_model_metrics_up 1.0" in text

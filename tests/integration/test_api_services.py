@@ -102,5 +102,7 @@ def test_a_redis_that_does_not_answer_is_a_503_naming_it_and_readyz_says_so(
         assert ready.status_code == 503
         states = ready.json()["dependencies"]
         assert states["redis"].startswith("unavailable") and states["kafka"] == "ok"
+        figures = requests.get(f"{api.url}/metrics", timeout=10).text
+        assert "loanwatch_model_metrics_up 0.0" in figures
     finally:
         api.stop()
