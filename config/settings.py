@@ -489,6 +489,9 @@ class ApiSettings(_Section):
     """The longest wait between two tries of one delivery."""
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     """Seconds a receiver has to answer a delivery before it counts as failed."""
+    webhook_private_targets: bool = False
+    """Allow webhooks to loopback and private addresses; off, a subscription cannot make
+    the delivery service call into its own network (Redis, metadata services)."""
     oidc_issuer: str | None = None
     """Staff tokens: the OIDC issuer (``iss``) whose JWTs are accepted beside API keys;
     unset, only API keys are."""

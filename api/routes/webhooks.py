@@ -16,6 +16,7 @@ from api.roles import Role
 from api.routes.common import backends_of
 from api.webhooks.matching import HookFilter
 from api.webhooks.store import HookStore, Subscription
+from api.webhooks.targets import refusal
 
 __all__ = ["router"]
 
@@ -51,6 +52,10 @@ def subscribe(
     body: SubscribeIn,
 ) -> JSONResponse:
     """The answer holds the signing secret, shown this once (docs/api.md, "Webhooks")."""
+    allow = backends_of(request).settings.api.webhook_private_targets
+    why = refusal(str(body.url), allow_private=allow)
+    if why is not None:
+        raise Problem(400, "Bad request", why, "body.url")
     sub = _store(request).subscribe(str(body.url), body.filter, principal.subject)
     return JSONResponse({**sub.shown(), "secret": sub.secret}, status_code=201)
 

@@ -24,6 +24,7 @@ import orjson
 
 from api.webhooks.signing import HEADER, sign
 from api.webhooks.store import Delivery, HookStore
+from api.webhooks.targets import refusal
 from config import Settings
 from config.outage import redis_errors
 from sinks.source import BatchWriter
@@ -114,6 +115,7 @@ class Deliverer:
         backoff_s: float = 1.0,
         backoff_max_s: float = 300.0,
         timeout_s: float = 5.0,
+        allow_private: bool = False,
         post: Post = _post,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -122,6 +124,7 @@ class Deliverer:
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
         self.timeout_s = timeout_s
+        self.allow_private = allow_private
         self.post = post
         self.clock = clock
 
@@ -144,7 +147,10 @@ class Deliverer:
             "X-Loanwatch-Delivery": delivery.delivery_id,
             HEADER: sign(sub.secret.encode(), int(now), delivery.body),
         }
+        refused = refusal(sub.url, allow_private=self.allow_private)
         try:
+            if refused is not None:  # the name resolves elsewhere than at subscription
+                raise ValueError(f"target refused: {refused}")
             status = self.post(sub.url, delivery.body, headers, self.timeout_s)
             error = "" if 200 <= status < 300 else f"HTTP {status}"
         except (OSError, ValueError) as exc:  # refused, timed out, unresolvable
@@ -175,6 +181,7 @@ def run(settings: Settings, stop: threading.Event, **options: Any) -> None:
     deliverer = Deliverer(
         store, max_attempts=api.webhook_max_attempts, backoff_s=api.webhook_backoff_s,
         backoff_max_s=api.webhook_backoff_max_s, timeout_s=api.webhook_timeout_s,
+        allow_private=api.webhook_private_targets,
     )  # fmt: skip
     try:
         while not stop.is_set():

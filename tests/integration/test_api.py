@@ -171,7 +171,7 @@ REQUESTS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "/v1/actions/a-100/outcome",
         {"json": {"outcome": "refused", "note": "Says he will not pay.", "team": "coll-m1"}},
     ),
-    "POST /v1/webhooks": ("POST", "/v1/webhooks", {"json": {"url": "http://127.0.0.1:9/x"}}),
+    "POST /v1/webhooks": ("POST", "/v1/webhooks", {"json": {"url": "http://93.184.216.34/x"}}),
     "GET /v1/webhooks": ("GET", "/v1/webhooks", {}),
     "DELETE /v1/webhooks/{hook_id}": ("DELETE", "/v1/webhooks/wh-000000000000", {}),
     "GET /v1/webhooks/{hook_id}/dead-letters": (

@@ -64,7 +64,11 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def api(settings: Settings, redis_prefix: str) -> Iterator[Running]:
     local = settings.model_copy(
-        update={"api": settings.api.model_copy(update={"port": free_port(), "audit": False})}
+        update={
+            "api": settings.api.model_copy(
+                update={"port": free_port(), "audit": False, "webhook_private_targets": True}
+            )
+        }
     )
     running = serve_in_thread(Backends.from_settings(local, prefix=redis_prefix))
     yield running
@@ -118,7 +122,7 @@ def test_a_subscribed_warning_is_signed_retried_until_the_receiver_recovers_and_
     assert queued == 3  # the high one to both hooks, the low one to the catch-all only
 
     def deliverer() -> Deliverer:  # a new one each time: a restart between tries
-        return Deliverer(store, max_attempts=3, backoff_s=0.05, timeout_s=2)
+        return Deliverer(store, max_attempts=3, backoff_s=0.05, timeout_s=2, allow_private=True)
 
     until(
         "the receiver's recovery",
@@ -151,3 +155,28 @@ def test_a_subscribed_warning_is_signed_retried_until_the_receiver_recovers_and_
     assert theirs.status_code == 404
     mine = requests.delete(f"{api.url}/v1/webhooks/{hook['hook_id']}", headers=auth, timeout=10)
     assert mine.status_code == 204 and store.get(hook["hook_id"]) is None
+
+
+def test_a_webhook_into_the_services_own_network_is_refused(
+    settings: Settings, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    local = settings.model_copy(
+        update={"api": settings.api.model_copy(update={"port": free_port(), "audit": False})}
+    )
+    api = serve_in_thread(Backends.from_settings(local, prefix=redis_prefix))
+    try:
+        token = KeyStore(redis_client, redis_prefix).create("crm", Role.INTEGRATION)[1]
+        auth = {"Authorization": f"Bearer {token}"}
+        for url, says in (
+            ("http://127.0.0.1:6379/", "loopback"),
+            ("http://10.0.0.8/hook", "private"),
+            ("http://169.254.169.254/latest/meta-data", "link-local"),
+            ("http://[::1]:8090/v1/webhooks", "loopback"),
+        ):
+            made = requests.post(f"{api.url}/v1/webhooks", headers=auth, json={"url": url},
+                                 timeout=10)  # fmt: skip
+            assert made.status_code == 400, (url, made.text)
+            assert says in made.json()["detail"] and made.json()["errors"][0]["field"] == "body.url"
+        assert HookStore(redis_client, redis_prefix).subscriptions() == []
+    finally:
+        api.stop()
