@@ -40,6 +40,7 @@ COPY rules ./rules
 COPY models ./models
 COPY streams ./streams
 COPY sinks ./sinks
+COPY api ./api
 RUN pip install --constraint constraints.txt .
 
 

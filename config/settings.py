@@ -37,6 +37,7 @@ from config.errors import ConfigError
 
 __all__ = [
     "AlertSettings",
+    "ApiSettings",
     "ClickHouseSettings",
     "KafkaSettings",
     "RedisSettings",
@@ -458,6 +459,62 @@ class AlertSettings(_Section):
         return SecretStr(text)
 
 
+class ApiSettings(_Section):
+    """The HTTP API for CRM, ERP and collection systems (api/, docs/api.md)."""
+
+    host: str = "127.0.0.1"
+    """Address `loanwatch api` listens on; put a TLS-terminating proxy in front of it."""
+    port: int = Field(default=8090, gt=0, lt=65536)
+    """Port `loanwatch api` listens on."""
+    audit: bool = True
+    """Write every request, allowed or denied, to ClickHouse ``api_audit``."""
+    audit_flush_s: float = Field(default=1.0, gt=0)
+    """Seconds audit rows wait in memory before one insert takes them all: one insert per
+    request would cost ClickHouse a part each."""
+    audit_buffer: int = Field(default=100_000, ge=100)
+    """Audit rows kept in memory while ClickHouse cannot take them; past it the oldest are
+    dropped and counted (``loanwatch_api_audit_dropped_total``)."""
+    send_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds a POST that produces an event waits for Kafka to confirm it before 503."""
+    alert_wait_s: float = Field(default=5.0, ge=0)
+    """Seconds an ack or resolve waits for the alerts service's answer before 202 (queued:
+    the service applies it when it next runs)."""
+    page_max: int = Field(default=500, ge=1, le=10_000)
+    """The most rows one page of ``GET /v1/warnings`` returns (``limit``)."""
+    rate_per_minute: int = Field(default=1200, ge=0)
+    """Requests a caller (an API key, a staff member) may make per minute before 429;
+    a key made with ``--rate-per-minute`` has its own; 0 turns the limit off."""
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    """Deliveries a webhook gets before it goes to the subscription's dead letters."""
+    webhook_backoff_s: float = Field(default=1.0, gt=0)
+    """Seconds before a failed delivery's first retry; doubled each time after."""
+    webhook_backoff_max_s: float = Field(default=300.0, gt=0)
+    """The longest wait between two tries of one delivery."""
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds a receiver has to answer a delivery before it counts as failed."""
+    webhook_private_targets: bool = False
+    """Allow webhooks to loopback and private addresses; off, a subscription cannot make
+    the delivery service call into its own network (Redis, metadata services)."""
+    oidc_issuer: str | None = None
+    """Staff tokens: the OIDC issuer (``iss``) whose JWTs are accepted beside API keys;
+    unset, only API keys are."""
+    oidc_jwks_url: str | None = None
+    """The issuer's JWKS (its signing keys), e.g. ``https://idp/realms/x/protocol/openid-connect/certs``;
+    needed with ``oidc_issuer``."""
+    oidc_audience: str = "loanwatch-api"
+    """The ``aud`` a token must carry: the API's client id at the issuer."""
+    oidc_role_claim: str = "loanwatch_role"
+    """The claim naming the token's Loanwatch role (a string, or a list of names)."""
+    oidc_team_claim: str = "team"
+    """The claim naming the team a token is limited to, if any."""
+
+    @model_validator(mode="after")
+    def _oidc_whole(self) -> ApiSettings:
+        if (self.oidc_issuer is None) != (self.oidc_jwks_url is None):
+            raise ValueError("oidc_issuer and oidc_jwks_url go together: set both or neither")
+        return self
+
+
 class StackSettings(_Section):
     """The local stack that `loanwatch stack up` runs on loopback."""
 
@@ -525,6 +582,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     stack: StackSettings = Field(default_factory=StackSettings)
     alerts: AlertSettings = AlertSettings()
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="before")
     @classmethod

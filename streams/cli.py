@@ -520,6 +520,13 @@ from streams.dlq_cli import dlq_app  # noqa: E402 - mounted here, kept apart fro
 
 app.add_typer(dlq_app, name="dlq")
 
+# -- the HTTP API and its keys: api/cli.py (FastAPI loads only when `api` runs) --------
+from api.cli import api_command, hooks_app, key_app  # noqa: E402 - mounted here, kept apart
+
+app.command("api")(api_command)
+app.add_typer(key_app, name="api-key")
+app.add_typer(hooks_app, name="webhooks")
+
 
 def main() -> None:
     """Console-script entry point: turn our own errors into one clear line.

@@ -127,6 +127,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "transition_state", (), (AddedColumns(TRANSITIONS_V1.name, TRANSITION_STATE),)),
     Migration(7, "note_labels", (NOTE_LABELS,)),
     Migration(8, "backtest_results", (BACKTEST_RUNS, BACKTEST_RULE_RESULTS)),
+    Migration(9, "api_audit", (_tables.API_AUDIT,)),
 )
 """Append only: a migration, once released, is never edited or reordered."""
 

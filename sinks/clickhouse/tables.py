@@ -514,3 +514,25 @@ ALERT_EVENTS = Table(
 )
 """Written by the alerts service; identity ``event_id``, and the leading ``kind`` and
 ``owner_team`` are functions of it, so copies never split."""
+
+API_AUDIT = Table(
+    "api_audit",
+    (
+        Column("request_id", Kind.STRING),  # random per request, also sent as X-Request-Id
+        Column("at", Kind.TIME),  # when the request arrived
+        Column("subject", Kind.STRING),  # "key:<id>"; "" when no credential was accepted
+        Column("name", Kind.STRING),  # the key's name
+        Column("role", Kind.LABEL),  # "" when no credential was accepted
+        Column("method", Kind.LABEL),
+        Column("endpoint", Kind.LABEL),  # the route's template, e.g. /v1/loans/{loan_id}
+        Column("target", Kind.STRING),  # the path's id (loan, alert, action), if any
+        Column("status", Kind.UINT32),  # the HTTP status answered
+        Column("result", Kind.LABEL),  # allowed | denied | refused | failed
+        Column("reason", Kind.STRING),  # why denied or refused, as the problem said
+        Column("client", Kind.STRING),  # the peer address
+        Column("latency_ms", Kind.FLOAT64),
+    ),
+    order_by=("at", "request_id"),
+    partition_by="toYYYYMM(at)",
+)
+"""Every request to the HTTP API (api/audit.py), allowed or not; kept without a TTL."""

@@ -24,6 +24,7 @@ from sinks.redis.lookup import (
     latest_metrics_command,
     lookup,
     lookup_command,
+    top_risk,
 )
 from sinks.redis.model_metrics import BadMetrics, ParsedMetrics, parse_model_metrics
 from sinks.redis.transitions import BadTransition, ParsedTransition, parse_transition
@@ -53,4 +54,5 @@ __all__ = [
     "parse_warning",
     "risk_score",
     "run",
+    "top_risk",
 ]

@@ -20,10 +20,13 @@ from sinks.redis.keys import RedisKeys
 __all__ = [
     "NO_CARD",
     "borrower",
+    "decode_card",
     "latest_metrics",
     "latest_metrics_command",
     "lookup",
     "lookup_command",
+    "queue_card",
+    "top_risk",
 ]
 
 _T = TypeVar("_T")
@@ -40,12 +43,26 @@ def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
     ``open`` maps warning_id -> warning dict and ``recent`` lists warning dicts,
     newest first.
     """
-    keys = RedisKeys(prefix)
     pipe = client.pipeline(transaction=False)
+    queue_card(pipe, prefix, loan_id)
+    return decode_card(pipe.execute())
+
+
+def queue_card(pipe: Any, prefix: str, loan_id: str) -> None:
+    """Queue the three reads of a card on ``pipe`` (sync or ``redis.asyncio``): one round trip.
+
+    `lookup` is this plus `decode_card`; an asyncio server runs the two around its own
+    ``await pipe.execute()``, so both read cards with one implementation.
+    """
+    keys = RedisKeys(prefix)
     pipe.hgetall(keys.card(loan_id))
     pipe.hgetall(keys.open(loan_id))
     pipe.lrange(keys.recent(loan_id), 0, -1)
-    raw_card, raw_open, raw_recent = pipe.execute()
+
+
+def decode_card(results: list[Any]) -> dict[str, Any] | None:
+    """The card from the answers to `queue_card`'s reads; None when there is no card."""
+    raw_card, raw_open, raw_recent = results
     if not raw_card:
         return None
     card: dict[str, Any] = {_text(k): _text(v) for k, v in raw_card.items()}
@@ -59,6 +76,31 @@ def lookup(client: Any, prefix: str, loan_id: str) -> dict[str, Any] | None:
     card["open"] = {_text(k): orjson.loads(v) for k, v in sorted(raw_open.items())}
     card["recent"] = [orjson.loads(v) for v in raw_recent]
     return card
+
+
+_TOP_FIELDS = ("borrower_id", "dpd", "bucket", "klass", "open_warnings")
+
+
+def top_risk(client: Any, prefix: str, n: int) -> list[dict[str, Any]]:
+    """The ``n`` riskiest loans of ``top``, riskiest first, each with its card's summary.
+
+    Two round trips: the sorted set, then one pipeline of ``HMGET`` over the cards.
+    ``score`` is `sinks.redis.keys.risk_score` (severity weight x 1000 + dpd); a card
+    gone meanwhile (expired) leaves its summary fields None.
+    """
+    keys = RedisKeys(prefix)
+    ranked = client.zrevrange(keys.top, 0, n - 1, withscores=True) if n > 0 else []
+    pipe = client.pipeline(transaction=False)
+    for member, _ in ranked:
+        pipe.hmget(keys.card(_text(member)), *_TOP_FIELDS)
+    out = []
+    for (member, score), values in zip(ranked, pipe.execute() if ranked else [], strict=True):
+        row: dict[str, Any] = {"loan_id": _text(member), "score": int(score)}
+        for name, value in zip(_TOP_FIELDS, values, strict=True):
+            text = None if value is None else _text(value)
+            row[name] = int(text) if text is not None and name in _INT_FIELDS else text
+        out.append(row)
+    return out
 
 
 def borrower(client: Any, prefix: str, borrower_id: str) -> dict[str, Any] | None:

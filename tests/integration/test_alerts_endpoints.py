@@ -56,10 +56,15 @@ def service(
 
 
 def cli(redis_prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return loanwatch(redis_prefix, "alerts", *args)
+
+
+def loanwatch(redis_prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`loanwatch ARGS` with only our Redis prefix set, from the checkout's folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOANWATCH_")}
     env["LOANWATCH_REDIS__KEY_PREFIX"] = redis_prefix
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "alerts", *args],
+        [sys.executable, "-m", "streams.cli", *args],
         env=env,
         capture_output=True,
         text=True,
