@@ -123,7 +123,29 @@ class Worker:
                 await self.forward(message, home)
             else:
                 await self._judge(message, tick=False)
-        await self.flush()
+        try:
+            await self.flush()
+        except BaseException:
+            self.forget_batch()
+            raise
+
+    def forget_batch(self) -> None:
+        """After a flush that failed: nothing of the batch stays in memory but the table.
+
+        Its rows and checkpoints are dropped (their outputs may not have reached
+        Kafka) and the clock index is rebuilt from the table before the next
+        batch; cached records no longer match the table's bytes, so they are
+        decoded afresh. The batch's offsets were never acked: a restarted worker
+        judges its events again.
+        """
+        self.rows.discard()
+        if self.checkpoints is not None:
+            self.checkpoints.discard()
+        self._deliveries.clear()
+        self.rt.indexed = False
+        self.rt.records.clear()
+        if self.rt.models is not None:
+            self.rt.models.forget()
 
     def _home(self, message: Any) -> int | None:
         """The key's partition when the event is not on it (``None``: judge it here)."""
