@@ -196,11 +196,12 @@ class Runtime:
         )
 
     def advance_day(self, partition: int, event: Event) -> None:
-        """Under the event clock, a judged event moves its partition's day forward.
+        """Under the event clock, the partition's day moves to ``event``'s (never back).
 
-        Called only after the event's step succeeded and was stored: an event the
-        core refused (one dated far ahead, say) or that failed never moves the clock
-        of the other loans on its partition.
+        Called by `streams.worker.Worker.tick_owed` once the ticks the partition
+        owed up to that day are judged, and only for an event within the worker's
+        clock: one dated far ahead (which the core refuses) or one that fails to
+        decode never moves the clock of the other loans on its partition.
         """
         day = event.event_time.astimezone(self.zone).date()
         if day > self.stream_day.get(partition, date.min):

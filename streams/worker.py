@@ -192,8 +192,6 @@ class Worker:
         if verdict.row != stored:  # a tick that changed nothing costs no write
             self.rows[key] = verdict.row
         rt.stored(key, partition, verdict)
-        if self.event_clock and not isinstance(item, Tick):
-            rt.advance_day(partition, item)
 
     async def tick_owed(self, message: Any, event: Event, now: datetime) -> None:
         """Event clock: before ``event``, the ticks its partition owes up to the event's day.
@@ -224,7 +222,7 @@ class Worker:
             for loan_id in due:
                 await self._tick(message, loan_id, on, now)
             floor = on + timedelta(days=1)
-        rt.stream_day[partition] = max(day, last) if last is not None else day
+        rt.advance_day(partition, event)  # the partition's ticks are done up to this day
 
     async def _tick(self, message: Any, loan_id: str, on: date, now: datetime) -> None:
         """One inline tick, contained like a message: a failure costs that loan's tick."""
