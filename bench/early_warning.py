@@ -104,7 +104,7 @@ from taiwan import auc  # noqa: E402
 HORIZON = 90
 OUTCOME_DPD = 60
 CACHE = Path(__file__).resolve().parents[1] / ".state" / "early_warning"
-HISTORY_VERSION = 1
+HISTORY_VERSION = 2
 """Bump when the conversion changes: the cached history's name carries it."""
 KEYS = (
     "taiwan_paging_precision_lift",

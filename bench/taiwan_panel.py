@@ -34,6 +34,13 @@ Installment amounts
     months up to m. Clients late in April owe their "before April"
     installments, the oldest just over April's payment.
 
+Statements
+    The bank's status codes for a current client (-2 no bill, -1 paid in
+    full, 0 revolving) are all DPD 0 to the engine; the bills and payments
+    behind them reach the monitor as a ``statement_issued`` at each month end
+    from May on (`client_statements`), as a card issuer's billing system would
+    send them.
+
 What it cannot reproduce
     - Jumps: the panel often goes from current straight to two months late
       (0 -> 2: 6,209 of 150,000 month pairs), which no schedule can show in 30
@@ -70,9 +77,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from rules import Event, LoanDisbursed, RepaymentReceived
+from rules import Event, LoanDisbursed, RepaymentReceived, StatementIssued
 from rules.loan import advance, apply, from_disbursement
 from rules.policy import Policy
 
@@ -206,7 +214,8 @@ def month_end(first_month_end: date, m: int) -> date:
 def client_events(
     c: Client, loan: PanelLoan, first_month_end: date, zone: tzinfo = ZONE
 ) -> list[Event]:
-    """Disbursement, the six months' payments and the final repayment, in time order."""
+    """Disbursement, the six months' payments and statements, and the final repayment,
+    in time order."""
     loan_id = f"TW{c.ident:05d}"
     env = {
         "loan_id": loan_id,
@@ -249,7 +258,35 @@ def client_events(
                 **env,
             )
         )
+    events.extend(client_statements(c, loan_id, first_month_end, env, zone))
+    events.sort(key=lambda e: e.event_time)
     return events
+
+
+def client_statements(
+    c: Client, loan_id: str, first_month_end: date, env: dict[str, Any], zone: tzinfo = ZONE
+) -> Iterator[StatementIssued]:
+    """The card's statements of May to September, each at the start of its month end D_m.
+
+    Statement m carries the bill before it (month m-1), the payment of month m
+    (which arrived on D_(m-1)) and the new bill: all the bank had printed by
+    then. The status codes the engine cannot see (-2 no bill, -1 paid in full,
+    0 revolving) follow from these figures. April has no statement: March's bill
+    is not in the file.
+    """
+    for m in range(1, MONTHS):
+        bill = c.bill[m]
+        yield StatementIssued(
+            event_id=f"{loan_id}-s{m}",
+            event_time=datetime.combine(month_end(first_month_end, m), time(0), zone),
+            previous_balance=c.bill[m - 1],
+            payments=max(c.paid[m], 0),
+            balance=bill,
+            minimum_due=max(round(MIN_SHARE * bill), 1) if bill > 0 else 0,
+            credit_limit=c.limit if c.limit > 0 else None,
+            currency="TWD",
+            **env,
+        )
 
 
 def engine_dpd(events: list[Event], first_month_end: date, policy: Policy) -> list[int]:

@@ -21,7 +21,9 @@ Examples
 ...     balance=None, balance_drop_7d=0.0, diverted_share=0.0, other_lender_payments_30d=2,
 ...     bureau_new_delinquencies=1, bureau_inquiries=3, bureau_inquiry_jump=2,
 ...     bureau_lawsuit=False, bureau_enforcement=False, contact_changes_30d=0,
-...     avg_days_before_due=None, collateral_ltv=None)
+...     avg_days_before_due=None, collateral_ltv=None, statement=(50_000, 2_000, 60_000, 80_000),
+...     statement_utilisation=0.75, statement_paid_share=0.04, statement_paid_in_full=False,
+...     statement_revolving=True)
 >>> loan = SimpleNamespace(
 ...     features=money, principal=100_000, outstanding_principal=80_000, overdue_total=10_000,
 ...     dpd=12, max_dpd=12, bucket_index=1, klass_index=1, missed_installments=1,
@@ -31,6 +33,8 @@ Examples
 >>> x = pd_features(loan)
 >>> x["dpd"], x["outstanding_share"], x["salary_stopped"], x["has_balance"]
 (12.0, 0.8, 1.0, 0.0)
+>>> x["statement_revolving"], x["statement_balance_change"]
+(1.0, 0.125)
 >>> sorted(x) == sorted(PD_FEATURES)
 True
 """
@@ -83,6 +87,13 @@ PD_FEATURES: Final = (
     "contact_changes_30d",
     "avg_days_before_due",
     "collateral_ltv",
+    "has_statement",
+    "statement_utilisation",
+    "statement_paid_share",
+    "statement_paid_in_full",
+    "statement_revolving",
+    "statement_idle",
+    "statement_balance_change",
 )
 """The names `pd_features` returns, in a fixed order (reason codes use them)."""
 
@@ -104,7 +115,7 @@ _LOG_MONEY: Final = math.log1p(1e11)  # a trillion in minor units: beyond any mo
 class NoBehaviour:
     """The behaviour features of a borrower of whom only the loan is known.
 
-    No account, bureau, contact or collateral data: what `pd_features` reads
+    No account, bureau, contact, collateral or statement data: what `pd_features` reads
     from ``loan.features`` when a source (a data set, a product) has none.
     """
 
@@ -124,6 +135,11 @@ class NoBehaviour:
     contact_changes_30d: int = 0
     avg_days_before_due: float | None = None
     collateral_ltv: float | None = None
+    statement: tuple[int, int, int, int] | None = None
+    statement_utilisation: float | None = None
+    statement_paid_share: float | None = None
+    statement_paid_in_full: bool = False
+    statement_revolving: bool = False
 
 
 NO_BEHAVIOUR: Final = NoBehaviour()
@@ -183,7 +199,50 @@ def pd_features(loan: Any) -> dict[str, float]:
         "contact_changes_30d": float(f.contact_changes_30d),
         "avg_days_before_due": 0.0 if dbd is None else dbd,
         "collateral_ltv": 0.0 if ltv is None else ltv,
+        **_statement_features(f),
     }
+
+
+def _statement_features(f: Any) -> dict[str, float]:
+    """What the latest billing statement says while DPD still reads 0.
+
+    On a revolving line the bank's own early signals are here: paying the bill
+    in full, only part of it, or nothing being drawn at all (a real card panel's
+    bad rates among current clients: 0.2 %, 1.8 % and 0 %). Shares are clipped,
+    since a payment far above the bill or a balance over the limit says no more
+    than a large one and would only stretch the scaler.
+    """
+    statement = f.statement
+    if statement is None:
+        return _NO_STATEMENT
+    previous, payments, balance, limit = statement
+    used = f.statement_utilisation
+    paid = f.statement_paid_share
+    scale = float(limit or max(abs(previous), abs(balance), 1))
+    return {
+        "has_statement": 1.0,
+        "statement_utilisation": 0.0 if used is None else _clipped(used, -1.0, 2.0),
+        "statement_paid_share": 0.0 if paid is None else _clipped(paid, 0.0, 2.0),
+        "statement_paid_in_full": 1.0 if f.statement_paid_in_full else 0.0,
+        "statement_revolving": 1.0 if f.statement_revolving else 0.0,
+        "statement_idle": 1.0 if previous <= 0 and balance <= 0 else 0.0,
+        "statement_balance_change": _clipped((balance - previous) / scale, -2.0, 2.0),
+    }
+
+
+def _clipped(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+_NO_STATEMENT: Final = {
+    "has_statement": 0.0,
+    "statement_utilisation": 0.0,
+    "statement_paid_share": 0.0,
+    "statement_paid_in_full": 0.0,
+    "statement_revolving": 0.0,
+    "statement_idle": 0.0,
+    "statement_balance_change": 0.0,
+}
 
 
 def transaction_features(

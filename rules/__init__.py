@@ -26,6 +26,7 @@ from rules.events import (
     RepaymentReceived,
     RepaymentReversed,
     Restructure,
+    StatementIssued,
     WriteOff,
 )
 from rules.exceptions import EventDecodeError, FieldError, RulesError
@@ -54,6 +55,7 @@ __all__ = [
     "RepaymentReceived",
     "RepaymentReversed",
     "Restructure",
+    "StatementIssued",
     "RulesError",
     "WriteOff",
     "check_key",

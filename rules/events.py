@@ -64,6 +64,7 @@ __all__ = [
     "RepaymentReceived",
     "RepaymentReversed",
     "Restructure",
+    "StatementIssued",
     "WriteOff",
 ]
 
@@ -262,6 +263,24 @@ class ContactChange(EventBase):
     new_value_ref: ContactRef
 
 
+class StatementIssued(EventBase):
+    """A billing statement of a revolving line (a card, an overdraft) behind the loan.
+
+    How a borrower treats a statement says more than DPD while the loan is
+    still current: who pays the whole bill, who only the minimum, whose balance
+    climbs towards the limit. Each statement carries the figures printed on it,
+    so it reads on its own, whatever arrived before it.
+    """
+
+    type: Literal["statement_issued"] = "statement_issued"
+    previous_balance: SignedMoney
+    payments: Money
+    balance: SignedMoney
+    minimum_due: Money
+    credit_limit: PositiveMoney | None = None
+    currency: Currency
+
+
 class CollateralValuation(EventBase):
     """A new valuation of collateral securing the loan (loan-to-value signals)."""
 
@@ -342,6 +361,7 @@ Event = Annotated[
     | BureauReport
     | ContactChange
     | CollateralValuation
+    | StatementIssued
     | CollectionNote
     | NoteLabelled
     | Restructure

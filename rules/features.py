@@ -65,6 +65,8 @@ class Features:
     _contacts: list[int] = field(default_factory=list)  # days of changes, last 30 days
     _last_contact: int = 0
     _collateral: dict[str, list[int]] = field(default_factory=dict)  # id: [t, h, value]
+    # The latest statement: [t, h, previous balance, payments, balance, minimum, limit or 0].
+    _statement: list[int] = field(default_factory=list)
     # Written by the loan state: repayment timing and the principal still owed.
     dbd_sum: int = 0
     dbd_count: int = 0
@@ -178,6 +180,30 @@ class Features:
             items[collateral_id] = [t, h, value]
         elif (t, h) > (latest[0], latest[1]):
             latest[0], latest[1], latest[2] = t, h, value
+
+    def on_statement(
+        self,
+        t: int,
+        h: int,
+        previous_balance: int,
+        payments: int,
+        balance: int,
+        minimum_due: int,
+        credit_limit: int | None,
+    ) -> None:
+        """A billing statement; the latest (by event time) wins, like a balance."""
+        latest = self._statement
+        if latest and (t, h) <= (latest[0], latest[1]):
+            return
+        self._statement = [
+            t,
+            h,
+            previous_balance,
+            payments,
+            balance,
+            minimum_due,
+            credit_limit or 0,
+        ]
 
     # The vocabulary.
 
@@ -319,6 +345,47 @@ class Features:
         value = sum(v[2] for v in self._collateral.values())
         return self.outstanding / value if value > 0 else None
 
+    @property
+    def statement_balance(self) -> int | None:
+        """The latest statement's balance, or None before any statement."""
+        return self._statement[4] if self._statement else None
+
+    @property
+    def statement(self) -> tuple[int, int, int, int] | None:
+        """The latest statement's previous balance, payments, balance and limit (0: none)."""
+        s = self._statement
+        return (s[2], s[3], s[4], s[6]) if s else None
+
+    @property
+    def statement_utilisation(self) -> float | None:
+        """The latest statement's balance as a share of its credit limit (None without one)."""
+        if not self._statement or not self._statement[6]:
+            return None
+        return self._statement[4] / self._statement[6]
+
+    @property
+    def statement_paid_share(self) -> float | None:
+        """Payments on the latest statement as a share of the balance before it.
+
+        None when there was nothing to pay (no statement, or a previous balance
+        of zero or in credit): paying nothing of nothing is neither good nor bad.
+        """
+        if not self._statement or self._statement[2] <= 0:
+            return None
+        return self._statement[3] / self._statement[2]
+
+    @property
+    def statement_paid_in_full(self) -> bool:
+        """The latest statement shows the previous balance paid off (a transactor)."""
+        s = self._statement
+        return bool(s) and s[2] > 0 and s[3] >= s[2]
+
+    @property
+    def statement_revolving(self) -> bool:
+        """The latest statement shows part of the previous balance carried over."""
+        s = self._statement
+        return bool(s) and s[2] > 0 and s[3] < s[2]
+
     # Bins and windows.
 
     def _add(self, day: int, column: int, amount: int) -> None:
@@ -438,6 +505,9 @@ class Features:
             self.dbd_sum,
             self.dbd_count,
             self.outstanding,
+            # Only when there is one: a loan without statements keeps the bytes
+            # it had before statements existed (and older records still read).
+            *([self._statement] if self._statement else []),
         ]
 
     @classmethod
@@ -463,6 +533,7 @@ class Features:
             dbd_sum,
             dbd_count,
             outstanding,
+            *statement,
         ) = obj
         features = cls(  # positional, in field order: cheaper than keywords
             disbursed_on,
@@ -481,6 +552,7 @@ class Features:
             [today - d for d in contacts],
             last_contact,
             {row[0]: row[1:] for row in collateral},
+            statement[0] if statement else [],
             dbd_sum,
             dbd_count,
             outstanding,

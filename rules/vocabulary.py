@@ -82,6 +82,7 @@ def _event_currency(ctx: RuleContext) -> str:
 
 
 _MONEY = {
+    "features.statement_balance",
     "loan.principal",
     "loan.outstanding_principal",
     "loan.overdue_principal",
@@ -195,6 +196,14 @@ _FEATURES: dict[str, tuple[VarType, str]] = {
     "days_since_contact_change": ("int", "days since the last contact change"),
     "avg_days_before_due": ("float", "average days before the due date that payments arrived"),
     "collateral_ltv": ("float", "outstanding principal / latest collateral value"),
+    "statement_balance": ("int", "balance on the latest billing statement"),
+    "statement_utilisation": ("float", "latest statement balance / its credit limit"),
+    "statement_paid_share": (
+        "float",
+        "payments on the latest statement / the balance before it",
+    ),
+    "statement_paid_in_full": ("bool", "the latest statement shows the previous balance paid"),
+    "statement_revolving": ("bool", "the latest statement carries part of the previous balance"),
 }
 
 _FEATURES_NULLABLE = {
@@ -204,6 +213,9 @@ _FEATURES_NULLABLE = {
     "days_since_contact_change",
     "avg_days_before_due",
     "collateral_ltv",
+    "statement_balance",
+    "statement_utilisation",
+    "statement_paid_share",
 }
 
 _EVENT: dict[str, tuple[VarType, str]] = {

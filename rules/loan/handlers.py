@@ -31,6 +31,7 @@ from rules.events import (
     RepaymentReceived,
     RepaymentReversed,
     Restructure,
+    StatementIssued,
     WriteOff,
 )
 from rules.loan.ledger import (
@@ -173,13 +174,20 @@ def _refuse_note(state: LoanState, event: CollectionNote, t: int) -> str | None:
     return None if event.promise_to_pay is None else _before_barrier(state, event, t)
 
 
-def _refuse_collateral(state: LoanState, event: CollateralValuation, t: int) -> str | None:
-    if event.currency == state.currency:
+def _other_currency(state: LoanState, what: str, currency: str) -> str | None:
+    if currency == state.currency:
         return None
     return (
-        f"collateral valued in {event.currency} but the loan is in {state.currency}; "
-        "no currency conversion is done"
+        f"{what} in {currency} but the loan is in {state.currency}; no currency conversion is done"
     )
+
+
+def _refuse_collateral(state: LoanState, event: CollateralValuation, t: int) -> str | None:
+    return _other_currency(state, "collateral valued", event.currency)
+
+
+def _refuse_statement(state: LoanState, event: StatementIssued, t: int) -> str | None:
+    return _other_currency(state, "statement", event.currency)
 
 
 def _refuse_ending(state: LoanState, event: Restructure | WriteOff, t: int) -> str | None:
@@ -291,6 +299,21 @@ def _on_collateral(
     return False
 
 
+def _on_statement(
+    state: LoanState, event: StatementIssued, policy: Policy, t: int, h: int, day: int
+) -> bool:
+    state.features.on_statement(
+        t,
+        h,
+        event.previous_balance,
+        event.payments,
+        event.balance,
+        event.minimum_due,
+        event.credit_limit,
+    )
+    return False
+
+
 def _day_only(state: LoanState, event: Any, policy: Policy, t: int, h: int, day: int) -> bool:
     """Moving the loan to the event's day was all: installment_due (the clock's own
     event), loan_disbursed (always refused on an existing loan), and note_labelled (it teaches
@@ -310,6 +333,7 @@ _DISPATCH: Final[dict[str, tuple[_Refusal | None, _Handler]]] = {
     "bureau_report": (None, _on_bureau),
     "contact_change": (None, _on_contact),
     "collateral_valuation": (_refuse_collateral, _on_collateral),
+    "statement_issued": (_refuse_statement, _on_statement),
     "collection_note": (_refuse_note, _on_note),
     "note_labelled": (None, _day_only),
     "restructure": (_refuse_ending, _on_restructure),

@@ -87,6 +87,14 @@ BODIES: dict[str, dict[str, Any]] = {
     "restructure": {"schedule": SCHEDULE, "reason": "hardship plan", "observation_months": 6},
     "write_off": {"amount": 1250000, "reason": "unrecoverable after legal action"},
     "collateral_valuation": {"collateral_id": "prop-ref-3301", "value": 450000, "currency": "CNY"},
+    "statement_issued": {
+        "previous_balance": 820000,
+        "payments": 40000,
+        "balance": 905000,
+        "minimum_due": 36200,
+        "credit_limit": 1000000,
+        "currency": "CNY",
+    },
     "note_labelled": {
         "note_event_id": "coll-20240405-3381",
         "intent": "hardship",

@@ -1,5 +1,5 @@
 """Behaviour signals fed by events through the loan: balances, diversion, bureau,
-contacts, collateral, repayment timing; and the vocabulary contract for features."""
+contacts, collateral, statements, repayment timing; and the vocabulary contract for features."""
 
 from __future__ import annotations
 
@@ -120,6 +120,51 @@ def test_collateral_in_another_currency_is_refused() -> None:
     )
 
 
+def test_a_statement_tells_a_full_payer_from_a_revolver() -> None:
+    loan, book = loan_and_book()
+    assert loan.features.statement_balance is None
+    assert not loan.features.statement_paid_in_full and not loan.features.statement_revolving
+    step(loan, book.statement(at(D(2024, 1, 31)), 8_000, 8_000, 12_000))
+
+    assert loan.features.statement_paid_in_full and not loan.features.statement_revolving
+    assert loan.features.statement_paid_share == pytest.approx(1.0)
+    assert loan.features.statement_utilisation == pytest.approx(12_000 / 50_000)
+
+    step(loan, book.statement(at(D(2024, 2, 29)), 12_000, 500, 20_000))
+
+    assert loan.features.statement_revolving and not loan.features.statement_paid_in_full
+    assert loan.features.statement_paid_share == pytest.approx(500 / 12_000)
+    assert loan.features.statement_balance == 20_000
+
+
+def test_an_older_statement_does_not_replace_a_newer_one() -> None:
+    loan, book = loan_and_book()
+    step(loan, book.statement(at(D(2024, 2, 29)), 12_000, 500, 20_000))
+    step(loan, book.statement(at(D(2024, 2, 28)), 8_000, 8_000, 12_000))  # late, older
+
+    assert loan.features.statement_balance == 20_000
+
+
+def test_a_statement_with_nothing_owed_has_no_paid_share_and_no_limit_no_utilisation() -> None:
+    loan, book = loan_and_book()
+    step(loan, book.statement(at(D(2024, 1, 31)), 0, 0, 0, limit=None))
+
+    assert loan.features.statement_paid_share is None
+    assert loan.features.statement_utilisation is None
+    assert not loan.features.statement_revolving and not loan.features.statement_paid_in_full
+
+
+def test_a_statement_in_another_currency_is_refused() -> None:
+    loan, book = loan_and_book()
+
+    refused = step(loan, book.statement(at(D(2024, 1, 31)), 0, 0, 100, currency="USD"))
+
+    assert refused.rejected == (
+        "statement in USD but the loan is in CNY; no currency conversion is done"
+    )
+    assert loan.features.statement_balance is None
+
+
 def test_average_days_before_due_counts_each_repayment() -> None:
     loan, book = loan_and_book()
     step(loan, book.repay(at(D(2024, 2, 5)), 10_500))  # 5 days early
@@ -140,6 +185,7 @@ def loans_in_every_condition() -> list[LoanState]:
         book.bureau(at(D(2024, 1, 26)), 1, 4, lawsuit=True),
         book.contact(at(D(2024, 1, 27))),
         book.collateral(at(D(2024, 1, 28)), "flat", 50_000),
+        book.statement(at(D(2024, 1, 31)), 6_000, 1_000, 9_000),
         book.repay(at(D(2024, 2, 9)), 4_000),
         book.note(at(D(2024, 2, 20)), (D(2024, 2, 25), 6_500)),
     ):

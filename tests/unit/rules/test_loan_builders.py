@@ -28,6 +28,7 @@ from rules.events import (
     RepaymentReceived,
     RepaymentReversed,
     Restructure,
+    StatementIssued,
     WriteOff,
 )
 from rules.loan import (
@@ -236,6 +237,26 @@ class Book:
             **self._envelope(when, None),
             collateral_id=collateral_id,
             value=value,
+            currency=currency,
+        )
+
+    def statement(
+        self,
+        when: datetime,
+        previous_balance: int,
+        payments: int,
+        balance: int,
+        *,
+        limit: int | None = 50_000,
+        currency: str = "CNY",
+    ) -> StatementIssued:
+        return StatementIssued(
+            **self._envelope(when, None),
+            previous_balance=previous_balance,
+            payments=payments,
+            balance=balance,
+            minimum_due=max(balance // 25, 0),
+            credit_limit=limit,
             currency=currency,
         )
 

@@ -23,7 +23,8 @@ START = date(2024, 1, 5)
 def busy_year(book: Book) -> list[Event]:
     """A 12-installment loan's year: repayments (one partial, one bounced), a daily
     balance, salary, card spending three days a week, other lenders every other
-    week, monthly bureau reports, contact changes, promises and collateral."""
+    week, monthly bureau reports and card statements, contact changes, promises and
+    collateral."""
     events: list[Event] = []
     schedule = monthly(date(2024, 2, 5), 12, 10_000, 1_200)
     balance = 20_000
@@ -41,6 +42,8 @@ def busy_year(book: Book) -> list[Event]:
             events.append(book.contact(at(day, 15), "phone"))
         if offset % 90 == 0:
             events.append(book.collateral(at(day, 11), "flat-1", 300_000 - offset))
+        if day.day == 28:
+            events.append(book.statement(at(day, 1), 4_000 + offset, 4_000, 5_000 + offset))
     for line in schedule[:11]:
         due = line["due_date"]
         owed = line["principal"] + line["interest"]
@@ -90,6 +93,19 @@ def test_the_busy_year_round_trips_exactly() -> None:
             owner_a = copy if scope == "loan" else copy.features
             owner_b = loan if scope == "loan" else loan.features
             assert getattr(owner_a, attr) == getattr(owner_b, attr), name
+
+
+def test_a_loan_without_statements_keeps_the_layout_written_before_statements() -> None:
+    book = Book()
+    loan, _ = open_loan(monthly(date(2024, 2, 5), 12, 10_000, 1_200), START, book)
+    step(loan, book.repay(at(date(2024, 2, 4), 10), 11_200))
+    features = orjson.loads(loan_to_bytes(loan))[-1]
+
+    assert len(features) == 20  # what a reader from before statements expects
+    step(loan, book.statement(at(date(2024, 2, 28)), 0, 0, 900))
+    grown = loan_from_bytes(loan_to_bytes(loan))
+    assert len(orjson.loads(loan_to_bytes(loan))[-1]) == 21
+    assert grown == loan and grown.features.statement_balance == 900
 
 
 def test_a_restructured_loan_with_pending_transitions_round_trips() -> None:
@@ -218,6 +234,7 @@ def test_the_positional_readers_match_the_field_order() -> None:
         "_contacts",
         "_last_contact",
         "_collateral",
+        "_statement",
         "dbd_sum",
         "dbd_count",
         "outstanding",
