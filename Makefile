@@ -48,7 +48,9 @@ test-unit: install
 
 # The slow tests alone (also part of `make test`): long-running commands pointed at a
 # closed port and watched for a few seconds each (they must report the outage once and
-# keep retrying). Starts the stack: `alerts run` needs Redis while Kafka is unreachable.
+# keep retrying), and a worker whose Kafka goes away and comes back (a private broker
+# the test starts and kills, about a minute). Starts the stack: `alerts run` needs
+# Redis while Kafka is unreachable.
 test-slow: install
 	$(BIN)/loanwatch stack up
 	$(BIN)/python -m pytest -m slow tests

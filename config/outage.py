@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from config.errors import ServiceUnavailable
@@ -29,6 +29,7 @@ __all__ = [
     "REPORT_EVERY_S",
     "KafkaClientLog",
     "Outage",
+    "Reports",
     "clickhouse_errors",
     "exits_when_unreachable",
     "kafka_client_hooks",
@@ -85,6 +86,12 @@ def _os_cause(exc: BaseException) -> str | None:
             return current.strerror
         current = current.__cause__ or current.__context__
     return None
+
+
+class Reports(Protocol):
+    """Where a client's failed attempts go: an `Outage`, or something that judges them first."""
+
+    def failed(self, reason: str) -> None: ...
 
 
 class Outage:
@@ -217,16 +224,16 @@ class KafkaClientLog:
         self.logger.log(level, msg, *args)
 
 
-def kafka_client_hooks(bootstrap_servers: str, outage: Outage | None = None) -> dict[str, Any]:
+def kafka_client_hooks(bootstrap_servers: str, outage: Reports | None = None) -> dict[str, Any]:
     """confluent-kafka settings that route its logs and connection errors to us.
 
-    Connection errors (``_TRANSPORT``, ``_ALL_BROKERS_DOWN``) go to ``outage`` (one
-    is made for ``bootstrap_servers`` when not given); other errors are logged as
-    warnings. Callbacks run inside ``poll``/``consume``/``flush``.
+    Connection errors (``_TRANSPORT``, ``_ALL_BROKERS_DOWN``) go to ``outage`` (an
+    `Outage` is made for ``bootstrap_servers`` when not given); other errors are logged
+    as warnings. Callbacks run inside ``poll``/``consume``/``flush``.
     """
     from confluent_kafka import KafkaError
 
-    report = outage or Outage("Kafka", bootstrap_servers)
+    report: Reports = outage or Outage("Kafka", bootstrap_servers)
     down = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
 
     def on_error(error: Any) -> None:

@@ -17,6 +17,8 @@ it to Faust:
   it. Each loan row carries its partition and wake-up day in a small header,
   so the clock index is rebuilt from headers alone.
 - The rule pack is swapped live from the control topic or a watched file.
+- A broker that goes away under the running worker is reported in one line
+  (`streams.kafka_watch`), not in the clients' own lines.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from rules.pack import default_pack, load_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
 from streams.judging import Runtime
+from streams.kafka_watch import KafkaWatch
 from streams.rules_feed import TopicFeed
 from streams.scoring import PartitionModels
 from streams.topics import ticks_topic
@@ -171,10 +174,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     async def clock() -> None:
         await judge_.clock()
 
-    feed = TopicFeed(settings, rt.install)
+    watch = KafkaWatch.of(settings)
+    feed = TopicFeed(settings, rt.install, watch)
 
     @app.task  # type: ignore[untyped-decorator]
     async def start_feed() -> None:
+        watch.start()
         feed.start()
 
     return app

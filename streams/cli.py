@@ -131,16 +131,27 @@ _FAUST_LEVELS = {
 
 @app.command()
 def worker(
+    ctx: typer.Context,
     loglevel: Annotated[
-        str, typer.Option(help="Log level: debug, info, warning, error.", case_sensitive=False)
+        str,
+        typer.Option(
+            help="Log level: debug, info, warning, error (--verbose: debug).",
+            case_sensitive=False,
+        ),
     ] = "info",
 ) -> None:
-    """Run the stream worker: consume events, dead-letter bad ones, judge the rest."""
+    """Run the stream worker: consume events, dead-letter bad ones, judge the rest.
+
+    A broker that goes away while it runs is reported in one line, again once a
+    minute, and once when it answers again; the clients' own lines are DEBUG.
+    """
     level = _FAUST_LEVELS.get(loglevel.lower())
     if level is None:
         raise typer.BadParameter(
             f"expected one of {sorted(_FAUST_LEVELS)}", param_hint="--loglevel"
         )
+    if ctx.find_root().params.get("verbose"):
+        level = "debug"  # Faust sets up logging itself: --verbose must reach it there
     from streams import local_state
     from streams.app import create_app
     from streams.topics import ensure_topics, wait_for_kafka

@@ -28,6 +28,10 @@ the tests ran); importing it under another Faust logs a warning naming both.
   (`streams.local_state` removes them after an unclean stop).
 - `seek_before_resume`: the table restore's hand-over to the stream, with the
   seek moved before the resume (below).
+- `CLIENT_LOGGERS` and `connection_failure`: which loggers a broker outage
+  floods (aiokafka retries every 100 ms and logs each failed attempt), and which
+  of their records say a broker could not be reached (`streams.kafka_watch`
+  turns them into one line).
 
 After a table restore, seek the stream partitions before resuming them, so no
 event is lost. Faust's ``Recovery.on_recovery_completed`` hands the stream back
@@ -59,16 +63,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from types import MethodType
 from typing import Any
 
+import aiokafka
 import faust
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
 __all__ = [
+    "AIOKAFKA_WRITTEN_FOR",
+    "CLIENT_LOGGERS",
     "WRITTEN_FOR",
     "changelog_delivered",
     "committed_offset",
+    "connection_failure",
     "seek_before_resume",
     "send_in_transaction",
     "set_fetch_wait",
@@ -82,14 +92,21 @@ log = logging.getLogger("loanwatch.worker")
 
 WRITTEN_FOR = "0.15.3"
 """The faust-streaming release this module was read against (with aiokafka 0.14.0)."""
+AIOKAFKA_WRITTEN_FOR = "0.14.0"
+"""The aiokafka release whose log messages `connection_failure` knows."""
 
-if faust.__version__ != WRITTEN_FOR:
-    log.warning(
-        "faust-streaming %s is installed; streams/faust_seam.py was written against %s: "
-        "review it before trusting the worker's recovery and transactions",
-        faust.__version__,
-        WRITTEN_FOR,
-    )
+for _name, _installed, _read in (
+    ("faust-streaming", faust.__version__, WRITTEN_FOR),
+    ("aiokafka", aiokafka.__version__, AIOKAFKA_WRITTEN_FOR),
+):
+    if _installed != _read:
+        log.warning(
+            "%s %s is installed; streams/faust_seam.py was written against %s: review it "
+            "before trusting the worker's recovery, transactions and outage reports",
+            _name,
+            _installed,
+            _read,
+        )
 
 
 def committed_offset(app: Any, tp: Any) -> int | None:
@@ -176,6 +193,48 @@ def set_fetch_wait(app: Any, wait_ms: int) -> None:
     fetcher = getattr(consumer, "_fetcher", None)
     if fetcher is not None:
         fetcher._fetch_max_wait_ms = wait_ms
+
+
+CLIENT_LOGGERS = ("aiokafka", "faust.transport.drivers.aiokafka", "mode.timers")
+"""The loggers a broker outage floods: aiokafka's (every module logs under
+``aiokafka``), Faust's consumer (its slow-processing warnings after minutes without
+a commit) and mode's timers (``Timer commit is overlapping`` once the commit the
+outage held up returns)."""
+
+# aiokafka's messages (client.py) that say a broker did not answer, whatever the error.
+_UNREACHABLE = frozenset(
+    {
+        "Unable connect to node with id %s: %s",
+        'Unable connect to "%s:%s": %s',
+        "Unable to update metadata from %s",
+        'Unable to request metadata from "%s:%s": %s',
+        "Unable to request metadata from node with id %s: %r",
+    }
+)
+
+
+def connection_failure(record: logging.LogRecord) -> str | None:
+    """The reason when ``record`` is aiokafka failing to reach a broker, else ``None``.
+
+    A failure that names no reason of its own (``NodeNotReadyError``: the
+    connection is still down; ``Unable to update metadata``) gives ``""``. A
+    refused or reset connection is told in the system's words.
+    """
+    if not record.name.startswith("aiokafka"):
+        return None
+    args = record.args if isinstance(record.args, tuple) else ()
+    errors = [arg for arg in args if isinstance(arg, BaseException)]
+    unreachable = record.msg in _UNREACHABLE or any(
+        isinstance(error, OSError | KafkaConnectionError | NodeNotReadyError) for error in errors
+    )
+    if not unreachable:
+        return None
+    for error in errors:
+        if isinstance(error, OSError):
+            return os.strerror(error.errno) if error.errno else str(error) or type(error).__name__
+        if isinstance(error, KafkaConnectionError):  # its str() leads with the class name
+            return str(error.args[0]) if error.args else "connection closed"
+    return ""
 
 
 def tables_dir(data_dir: Path) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 
 from config import Settings
+from config.outage import Reports, kafka_client_hooks
 from rules import RulesError
 from rules.pack import RulePack, load_pack, load_pack_text
 
@@ -29,9 +30,16 @@ log = logging.getLogger("loanwatch.rules")
 class TopicFeed:
     """Follows the rules control topic and calls ``on_pack`` with each valid pack."""
 
-    def __init__(self, settings: Settings, on_pack: Callable[[RulePack], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        on_pack: Callable[[RulePack], None],
+        outage: Reports | None = None,
+    ) -> None:
         self._settings = settings
         self._on_pack = on_pack
+        self._outage = outage
+        """Where its client's connection failures go (the worker's `KafkaWatch`)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rules-feed", daemon=True)
 
@@ -44,9 +52,11 @@ class TopicFeed:
 
     def _run(self) -> None:
         topic = self._settings.topics.rules
+        kafka = self._settings.kafka
         consumer = Consumer(
             {
-                **self._settings.kafka.confluent_config(),
+                **kafka.confluent_config(),
+                **kafka_client_hooks(kafka.bootstrap_servers, self._outage),
                 "group.id": f"{self._settings.app_id}-rules-feed",  # never commits
                 "enable.auto.commit": False,
                 "log_level": 3,

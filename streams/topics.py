@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # where it is defined; admin re-exports it
 
 from config import ServiceUnavailable, Settings
-from config.outage import Outage, kafka_client_hooks, short_reason
+from config.outage import Outage, Reports, kafka_client_hooks, short_reason
 
 __all__ = ["admin_client", "ensure_topics", "reach_kafka", "ticks_topic", "wait_for_kafka"]
 
@@ -65,7 +65,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     return created
 
 
-def admin_client(settings: Settings, outage: Outage | None = None) -> AdminClient:
+def admin_client(settings: Settings, outage: Reports | None = None) -> AdminClient:
     """An admin client whose log lines and connection errors go through our logging."""
     kafka = settings.kafka
     return AdminClient(

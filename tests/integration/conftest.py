@@ -27,6 +27,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from config import Settings, load_settings
 from config import stack as local_stack
 from config.settings import TopicSettings
+from config.stack.kafka import KafkaService
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -610,5 +611,71 @@ def harness(
     tmp_path: Path,
 ) -> Iterator[WorkerHarness]:
     running = WorkerHarness(settings, reliability_env, tmp_path)
+    yield running
+    running.close()
+
+
+# -- A broker of a test's own: the shared stack's Kafka is never stopped by a test -------
+
+
+class PrivateBroker:
+    """A single-node Kafka (KRaft, as `loanwatch stack up` starts it) on free ports, with
+    its own data folder under ``home``; killed and started again at will."""
+
+    def __init__(self, settings: Settings, home: Path) -> None:
+        from cli_support import closed_port
+
+        port, controller = closed_port(), closed_port()
+        while controller == port:
+            controller = closed_port()
+        self.address = f"127.0.0.1:{port}"
+        self.settings = settings.model_copy(
+            update={
+                "stack": settings.stack.model_copy(
+                    update={
+                        "state_dir": home,
+                        "kafka_port": port,
+                        "kafka_controller_port": controller,
+                        "kafka_heap": "256m",
+                    }
+                ),
+                "kafka": settings.kafka.model_copy(update={"bootstrap_servers": self.address}),
+            }
+        )
+        self.service = KafkaService(self.settings)
+
+    def start(self) -> float:
+        """Start it (its storage is formatted the first time); the seconds it took."""
+        started = time.monotonic()
+        self.service.start()
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed broker or a lost host: no controlled shutdown."""
+        pid = self.service.pid()
+        if pid is None:
+            return
+        os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while self.service.pid() is not None:  # reaps it too: this process started it
+            assert time.monotonic() < deadline, f"broker {pid} outlived SIGKILL"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def private_kafka(settings: Settings, tmp_path: Path) -> Iterator[PrivateBroker]:
+    broker = PrivateBroker(settings, tmp_path / "private-stack")
+    broker.start()
+    yield broker
+    broker.kill()
+
+
+@pytest.fixture
+def private_harness(
+    private_kafka: PrivateBroker, reliability_env: dict[str, str], tmp_path: Path
+) -> Iterator[WorkerHarness]:
+    """`harness`, its workers and clients on the test's own broker instead of the stack's."""
+    env = {**reliability_env, "LOANWATCH_KAFKA__BOOTSTRAP_SERVERS": private_kafka.address}
+    running = WorkerHarness(private_kafka.settings, env, tmp_path)
     yield running
     running.close()
