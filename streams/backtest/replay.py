@@ -267,7 +267,7 @@ class Replay:
             if result.rejected:
                 out.refused += 1
                 if len(out.refusals) < _KEPT_REFUSALS:
-                    what = item.event_id if isinstance(item, Event) else f"tick {item.on}"
+                    what = f"tick {item.on}" if isinstance(item, Tick) else item.event_id
                     out.refusals.append(f"{what}: {result.rejected}")
             return result
         self.clock.woke(loan_id, result.wakeup)
