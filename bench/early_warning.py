@@ -144,7 +144,6 @@ class RecordingStepper:
 
     def __init__(self, inner: WorkerStepper, moments: Mapping[str, datetime] | None = None) -> None:
         self.inner = inner
-        self.index = inner.index
         self.steps: dict[str, list[Step]] = defaultdict(list)
         self.moments = moments or {}
         self.vectors: dict[str, tuple[datetime, tuple[float, ...] | None]] = {}

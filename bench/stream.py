@@ -19,7 +19,8 @@
    first one ends (older events would be refused as too late), is produced at
    a steady rate, a fraction of the measured throughput (``--load``, default
    half). The fraction is of the worker's steps, events and the event clock's
-   ticks together (`steps_per_event`, replayed offline): the latency book's
+   ticks together (`steps_per_event`, replayed offline by the backtest's
+   `streams.backtest.Replay`, one clock per partition): the latency book's
    loans are few while the first book's still wake up, so each of its events
    brings about twice the steps. Each warning is matched to the event that triggered it (by
    event_id); latency is the warning message's Kafka timestamp minus the
@@ -52,19 +53,29 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from config import Settings, load_settings
-from config import stack as local_stack
-from config.settings import TopicSettings
-from rules import Event, encode_event
-from streams.simulate import DEFAULT_START, BookSpec, LoanBook, TokenBucket, produce_book
-from streams.topics import ensure_topics
+# bench/models.py is named like the package `streams.backtest` imports: take this
+# folder off the import path (the scripts run beside this one are started by path).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from config import Settings, load_settings  # noqa: E402
+from config import stack as local_stack  # noqa: E402
+from config.settings import TopicSettings  # noqa: E402
+from rules import Event, encode_event  # noqa: E402
+from rules.core import Engine, Tick  # noqa: E402
+from rules.pack import default_pack  # noqa: E402
+from rules.policy import load_policy  # noqa: E402
+from rules.workflows import load_workflow_policy  # noqa: E402
+from streams.backtest import CoreStepper, Replay  # noqa: E402
+from streams.simulate import DEFAULT_START, BookSpec, LoanBook, TokenBucket, produce_book  # noqa: E402
+from streams.topics import ensure_topics  # noqa: E402
 
 
 def local_settings(base: Settings, run: str) -> tuple[Settings, dict[str, str]]:
@@ -351,47 +362,22 @@ def latency_book(args: argparse.Namespace, book_no: int) -> list[Event]:
 def steps_per_event(settings: Settings, books: list[list[Event]]) -> list[float]:
     """Per book, the worker's steps per event under the event clock (1 + ticks per event).
 
-    Replayed offline through the engine as the worker judges them (per partition,
-    owed ticks before an event of a later day, books one after the other). The
-    latency book's loans are few and the first book's still wake up, so it costs
-    more steps per event than the book the capacity was measured on: 2.33 against
-    1.11 at the default size. Its rate is set in steps, or "half the capacity"
-    would be all of it.
+    Replayed offline through the engine as the worker judges them (`Replay` with one
+    clock per partition, owed ticks before an event of a later day, books one after
+    the other, at the wall clock's time as the worker's). The latency book's loans
+    are few and the first book's still wake up, so it costs more steps per event
+    than the book the capacity was measured on: 2.37 against 1.11 at the default
+    size. Its rate is set in steps, or "half the capacity" would be all of it.
     """
-    from rules.clock import DueIndex
-    from rules.core import Engine, Tick
-    from rules.pack import default_pack
-    from rules.policy import load_policy
-    from rules.workflows import load_workflow_policy
-    from streams.partitioning import key_partition
-
-    # The worker's defaults (streams.app.build_engine, which this directory's
-    # models.py would shadow the models package for).
+    # The worker's defaults, built from rules.* as `streams.app.build_engine` does
+    # (whose module loads Faust and the whole worker for one function).
     engine = Engine(default_pack(), load_policy(None), load_workflow_policy(None))
-    now = datetime.now(UTC)
-    records: dict[str, Any] = {}
-    indexes: dict[int, DueIndex] = {}
-    days: dict[int, date] = {}
+    replay = Replay(
+        CoreStepper(engine), engine, partitions=settings.topics.partitions, now=datetime.now(UTC)
+    )
     out = []
     for book in books:
-        ticks = 0
-        for event in book:
-            partition = key_partition(event.loan_id.encode(), settings.topics.partitions)
-            index = indexes.setdefault(partition, DueIndex())
-            event_day = event.event_time.astimezone(engine.zone).date()
-            day = days.setdefault(partition, event_day)
-            while day < event_day:
-                day += timedelta(days=1)
-                for loan_id in index.pop_due(day):
-                    record, result = engine.step(records[loan_id], Tick(loan_id, day), now)
-                    records[loan_id] = record
-                    index.set(loan_id, result.wakeup)
-                    ticks += 1
-            days[partition] = day
-            record, result = engine.step(records.get(event.loan_id), event, now)
-            if record is not None:
-                records[event.loan_id] = record
-                index.set(event.loan_id, result.wakeup)
+        ticks = sum(isinstance(item, Tick) for item, _ in replay.steps(book))
         out.append(1 + ticks / max(1, len(book)))
     return out
 

@@ -19,6 +19,16 @@ it to Faust:
 - The rule pack is swapped live from the control topic or a watched file.
 - A broker that goes away under the running worker is reported in one line
   (`streams.kafka_watch`), not in the clients' own lines.
+
+Only the topics Faust itself reads or writes are declared here: the events and
+ticks the agent consumes, and the ticks topic the wall clock sends to. The
+outputs (warnings, transitions, actions, model metrics) and the dead letters
+are sent by topic name through the producer (`Worker.send`, or
+`streams.faust_seam.send_in_transaction` under exactly_once). Faust would not
+create them even if they were declared (it creates only the internal topics it
+consumes and its tables' changelogs): `loanwatch worker` creates every topic
+before the app starts (`streams.topics.ensure_topics`, with the dead letters'
+retention).
 """
 
 from __future__ import annotations
@@ -120,19 +130,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     app.runtime = rt  # type: ignore[attr-defined]
     ticks_name = ticks_topic(settings)
     source = app.topic(settings.topics.events, ticks_name, **_RAW)
-    topics = {
-        name: app.topic(name, **_RAW)
-        for name in (
-            settings.topics.warnings,
-            settings.topics.transitions,
-            settings.topics.actions,
-            settings.topics.model_metrics,
-            settings.topics.dlq,
-        )
-    }
-    topics["ticks"] = app.topic(
-        ticks_name, partitions=settings.topics.partitions, internal=True, **_RAW
-    )
+    ticks = app.topic(ticks_name, partitions=settings.topics.partitions, internal=True, **_RAW)
 
     def table(name: str) -> Any:
         """A bytes-to-bytes table co-partitioned with the events (RocksDB + changelog)."""
@@ -146,7 +144,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
 
     loans = table("loans")
     hubs = table("models") if worker.models else None
-    judge_ = Worker(app, settings, rt, loans, hubs, topics)
+    judge_ = Worker(app, settings, rt, loans, hubs, ticks)
     if judge_.checkpoints is not None:
         rt.models = PartitionModels(
             judge_.checkpoints,

@@ -74,19 +74,20 @@ class Worker:
         runtime: Runtime,
         loans: Any,
         models: Any | None,
-        topics: dict[str, Any],
+        ticks: Any,
     ) -> None:
         self.app = app
         self.settings = settings
         self.rt = runtime
         self.loans = loans
         self.models = models
-        self.topics = topics
-        """Output topics by name, plus the source, ticks and dead-letter topics."""
+        self.ticks = ticks
+        """The Faust topic of the wall clock's ticks. Outputs and dead letters are sent
+        by topic name (`send`), not through Faust topics."""
         worker = settings.worker
         self.exactly_once = worker.processing_guarantee == "exactly_once"
         self.event_clock = worker.clock == "event"
-        self.ticks_name = topics["ticks"].get_topic_name()
+        self.ticks_name = ticks.get_topic_name()
         self.events_name = settings.topics.events
         self.dlq_name = settings.topics.dlq
         self.partitioner = KeyPartitioner(settings.topics.partitions)
@@ -416,4 +417,4 @@ class Worker:
         if self.exactly_once:
             await self.app.producer.send(self.ticks_name, key, day, partition, None, None)
         else:
-            await self.topics["ticks"].send(key=key, value=day, partition=partition)
+            await self.ticks.send(key=key, value=day, partition=partition)

@@ -3,6 +3,7 @@ subscriptions, and reads back the deliveries given up on (`api.webhooks`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -32,59 +33,81 @@ class SubscribeIn(BaseModel):
     filter: HookFilter = Field(default_factory=HookFilter)
 
 
-def _store(request: Request) -> HookStore:
-    backends = backends_of(request)
-    return HookStore(backends.redis, backends.prefix)
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls a webhooks route, once `guard` let them in, and the store they act on."""
+
+    principal: Principal
+    store: HookStore
+    private_targets: bool
+    """``api.webhook_private_targets``: may a URL point inside the service's own network."""
+
+    def sees(self, sub: Subscription) -> bool:
+        """The caller made the subscription, or is a risk admin (who sees all)."""
+        return sub.owner == self.principal.subject or self.principal.role is Role.RISK_ADMIN
+
+    def own(self, hook_id: str) -> Subscription:
+        """The subscription, if the caller sees it; 404 otherwise."""
+        sub = self.store.get(hook_id)
+        if sub is None or not self.sees(sub):
+            raise Problem(404, "Not found", f"no webhook {hook_id} of yours", "hook_id")
+        return sub
 
 
-def _own(request: Request, principal: Principal, hook_id: str) -> Subscription:
-    """The subscription, if the caller made it (risk admins see all); 404 otherwise."""
-    sub = _store(request).get(hook_id)
-    if sub is None or (sub.owner != principal.subject and principal.role is not Role.RISK_ADMIN):
-        raise Problem(404, "Not found", f"no webhook {hook_id} of yours", "hook_id")
-    return sub
+def guarded(endpoint: str) -> Any:
+    """The dependency of every webhooks route: `guard(endpoint)`, then the `Caller`.
+
+    The guard checks the credential and the role before the route's own parameters
+    are read, and leaves the principal on the request for the audit row
+    (`api.observe`).
+    """
+    admit = guard(endpoint)
+
+    # A default, not Annotated: under postponed annotations FastAPI reads the annotation
+    # as a string in the module's namespace, where the local ``admit`` is not.
+    async def caller(
+        request: Request,
+        principal: Principal = Depends(admit),  # noqa: B008
+    ) -> Caller:
+        backends = backends_of(request)
+        return Caller(
+            principal,
+            HookStore(backends.redis, backends.prefix),
+            backends.settings.api.webhook_private_targets,
+        )
+
+    return Depends(caller)
 
 
 @router.post("/webhooks", status_code=201, summary="Subscribe a URL to warnings")
 def subscribe(
-    request: Request,
-    principal: Annotated[Principal, Depends(guard("POST /v1/webhooks"))],
-    body: SubscribeIn,
+    caller: Annotated[Caller, guarded("POST /v1/webhooks")], body: SubscribeIn
 ) -> JSONResponse:
     """The answer holds the signing secret, shown this once (docs/api.md, "Webhooks")."""
-    allow = backends_of(request).settings.api.webhook_private_targets
-    why = refusal(str(body.url), allow_private=allow)
+    why = refusal(str(body.url), allow_private=caller.private_targets)
     if why is not None:
         raise Problem(400, "Bad request", why, "body.url")
-    sub = _store(request).subscribe(str(body.url), body.filter, principal.subject)
+    sub = caller.store.subscribe(str(body.url), body.filter, caller.principal.subject)
     return JSONResponse({**sub.shown(), "secret": sub.secret}, status_code=201)
 
 
 @router.get("/webhooks", summary="Your webhook subscriptions")
-def subscriptions(
-    request: Request, principal: Annotated[Principal, Depends(guard("GET /v1/webhooks"))]
-) -> dict[str, Any]:
-    subs = _store(request).subscriptions()
-    mine = [s for s in subs if s.owner == principal.subject or principal.role is Role.RISK_ADMIN]
-    return {"webhooks": [s.shown() for s in mine]}
+def subscriptions(caller: Annotated[Caller, guarded("GET /v1/webhooks")]) -> dict[str, Any]:
+    return {"webhooks": [s.shown() for s in caller.store.subscriptions() if caller.sees(s)]}
 
 
 @router.delete("/webhooks/{hook_id}", status_code=204, summary="Unsubscribe")
 def unsubscribe(
-    request: Request,
-    principal: Annotated[Principal, Depends(guard("DELETE /v1/webhooks/{hook_id}"))],
-    hook_id: HookId,
+    caller: Annotated[Caller, guarded("DELETE /v1/webhooks/{hook_id}")], hook_id: HookId
 ) -> Response:
-    _store(request).unsubscribe(_own(request, principal, hook_id).hook_id)
+    caller.store.unsubscribe(caller.own(hook_id).hook_id)
     return Response(status_code=204)
 
 
 @router.get("/webhooks/{hook_id}/dead-letters", summary="Deliveries given up on")
 def dead_letters(
-    request: Request,
-    principal: Annotated[Principal, Depends(guard("GET /v1/webhooks/{hook_id}/dead-letters"))],
+    caller: Annotated[Caller, guarded("GET /v1/webhooks/{hook_id}/dead-letters")],
     hook_id: HookId,
 ) -> dict[str, Any]:
     """Newest first: each delivery's id, attempts, last error, when, and the warning."""
-    sub = _own(request, principal, hook_id)
-    return {"dead_letters": _store(request).dead_letters(sub.hook_id)}
+    return {"dead_letters": caller.store.dead_letters(caller.own(hook_id).hook_id)}

@@ -3,7 +3,8 @@
 ``loanwatch backtest EVENTS`` (docs/backtest.md). One module per job:
 `history` reads a file of events (and says what any history gives), `kafka`
 reads a topic between two positions, `replay` runs the events through the
-engine with the worker's clock (and its models, when asked), `outcomes`
+engine with the worker's clock (`event_clock`: one per partition, when asked)
+and its models (when asked), `outcomes`
 records what happened to each loan, `thresholds` turns the PD score into
 signals, `metrics` (pure) turns alerts and outcomes into figures, `command`
 runs one or two packs, `report` prints tables and JSON and `store` writes a
@@ -13,6 +14,7 @@ run to ClickHouse.
 from __future__ import annotations
 
 from streams.backtest.command import BacktestOptions, BacktestReport, PackRun, run_backtest
+from streams.backtest.event_clock import EventClock
 from streams.backtest.exceptions import BacktestError
 from streams.backtest.history import BadInput, BadLine, BadMessage, FileHistory, History
 from streams.backtest.kafka import KafkaHistory, PartitionSpan, TopicRange, merge_partitions
@@ -50,6 +52,7 @@ __all__ = [
     "BudgetView",
     "CoreStepper",
     "Evaluation",
+    "EventClock",
     "FileHistory",
     "History",
     "KafkaHistory",

@@ -2,9 +2,13 @@
 
 Before each event, every loan whose wake-up day (`rules.clock.DueIndex`) has
 come by that event's local day gets a `Tick` for that day, day by day, as
-`bench/core.py` and the worker's event clock do; ``now`` for a step is the
-item's own time (the event's time, or the start of the tick's day), so a
-replay never reads the wall clock and the same history gives the same figures.
+`bench/core.py` and the worker's event clock do (`streams.backtest.event_clock`):
+one clock for the whole history by default, or, given ``partitions``, one per
+Kafka partition as the worker runs it (the integration tests' expected outputs
+and `bench/stream.py`'s steps per event are replayed so). ``now`` for a step is
+the item's own time (the event's time, or the start of the tick's day), so a
+replay never reads the wall clock and the same history gives the same figures;
+a caller that must judge as a live worker would passes one fixed ``now``.
 
 Two steppers: `CoreStepper` calls `Engine.step` on records kept in a dict (the
 pure core, as fast as it goes); `WorkerStepper` goes through the worker's own
@@ -20,19 +24,19 @@ with when (`WorkerStepper.learned`), in `models.features.PD_FEATURES` order.
 from __future__ import annotations
 
 import time as clock
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any, Protocol
 
 from models.features import PD_FEATURES, pd_features
 from models.hub import HubConfig, ModelHub
 from models.labels import PendingLabels
-from rules.clock import DueIndex
 from rules.core import Engine, StepResult, Tick
 from rules.events import Event
 from rules.loan import LoanState
 from rules.scoring import ScoreCard
+from streams.backtest.event_clock import EventClock
 from streams.backtest.metrics import Alert
 from streams.backtest.outcomes import LoanOutcome, OutcomeTracker
 from streams.backtest.thresholds import ThresholdWatch
@@ -49,9 +53,8 @@ _NO_CHECKPOINT = 1 << 62
 
 
 class Stepper(Protocol):
-    """One loan's step, wherever its record lives; the due index of the loans it holds."""
+    """One loan's step, wherever its record lives (the replay's clock keeps the wake-ups)."""
 
-    index: DueIndex
     pd: float | None
     """The PD the last step's scorer gave (None: no models, or not trained yet)."""
 
@@ -65,7 +68,6 @@ class CoreStepper:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.index = DueIndex()
         self.pd: float | None = None
         self._records: dict[str, Any] = {}
 
@@ -76,7 +78,6 @@ class CoreStepper:
         if record is None or result.rejected or result.duplicate:
             return None, result
         self._records[loan_id] = record
-        self.index.set(loan_id, result.wakeup)
         return record.loan, result
 
 
@@ -147,7 +148,6 @@ class WorkerStepper:
         self._runtime = Runtime(engine, engine.zone, models=self._models)
         self._runtime.cache(1 << 30)
         self._rows: dict[bytes, bytes] = {}
-        self.index = self._runtime.index(self._PARTITION)
         self.pd: float | None = None
         self.features: tuple[float, ...] | None = None
         """The vector the last step's PD scored (``record_pd`` only)."""
@@ -199,7 +199,12 @@ class ReplayResult:
 
 
 class Replay:
-    """Runs events through a stepper with clock ticks, collecting alerts and outcomes."""
+    """Runs events through a stepper with clock ticks, collecting alerts and outcomes.
+
+    ``partitions``: one clock per Kafka partition, as the worker's (default: one for
+    the whole history). ``now``: the time every step is judged at, as a live
+    worker's clock would be (default: each item's own time).
+    """
 
     def __init__(
         self,
@@ -208,9 +213,13 @@ class Replay:
         *,
         outcome_dpd: int = 60,
         thresholds: ThresholdWatch | None = None,
+        partitions: int | None = None,
+        now: datetime | None = None,
     ) -> None:
         self.stepper = stepper
         self.zone = engine.zone
+        self.clock = EventClock(engine.zone, partitions)
+        self.now = now
         self.tracker = OutcomeTracker((*OUTCOME_MARKS, outcome_dpd))
         self.watch = thresholds
         self.result = ReplayResult()
@@ -220,24 +229,11 @@ class Replay:
     ) -> ReplayResult:
         """Replay ``events`` in their order; ``progress(events so far)`` every 1,000 events."""
         out = self.result
-        zone = self.zone
         started = clock.perf_counter()
-        day: date | None = None
-        for event in events:
-            event_day = event.event_time.astimezone(zone).date()
-            if day is None:
-                day = out.first_day = event_day
-            while day < event_day:  # the clock: each loan whose wake-up day came, each day
-                day += timedelta(days=1)
-                start = datetime.combine(day, time(0), tzinfo=zone)
-                for loan_id in self.stepper.index.pop_due(day):
-                    out.ticks += 1
-                    self._step(loan_id, Tick(loan_id, day), start)
-            out.events += 1
-            self._step(event.loan_id, event, event.event_time)
-            if progress is not None and not out.events % 1000:
+        for item, _ in self.steps(events):
+            if progress is not None and not isinstance(item, Tick) and not out.events % 1000:
                 progress(out.events)
-        out.last_day = day
+        out.last_day = day = self.clock.last_day
         out.elapsed_s = clock.perf_counter() - started
         if day is not None:
             out.outcomes = self.tracker.outcomes(day)
@@ -245,7 +241,24 @@ class Replay:
             progress(out.events)
         return out
 
-    def _step(self, loan_id: str, item: Event | Tick, now: datetime) -> None:
+    def steps(self, events: Iterable[Event]) -> Iterator[tuple[Event | Tick, StepResult]]:
+        """Each event after the ticks its clock owes before it, as stepped, with its result.
+
+        Counted and collected like `run` does (alerts, outcomes), as they are taken;
+        `run` is this, taken whole, plus the closing figures.
+        """
+        out = self.result
+        for event in events:
+            if out.first_day is None:
+                out.first_day = self.clock.day_of(event)
+            for tick in self.clock.owed(event):  # each loan whose wake-up day came, each day
+                out.ticks += 1
+                now = self.now or datetime.combine(tick.on, time(0), tzinfo=self.zone)
+                yield tick, self._step(tick.loan_id, tick, now)
+            out.events += 1
+            yield event, self._step(event.loan_id, event, self.now or event.event_time)
+
+    def _step(self, loan_id: str, item: Event | Tick, now: datetime) -> StepResult:
         out = self.result
         loan, result = self.stepper.step(loan_id, item, now)
         if result.duplicate:
@@ -254,9 +267,10 @@ class Replay:
             if result.rejected:
                 out.refused += 1
                 if len(out.refusals) < _KEPT_REFUSALS:
-                    what = item.event_id if isinstance(item, Event) else f"tick {item.on}"
+                    what = f"tick {item.on}" if isinstance(item, Tick) else item.event_id
                     out.refusals.append(f"{what}: {result.rejected}")
-            return
+            return result
+        self.clock.woke(loan_id, result.wakeup)
         day = date.fromordinal(loan.clock_day)
         dpd = loan.dpd
         self.tracker.see(loan_id, day, dpd=dpd, status=loan.status)
@@ -270,3 +284,4 @@ class Replay:
             out.alerts.append(alert)
         if self.watch is not None:
             out.thresholds.extend(self.watch.see(loan_id, day, dpd, self.stepper.pd))
+        return result

@@ -181,34 +181,25 @@ def expected_warnings(
     Bodies are what the worker sends (orjson round trip) without `produced_at`, the
     only field that depends on when the step ran. The events are replayed per
     partition (each loan's by Kafka's default partitioner, as our producers place
-    them) with the event clock's ticks, written here independently of the worker:
-    before an event of a later day, each loan whose wake-up day came is ticked on
-    that day, day by day. The ticks' warnings count as the event's that brought
-    them, which is when the worker sends them.
+    them) with the event clock's ticks, by the backtest's replay rather than the
+    worker's code (`streams.backtest.Replay` with ``partitions``): before an event of
+    a later day, each loan whose wake-up day came is ticked on that day, day by day.
+    The ticks' warnings count as the event's that brought them, which is when the
+    worker sends them.
     """
-    from datetime import timedelta
-
-    from rules.clock import DueIndex
     from rules.core import Tick
     from streams.app import build_engine
-    from streams.partitioning import key_partition
+    from streams.backtest import CoreStepper, Replay
 
     engine = build_engine(settings)
-    zone = engine.zone
-    records: dict[str, Any] = {}
-    indexes: dict[int, DueIndex] = {}
-    days: dict[int, Any] = {}
-    now = datetime.now(UTC)
+    replay = Replay(
+        CoreStepper(engine), engine, partitions=settings.topics.partitions, now=datetime.now(UTC)
+    )
     per_event: list[dict[tuple[str, str], dict[str, Any]]] = []
     seen: set[tuple[str, str]] = set()
-
-    def step(loan_id: str, item: Any, index: DueIndex, bodies: dict[Any, Any]) -> None:
-        record, result = engine.step(records.get(loan_id), item, now)
+    bodies: dict[tuple[str, str], dict[str, Any]] = {}
+    for item, result in replay.steps(events):
         assert not result.rejected, (item, result.rejected)
-        if record is None:
-            return
-        records[loan_id] = record
-        index.set(loan_id, result.wakeup)
         for warning in result.warnings:
             body = orjson.loads(orjson.dumps(warning.to_dict()))
             body.pop("produced_at")
@@ -216,20 +207,9 @@ def expected_warnings(
             assert key not in seen, f"offline replay repeats {key}"
             seen.add(key)
             bodies[key] = body
-
-    for event in events:
-        partition = key_partition(event.loan_id.encode(), settings.topics.partitions)
-        index = indexes.setdefault(partition, DueIndex())
-        event_day = event.event_time.astimezone(zone).date()
-        day = days.setdefault(partition, event_day)
-        bodies: dict[tuple[str, str], dict[str, Any]] = {}
-        while day < event_day:
-            day += timedelta(days=1)
-            for loan_id in index.pop_due(day):
-                step(loan_id, Tick(loan_id, day), index, bodies)
-        days[partition] = day
-        step(event.loan_id, event, index, bodies)
-        per_event.append(bodies)
+        if not isinstance(item, Tick):  # the event: its ticks came before it
+            per_event.append(bodies)
+            bodies = {}
     return per_event
 
 

@@ -8,7 +8,7 @@ replays against themselves.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -18,13 +18,16 @@ from typer.testing import CliRunner
 from models.features import PD_FEATURES
 from models.hub import HubConfig
 from rules.core import Engine
+from rules.events import AccountBalance
 from rules.pack import default_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
 from streams.backtest import (
     BacktestOptions,
     BacktestReport,
+    CoreStepper,
     FileHistory,
+    Replay,
     SignalFigures,
     WorkerStepper,
     report_json,
@@ -182,3 +185,22 @@ def test_the_command_reports_bad_lines_and_writes_json(book_file: Path, tmp_path
     assert set(doc["candidate"]["rules"]) == {"dpd_8"}
     assert doc["against"]["pack"]["name"] == "default"
     assert doc["candidate"]["replay"]["events"] == 300
+
+
+def test_a_refused_event_is_counted_and_named_not_raised() -> None:
+    """`Event` is a union: an isinstance check on it raised TypeError at the first refusal."""
+    engine = Engine(default_pack(), load_policy(), load_workflow_policy())
+    unknown = AccountBalance(  # no disbursement seen for its loan
+        event_id="b-1",
+        loan_id="L-nowhere",
+        borrower_id="bw-1",
+        event_time=datetime(2024, 3, 1, 12, tzinfo=UTC),
+        source="core",
+        account="acct-1",
+        balance=0,
+        currency="CNY",
+        schema_version=1,
+    )
+    result = Replay(CoreStepper(engine), engine).run([unknown])
+    assert result.refused == 1
+    assert result.refusals == ["b-1: no loan_disbursed seen for loan L-nowhere"]
