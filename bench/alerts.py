@@ -39,7 +39,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from config import Settings, load_settings
 from config import stack as local_stack
-from sinks.alerts.routing import parse_config
+from sinks.alerts.routing_file import parse_config
 from sinks.alerts.service import AlertService
 
 TEAMS = ("collections", "risk-review", "fraud")

@@ -85,7 +85,7 @@ def run(
     from config import ConfigError, load_settings
     from sinks.alerts.access import endpoint_access
     from sinks.alerts.http import make_app, serve_in_thread
-    from sinks.alerts.routing import load_config
+    from sinks.alerts.routing_file import load_config
     from sinks.alerts.service import AlertService
 
     settings = load_settings()
@@ -173,7 +173,7 @@ def silence(
 ) -> None:
     """Hold matching alerts back for a while; prints the silence id (for `expire`)."""
     from sinks.alerts.commands import SILENCE_MAX_S, silence_command, submit
-    from sinks.alerts.routing import parse_duration
+    from sinks.alerts.durations import parse_duration
 
     fields = silence_command(match, parse_duration(duration, "--for", SILENCE_MAX_S), comment)
     with _store() as store:

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sinks.alerts.exceptions import AlertError
+from sinks.alerts.matchers import parse_matcher
 from sinks.alerts.model import masked_labels
-from sinks.alerts.routing import parse_matcher
 from sinks.alerts.store import AlertStore
 
 __all__ = ["SILENCE_MAX_S", "known_refs", "overview", "silence_command", "submit", "unique_prefix"]

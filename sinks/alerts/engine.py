@@ -27,7 +27,7 @@ escalation:
 
 >>> from datetime import UTC, datetime, timedelta
 >>> from sinks.alerts.model import alert_from_warning
->>> from sinks.alerts.routing import parse_config
+>>> from sinks.alerts.routing_file import parse_config
 >>> engine = AlertEngine(parse_config({"route": {"receiver": "ops", "group_by": ["team"],
 ...     "group_wait": "30s"}, "receivers": [{"name": "ops", "urls": ["json://127.0.0.1/x"]}]}))
 >>> t0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
@@ -52,8 +52,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sinks.alerts.exceptions import UnknownAlert
+from sinks.alerts.matchers import matches_all
 from sinks.alerts.model import Alert, AlertEvent, Notification, Silence
-from sinks.alerts.routing import AlertConfig, Route, matches_all
+from sinks.alerts.routing import AlertConfig, Route
 
 __all__ = [
     "AlertState",

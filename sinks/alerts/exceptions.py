@@ -2,14 +2,24 @@
 
 An adapter (the CLI, the HTTP endpoint) catches `AlertError` to answer "you asked for
 something that cannot be done" (an unknown alert, a bad matcher) with one clear line,
-without also swallowing programming errors.
+without also swallowing programming errors. `shown` is how a refused value appears in
+their messages.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from sinks.errors import SinkError
 
-__all__ = ["AlertConfigError", "AlertError", "DeliveryError", "RequestRefused", "UnknownAlert"]
+__all__ = [
+    "AlertConfigError",
+    "AlertError",
+    "DeliveryError",
+    "RequestRefused",
+    "UnknownAlert",
+    "shown",
+]
 
 
 class AlertError(SinkError):
@@ -17,12 +27,10 @@ class AlertError(SinkError):
 
 
 class AlertConfigError(AlertError):
-    """The routing file is wrong; the message names the entry at fault.
+    """The routing file (or a duration or matcher given elsewhere) is wrong.
 
-    ``line`` is the entry's line in the file, when it came from one (`load_config`).
+    The message names every entry at fault, as ``file:line: key: message`` for a file.
     """
-
-    line: int | None = None
 
 
 class UnknownAlert(AlertError):
@@ -39,3 +47,19 @@ class RequestRefused(AlertError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for an error message: a scalar's repr cut to ``limit``, else its type.
+
+    Never the repr of a container: a YAML file's aliases can make one exponentially large.
+
+    >>> shown("x" * 100, 10), shown([1, 2]), shown(10**100)
+    ("'xxxxxx...", 'a list', 'a very long number')
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return "a very long number"
+    if value is None or isinstance(value, str | int | float | bool):
+        text = repr(value)
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"a {type(value).__name__}"

@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sinks.alerts.exceptions import AlertConfigError, RequestRefused
-from sinks.alerts.routing import parse_matcher, shown
+from sinks.alerts.exceptions import AlertConfigError, RequestRefused, shown
+from sinks.alerts.matchers import parse_matcher
 
 __all__ = ["MAX_MATCHERS", "matchers", "person", "ref", "text"]
 

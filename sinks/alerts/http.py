@@ -47,8 +47,8 @@ from sinks.alerts.access import (
     loopback_host_header,
 )
 from sinks.alerts.commands import SILENCE_MAX_S, overview, silence_command, submit
+from sinks.alerts.durations import parse_duration
 from sinks.alerts.exceptions import AlertConfigError, AlertError, RequestRefused
-from sinks.alerts.routing import parse_duration
 from sinks.alerts.store import AlertStore
 
 __all__ = ["MAX_BODY", "SECURITY_HEADERS", "AckEndpoint", "make_app", "serve_in_thread"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from sinks.alerts.routing import Matcher, matches_all, parse_matcher
+from sinks.alerts.matchers import Matcher, matches_all, parse_matcher
 
 __all__ = [
     "SEVERITY_RANK",

@@ -36,9 +36,10 @@ from sinks.alerts.channels import Channel, RateWindow, channels_for
 from sinks.alerts.engine import AlertEngine, Outcome
 from sinks.alerts.exceptions import AlertError, DeliveryError
 from sinks.alerts.history import EventHistory
+from sinks.alerts.matchers import parse_matcher
 from sinks.alerts.model import AlertEvent, Notification, Silence, alert_from_warning
 from sinks.alerts.render import render
-from sinks.alerts.routing import AlertConfig, parse_matcher
+from sinks.alerts.routing import AlertConfig
 from sinks.alerts.store import AlertStore
 from sinks.metrics import SinkMetrics
 from sinks.source import batch_consumer, commit_batch, poll_batch

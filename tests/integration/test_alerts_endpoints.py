@@ -23,7 +23,7 @@ from test_redis_sink import produce
 from config import Settings
 from sinks.alerts.access import Access
 from sinks.alerts.http import make_app, serve_in_thread
-from sinks.alerts.routing import parse_config
+from sinks.alerts.routing_file import parse_config
 from sinks.alerts.service import AlertService
 
 

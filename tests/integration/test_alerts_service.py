@@ -29,7 +29,8 @@ from test_redis_sink import warning as redis_warning
 
 from config import Settings
 from sinks.alerts.channels import dingtalk_sign
-from sinks.alerts.routing import AlertConfig, parse_config
+from sinks.alerts.routing import AlertConfig
+from sinks.alerts.routing_file import parse_config
 from sinks.alerts.service import AlertService
 from sinks.alerts.store import AlertStore
 from sinks.clickhouse import apply_migrations

@@ -17,9 +17,10 @@ from sinks.alerts.channels import AppriseChannel, DingTalkChannel, RateWindow, d
 from sinks.alerts.commands import silence_command
 from sinks.alerts.exceptions import AlertConfigError, DeliveryError
 from sinks.alerts.history import COLUMNS, row_of
+from sinks.alerts.matchers import parse_matcher
 from sinks.alerts.model import AlertEvent, Notification, Silence
 from sinks.alerts.render import MAX_LINES, render
-from sinks.alerts.routing import parse_config, parse_matcher
+from sinks.alerts.routing_file import parse_config
 from sinks.alerts.store import AlertKeys
 from sinks.clickhouse.tables import ALERT_EVENTS
 

@@ -9,8 +9,10 @@ import pytest
 
 from sinks.alerts.engine import AlertEngine, AlertState, GroupState, route_alert
 from sinks.alerts.exceptions import AlertConfigError, UnknownAlert
+from sinks.alerts.matchers import parse_matcher
 from sinks.alerts.model import Alert, Silence, alert_from_warning
-from sinks.alerts.routing import AlertConfig, parse_config, parse_matcher
+from sinks.alerts.routing import AlertConfig
+from sinks.alerts.routing_file import parse_config
 
 KEY = b"test-key"
 T0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday, 18:00 in Shanghai
