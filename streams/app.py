@@ -47,6 +47,7 @@ from rules.core import Engine
 from rules.pack import default_pack, load_pack
 from rules.policy import load_policy
 from rules.workflows import load_workflow_policy
+from streams.faust_seam import take_batches
 from streams.judging import Runtime
 from streams.kafka_watch import KafkaWatch
 from streams.rules_feed import TopicFeed
@@ -160,8 +161,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> faust.App:
     app.worker_ = judge_  # type: ignore[attr-defined]
 
     @app.agent(source, name="judge")
-    async def judge(stream: Any) -> None:  # a faust.Stream: StreamT lacks take_events
-        async for batch in stream.take_events(worker.batch_max, within=worker.batch_within_s):
+    async def judge(stream: Any) -> None:  # a faust.Stream
+        async for batch in take_batches(stream, worker.batch_max, worker.batch_within_s):
             await judge_.judge_batch(batch)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]

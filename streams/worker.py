@@ -1,7 +1,8 @@
 """The judging worker: a batch of messages in, outputs and rows out, durable before acked.
 
 `streams.app` builds the Faust app and hands each batch its ``judge`` agent
-takes (`faust.Stream.take_events`) to `Worker.judge_batch`. A batch goes:
+takes (`streams.faust_seam.take_batches`: Faust's `take_events`, ended early
+once nothing more is queued) to `Worker.judge_batch`. A batch goes:
 
 1. Each message in its arrival order (a loan's events stay in order on its
    partition): an event found on a partition other than its key's (another
