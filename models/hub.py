@@ -217,13 +217,14 @@ class ModelHub:
     def learn_pd(self, examples: list[tuple[dict[str, float], bool]], *, now: datetime) -> int:
         """Learn labelled PD snapshots in order; each is first predicted, for the metrics."""
         for x, y in examples:
-            p = self.pd.predict_one(x)
+            raw = self.pd.raw_uncached(x)
+            p = self.pd.calibrated(raw)
             self.pd_metrics.update(y, p)
             if x.get("dpd", 0.0) == 0.0:  # scored while current
                 self.pd_current_metrics.update(y, p)
             q = min(max(p if y else 1.0 - p, _CLIP), 1.0)
             self.drift.update("pd", "log_loss", -math.log(q), now, rising_only=True)
-            self.pd.learn_one(x, y)
+            self.pd.learn_one(x, y, raw)
             self.pd_learned += 1
         return len(examples)
 

@@ -342,13 +342,15 @@ class EarlyWarning:
                 steps: tuple[float, ...] = ()
                 cuts = BINS.get(name) if self.bins else None
                 if cuts is not None:
+                    # Each indicator adds w * clip((0 - m) * v) when off and
+                    # w * clip((1 - m) * v) when on: the group's step for bin
+                    # ``on`` is all of them off, with that one swapped for on.
                     group = [term(f"{name}>{i}") for i in range(len(cuts) + 1)]
+                    off = [w * _clip(-m * v, limit) for m, v, w in group]
+                    base = sum(off)
                     steps = tuple(
-                        sum(
-                            w * _clip(((1.0 if k == on else 0.0) - m) * v, limit)
-                            for k, (m, v, w) in enumerate(group)
-                        )
-                        for on in range(len(group))
+                        base - off[on] + w * _clip((1.0 - m) * v, limit)
+                        for on, (m, v, w) in enumerate(group)
                     )
                 if weight != 0.0 or steps:
                     table[name] = (mean, inverse, weight, limit, steps)
@@ -403,9 +405,28 @@ class EarlyWarning:
         """The classifier's probability before calibration."""
         return self._raw(x)[0]
 
+    def raw_uncached(self, x: dict[str, float]) -> float:
+        """`raw_one` through the pipeline itself, without the scoring table.
+
+        Learning changes the weights, so the table (`_terms`) is rebuilt on the
+        next score; predicting each example of a run of labels through it would
+        rebuild it once per label, several times the cost of this pass.
+        """
+        linear: Any = self.linear
+        p_linear = float(linear.predict_proba_one(binned(x) if self.bins else x).get(True, 0.0))
+        if self.forest is None:
+            return p_linear
+        p_forest = float(self.forest.predict_proba_one(x).get(True, 0.0))
+        if self.candidate == "forest":
+            return p_forest
+        return 0.5 * (p_forest + p_linear)
+
     def predict_one(self, x: dict[str, float]) -> float:
         """P(bad within the horizon), calibrated when `calibrate` is on."""
-        raw = self._raw(x)[0]
+        return self.calibrated(self._raw(x)[0])
+
+    def calibrated(self, raw: float) -> float:
+        """A `raw_one` score as `predict_one` gives it."""
         return self.calibrator.transform_one(raw, self.prior_offset()) if self.calibrate else raw
 
     def score_one(self, x: dict[str, float], top: int = 3) -> tuple[float, tuple[Reason, ...]]:
@@ -442,11 +463,18 @@ class EarlyWarning:
         good, bad = self.counts
         return (good + bad) / (2.0 * (bad if y else good))
 
-    def learn_one(self, x: dict[str, float], y: bool) -> None:
-        """Learn one labelled example (calibrator first, on the score before learning)."""
+    def learn_one(self, x: dict[str, float], y: bool, raw: float | None = None) -> None:
+        """Learn one labelled example (calibrator first, on the score before learning).
+
+        ``raw`` is `raw_one` of ``x`` when the caller has just computed it (the
+        hub predicts every example before learning it, for its metrics), so it
+        is not computed twice.
+        """
         y = bool(y)
         if self.calibrate:
-            self.calibrator.learn_one(self.raw_one(x), y, self.prior_offset())
+            if raw is None:
+                raw = self.raw_uncached(x)
+            self.calibrator.learn_one(raw, y, self.prior_offset())
         self.counts[y] += 1
         w = self.weight(y)
         self.linear.learn_one(binned(x) if self.bins else x, y, w=w)
