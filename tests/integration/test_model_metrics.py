@@ -86,7 +86,8 @@ def drain_all(writer: Any, expected: int, timeout_s: float = 60) -> list[Any]:
 
 def metrics_query() -> str:
     text = (Path(__file__).parents[2] / "docs" / "analytics.md").read_text()
-    (query,) = [q for q in re.findall(r"```sql\n(.*?)```", text, re.DOTALL) if "model_metrics" in q]
+    queries = re.findall(r"```sql\n(.*?)```", text, re.DOTALL)
+    (query,) = [q for q in queries if "model_metrics" in q and "$__" not in q]  # not Grafana's
     return query
 
 

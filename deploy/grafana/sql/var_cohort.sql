@@ -1,0 +1,1 @@
+SELECT DISTINCT toString(toStartOfMonth(disbursed_on)) AS cohort FROM loans ORDER BY cohort

@@ -1,0 +1,1 @@
+SELECT DISTINCT owner_team FROM warnings ORDER BY owner_team
