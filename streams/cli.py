@@ -531,6 +531,10 @@ from streams.dlq_cli import dlq_app  # noqa: E402 - mounted here, kept apart fro
 
 app.add_typer(dlq_app, name="dlq")
 
+from reports.cli import report_app  # noqa: E402 - mounted here, kept apart from the rest
+
+app.add_typer(report_app, name="report")
+
 # -- the HTTP API and its keys: api/cli.py (FastAPI loads only when `api` runs) --------
 from api.cli import api_command, hooks_app, key_app  # noqa: E402 - mounted here, kept apart
 

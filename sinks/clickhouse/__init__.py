@@ -18,6 +18,7 @@ from sinks.clickhouse.migrations import (
     migrate,
     migrate_when_reachable,
 )
+from sinks.clickhouse.reports import REPORT_RUNS
 from sinks.clickhouse.tables import (
     ACTIONS,
     DEAD_LETTERS,
@@ -41,6 +42,7 @@ __all__ = [
     "MODEL_METRICS",
     "MODEL_SCORES",
     "NOTE_LABELS",
+    "REPORT_RUNS",
     "SCHEMA_MIGRATIONS",
     "TABLES",
     "TRANSITIONS",

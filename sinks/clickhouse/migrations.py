@@ -39,6 +39,7 @@ from sinks.clickhouse.dialect import (
     add_column_sql,
     create_table_sql,
 )
+from sinks.clickhouse.reports import REPORT_RUNS
 from sinks.clickhouse.tables import (
     ACTIONS,
     DEAD_LETTERS,
@@ -128,6 +129,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "note_labels", (NOTE_LABELS,)),
     Migration(8, "backtest_results", (BACKTEST_RUNS, BACKTEST_RULE_RESULTS)),
     Migration(9, "api_audit", (_tables.API_AUDIT,)),
+    Migration(10, "report_runs", (REPORT_RUNS,)),
 )
 """Append only: a migration, once released, is never edited or reordered."""
 

@@ -314,6 +314,7 @@ def test_released_migrations_keep_the_checksums_databases_recorded() -> None:
         7: "ff987da57cc08029",
         8: "e7156735b8c33c5f",
         9: "c00a3ce626f2f3d0",
+        10: "452009b9e9523c9b",
     }
 
 
