@@ -41,6 +41,7 @@ COPY models ./models
 COPY streams ./streams
 COPY sinks ./sinks
 COPY api ./api
+COPY reports ./reports
 RUN pip install --constraint constraints.txt .
 
 
