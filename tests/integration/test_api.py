@@ -223,6 +223,21 @@ def test_a_missing_revoked_wrong_or_forged_key_is_refused_with_401(api: Api) -> 
         assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_a_key_revoked_while_in_use_is_refused_on_its_next_card_and_sees_no_card(
+    api: Api, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    keys = KeyStore(redis_client, redis_prefix)
+    key, token = keys.create("crm-rotating", Role.INTEGRATION)
+    with requests.Session() as session:  # one keep-alive connection, as an integration holds
+        session.headers["Authorization"] = f"Bearer {token}"
+        for _ in range(3):
+            assert session.get(api.url + "/v1/loans/L-000001", timeout=10).status_code == 200
+        keys.revoke(key.key_id)
+        refused = session.get(api.url + "/v1/loans/L-000001", timeout=10)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    assert "bw-1" not in refused.text and "dpd" not in refused.text
+
+
 def test_bad_inputs_are_problems_naming_the_field_and_never_reach_kafka(api: Api) -> None:
     cases = [
         ("GET", "/v1/top-risk?n=0", {}, "query.n"),
