@@ -38,6 +38,8 @@ def build(backends: Backends) -> tuple[uvicorn.Server, AuditTrail | None, object
         app,
         host=settings.api.host,
         port=settings.api.port,
+        http="httptools",  # C parser and libuv loop: dependencies, so no silent fallback
+        loop="uvloop",
         log_level="warning",
         access_log=False,  # the audit table is the access log
         server_header=False,
