@@ -453,3 +453,15 @@ def test_probes_report_each_dependency_and_prometheus_figures(
     assert f"loanwatch_model_n{{{labels}}} 812.0" in text
     assert "loanwatch_model_log_loss{" not in text  # not defined yet: left out, not 0
     assert "loanwatch_model_metrics_up 1.0" in text
+    # the Redis sink's view, as the fixture's writer left it: 7 warnings open on 3 loans
+    for line in (
+        "loanwatch_redis_view_up 1.0",
+        "loanwatch_redis_view_present 1.0",
+        "loanwatch_open_risk_loans 3.0",
+        "loanwatch_warnings_stream_entries 7.0",
+        "loanwatch_kafka_figures_up 1.0",
+    ):
+        assert line in text.splitlines(), line
+    redis_client.delete(RedisKeys(redis_prefix).view)  # Redis lost the view
+    text = requests.get(api.url + "/metrics", timeout=5).text
+    assert "loanwatch_redis_view_present 0.0" in text.splitlines()
