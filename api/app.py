@@ -15,7 +15,9 @@ from api.metrics import ApiMetrics
 from api.model_gauges import ModelGauges
 from api.observe import Observe
 from api.openapi import with_problems
+from api.pipeline_gauges import PipelineGauges
 from api.routes import actions, actions_list, alerts, cards, probes, warnings, webhooks
+from api.view_gauges import ViewGauges
 
 __all__ = ["TITLE", "create_app"]
 
@@ -48,8 +50,10 @@ def create_app(backends: Backends | None, audit: AuditTrail | None = None) -> Fa
     )
     app.state.backends = backends
     app.state.metrics = metrics = ApiMetrics()
-    if backends is not None:
+    if backends is not None:  # what the worker and the sinks publish, read where they put it
         metrics.registry.register(ModelGauges(backends.redis, backends.prefix))
+        metrics.registry.register(ViewGauges(backends.redis, backends.prefix))
+        metrics.registry.register(PipelineGauges.of(backends.settings))
     problems.install(app)
     for module in (cards, warnings, actions_list, actions, alerts, webhooks, probes):
         app.include_router(module.router)

@@ -14,8 +14,9 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 
 __all__ = ["AuditRow", "AuditTrail", "clickhouse_insert"]
 
@@ -42,6 +43,9 @@ class AuditRow:
 
 
 COLUMNS = tuple(f.name for f in fields(AuditRow))
+_VALUES = attrgetter(*COLUMNS)
+"""A row's values in column order: ``dataclasses.astuple`` deep-copies every field and
+cost 15 us a row, 2 % of a card request's CPU, in the process that serves requests."""
 
 Insert = Callable[[Sequence[AuditRow]], None]
 
@@ -51,7 +55,7 @@ def clickhouse_insert(client: object, database: str) -> Insert:
     sql = f"INSERT INTO {database}.api_audit ({', '.join(COLUMNS)}) VALUES"
 
     def insert(rows: Sequence[AuditRow]) -> None:
-        client.execute(sql, [astuple(row) for row in rows])  # type: ignore[attr-defined]
+        client.execute(sql, [_VALUES(row) for row in rows])  # type: ignore[attr-defined]
 
     return insert
 

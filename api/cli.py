@@ -105,7 +105,7 @@ def api_command(
 ) -> None:
     """Serve the HTTP API (docs/api.md) until stopped (SIGTERM/Ctrl-C)."""
     from api.backends import Backends
-    from api.server import build, finish
+    from api.server import build, finish, quiet_gc
     from config import load_settings
     from sinks.clickhouse import migrate
 
@@ -126,6 +126,7 @@ def api_command(
         audit.start()
     console.print(f"Loanwatch API on http://{settings.api.host}:{settings.api.port}")
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    quiet_gc()  # the process is built: what exists now lives as long as it
     try:
         server.run()
     finally:

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
+from api.published import Published
 from config.outage import redis_errors
 from sinks.redis.lookup import latest_metrics
 
@@ -26,28 +26,24 @@ FIGURES = ("n", "roc_auc", "log_loss", "brier", "precision", "threshold", "alert
 _LABELS = ("model", "partition", "model_version")
 
 
-class ModelGauges(Collector):
+_Found = dict[str, dict[int, dict[str, Any]]]
+
+
+class ModelGauges(Published[_Found]):
     """A collector over ``client`` (sync redis-py) and the key ``prefix``."""
+
+    up_name = "loanwatch_model_metrics_up"
+    up_help = "1 when the models' latest figures could be read."
+    errors = redis_errors()
 
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
-    def describe(self) -> list[Any]:
-        return []  # names depend on Redis; nothing to read at registration
+    def read(self) -> _Found:
+        return latest_metrics(self.client, self.prefix)
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        up = GaugeMetricFamily(
-            "loanwatch_model_metrics_up", "1 when the models' latest figures could be read."
-        )
-        try:
-            found = latest_metrics(self.client, self.prefix)
-        except redis_errors():
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
+    def families(self, found: _Found) -> Iterator[GaugeMetricFamily]:
         families = {
             name: GaugeMetricFamily(
                 f"loanwatch_model_{name}",

@@ -7,6 +7,7 @@ API and the command line cannot disagree about a card (layout: docs/redis.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import orjson
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from api.access import guard
+from api.access import Admitted, guard, guard_reading
 from api.backends import Backends
 from api.exceptions import Problem
 from api.keys import Principal
@@ -31,10 +32,14 @@ JSON = "application/json"
 LOAN_ID = r"^[^\s\x00-\x1f\x7f]{1,128}$"
 
 
+def _card_reads(pipe: Any, prefix: str, params: Mapping[str, str]) -> None:
+    queue_card(pipe, prefix, params["loan_id"])  # `loanwatch lookup`'s reads and decoding
+
+
 @router.get("/loans/{loan_id}", summary="A loan's risk card", response_class=JSONResponse)
 async def get_loan(
     request: Request,
-    principal: Annotated[Principal, Depends(guard("GET /v1/loans/{loan_id}"))],
+    admitted: Annotated[Admitted, Depends(guard_reading("GET /v1/loans/{loan_id}", _card_reads))],
     loan_id: Annotated[str, Path(pattern=LOAN_ID, description="The loan, as in its events.")],
 ) -> Response:
     """DPD, bucket, class, open and recent warnings (with reasons and scores) of one loan.
@@ -44,13 +49,11 @@ async def get_loan(
     "disbursed_on", "open_warnings": 0, "open": {}, "recent": []}``; 404 when neither
     knows the loan (as ``loanwatch lookup`` tells them apart).
     """
-    backends = backends_of(request)
-    pipe = backends.aredis.pipeline(transaction=False)
-    queue_card(pipe, backends.prefix, loan_id)  # `loanwatch lookup`'s reads and decoding
-    card = decode_card(await pipe.execute())
+    card = decode_card(admitted.replies)  # read with the key, in one round trip
     if card is None:
-        card = await run_in_threadpool(_quiet_card, backends, loan_id)
-    return Response(orjson.dumps(masker_for(request, principal).record(card)), media_type=JSON)
+        card = await run_in_threadpool(_quiet_card, backends_of(request), loan_id)
+    masker = masker_for(request, admitted.principal)
+    return Response(orjson.dumps(masker.record(card)), media_type=JSON)
 
 
 def _quiet_card(backends: Backends, loan_id: str) -> dict[str, Any]:

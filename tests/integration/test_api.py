@@ -223,6 +223,21 @@ def test_a_missing_revoked_wrong_or_forged_key_is_refused_with_401(api: Api) -> 
         assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_a_key_revoked_while_in_use_is_refused_on_its_next_card_and_sees_no_card(
+    api: Api, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    keys = KeyStore(redis_client, redis_prefix)
+    key, token = keys.create("crm-rotating", Role.INTEGRATION)
+    with requests.Session() as session:  # one keep-alive connection, as an integration holds
+        session.headers["Authorization"] = f"Bearer {token}"
+        for _ in range(3):
+            assert session.get(api.url + "/v1/loans/L-000001", timeout=10).status_code == 200
+        keys.revoke(key.key_id)
+        refused = session.get(api.url + "/v1/loans/L-000001", timeout=10)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    assert "bw-1" not in refused.text and "dpd" not in refused.text
+
+
 def test_bad_inputs_are_problems_naming_the_field_and_never_reach_kafka(api: Api) -> None:
     cases = [
         ("GET", "/v1/top-risk?n=0", {}, "query.n"),
@@ -438,3 +453,15 @@ def test_probes_report_each_dependency_and_prometheus_figures(
     assert f"loanwatch_model_n{{{labels}}} 812.0" in text
     assert "loanwatch_model_log_loss{" not in text  # not defined yet: left out, not 0
     assert "loanwatch_model_metrics_up 1.0" in text
+    # the Redis sink's view, as the fixture's writer left it: 7 warnings open on 3 loans
+    for line in (
+        "loanwatch_redis_view_up 1.0",
+        "loanwatch_redis_view_present 1.0",
+        "loanwatch_open_risk_loans 3.0",
+        "loanwatch_warnings_stream_entries 7.0",
+        "loanwatch_kafka_figures_up 1.0",
+    ):
+        assert line in text.splitlines(), line
+    redis_client.delete(RedisKeys(redis_prefix).view)  # Redis lost the view
+    text = requests.get(api.url + "/metrics", timeout=5).text
+    assert "loanwatch_redis_view_present 0.0" in text.splitlines()
