@@ -9,7 +9,9 @@ of ``loans`` and ``transitions``; reads are ``FINAL``), and the integration test
 hold the report's figures equal to those queries'.
 
 Risk state on a day: ``M0`` / ``normal`` from the disbursement, then each
-transition's ``to_label`` from its ``effective_on``; the latest by that day wins.
+transition's ``to_label`` from its ``effective_on``; the latest by that day wins,
+changes on one day ordered by event time, then the one that agrees with the state
+its step ended in, then the cause's id (`_LATEST`), as docs/analytics.md orders them.
 """
 
 from __future__ import annotations
@@ -42,20 +44,30 @@ _STARTS = "toDateTime(%(starts)s, 'UTC')"
 _ENDS = "toDateTime(%(ends)s, 'UTC')"
 
 
+_LATEST = "(effective_on, at, step_end, cause)"
+"""The order of a loan's changes: a loan can move twice on one day (a midnight tick to
+``M1``, a repayment that cures it the same morning), so the day alone does not say
+which came last."""
+
+
 def _steps(kind: str, start: str) -> str:
-    """Every loan's labels of one kind with the day each applies from, to the last day."""
+    """Every loan's labels of one kind with the day each applies from, to the last day,
+    and what orders changes on one day (`_LATEST`)."""
     return f"""
-        SELECT loan_id, disbursed_on AS effective_on, '{start}' AS to_label
+        SELECT loan_id, disbursed_on AS effective_on, toUnixTimestamp(disbursed_at) AS at,
+            toUInt8(1) AS step_end, '' AS cause, '{start}' AS to_label
         FROM loans FINAL WHERE disbursed_on <= {_LAST}
         UNION ALL
-        SELECT loan_id, effective_on, to_label FROM transitions FINAL
+        SELECT loan_id, effective_on, ifNull(toUnixTimestamp(event_time), 0) AS at,
+            ifNull(to_label = {kind}, 0) AS step_end, ifNull(event_id, '') AS cause, to_label
+        FROM transitions FINAL
         WHERE kind = '{kind}' AND effective_on <= {_LAST}"""
 
 
 def _state_at_end(kind: str, start: str, alias: str) -> str:
     """(loan_id, ``alias``): each loan's label on the period's last day."""
     return f"""
-        SELECT loan_id, argMax(to_label, effective_on) AS {alias}
+        SELECT loan_id, argMax(to_label, {_LATEST}) AS {alias}
         FROM ({_steps(kind, start)})
         GROUP BY loan_id"""
 
@@ -94,8 +106,8 @@ SELECT from_bucket, to_bucket, count() AS loans
 FROM
 (
     SELECT loan_id,
-        argMaxIf(to_label, effective_on, effective_on <= toDate(%(before_day)s)) AS from_bucket,
-        argMax(to_label, effective_on) AS to_bucket
+        argMaxIf(to_label, {_LATEST}, effective_on <= toDate(%(before_day)s)) AS from_bucket,
+        argMax(to_label, {_LATEST}) AS to_bucket
     FROM ({_steps("bucket", "M0")})
     GROUP BY loan_id
     HAVING from_bucket != ''

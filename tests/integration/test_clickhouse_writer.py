@@ -20,6 +20,7 @@ import pytest
 from clickhouse_driver import Client
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from report_book import disbursement, store_same_day_book
 
 from config import Settings
 from sinks.clickhouse import (
@@ -564,27 +565,6 @@ def events(topic: str, kafka_admin: AdminClient) -> Iterator[str]:
     kafka_admin.delete_topics([name])
 
 
-def disbursement(loan_id: str, on: str = "2026-01-05") -> dict[str, Any]:
-    """A docs/events.md ``loan_disbursed`` event, paid out at 09:30 Shanghai time."""
-    return {
-        "type": "loan_disbursed",
-        "event_id": f"d-{loan_id}",
-        "loan_id": loan_id,
-        "borrower_id": f"bw-{loan_id}",
-        "event_time": f"{on}T09:30:00+08:00",
-        "source": "core-banking",
-        "schema_version": 1,
-        "principal": 300000,
-        "currency": "CNY",
-        "product": "consumer-cash-3m",
-        "disbursed_account": "acct-ref-55",
-        "interest_rate_bps": 1200,
-        "schedule": [
-            {"seq": 1, "due_date": "2026-06-01", "principal": 300000, "interest": 0, "fees": 0}
-        ],
-    }
-
-
 BOOK = {"L1": "2026-01-05", "L2": "2026-01-20", "L3": "2026-02-03", "L4": "2026-02-10"}
 MOVES = [  # bucket transitions: loan, from, to, day
     ("L1", "M0", "M1", "2026-02-06"),
@@ -705,6 +685,23 @@ def test_the_book_queries_answer_what_the_step_functions_say(
         ("high_pd", 2, 0, 0.0),
     ]
     assert scores == [(date(2026, 2, 1), "high_pd", 2, 2, 0.5, 0.6)]
+
+
+def test_a_loan_moved_twice_on_one_day_ends_the_day_in_its_last_change(
+    settings: Settings, clickhouse: Client
+) -> None:
+    """The daily and roll-rate queries take a day's last change, in whatever order stored."""
+    migrate(local(settings, clickhouse))
+    store_same_day_book(clickhouse)
+    daily_query, rolls_query = doc_queries()[4:6]
+    february = clickhouse.execute(set_period(daily_query, "first_day", "2026-02-01"))
+    # Only L3 is past M0 from 2026-02-03: L1 and L2 were cured on the day they fell behind.
+    assert february == [(date(2026, 2, day), "M1", 1, round(1 / 3, 4)) for day in range(3, 29)]
+    # The data runs to 2026-03-02: January to February is the last roll.
+    assert clickhouse.execute(rolls_query) == [
+        (date(2026, 1, 1), "M0", "M0", 2, round(2 / 3, 4)),
+        (date(2026, 1, 1), "M0", "M1", 1, round(1 / 3, 4)),
+    ]
 
 
 def label(n: int, note: str, intent: str, at: str, **changes: Any) -> dict[str, Any]:

@@ -25,9 +25,11 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 from confluent_kafka.admin import AdminClient
+from report_book import store_same_day_book
 from seeded_book import SeededBook, seed_book
 
 from config import Settings
+from sinks.clickhouse import migrate
 
 REPO = Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "deploy" / "grafana"
@@ -164,6 +166,25 @@ def test_state_by_day_counts_each_loan_under_its_label_that_day(
                     expected[(day, label)] += loan.principal if measure == "principal" else 1
         assert {(t.date(), label): n for t, label, n in got} == expected
         assert len(got) == len(expected)
+
+
+def test_a_loan_moved_twice_in_one_step_ends_the_day_in_the_state_the_step_ended_in(
+    settings: Settings, clickhouse: Client
+) -> None:
+    """Changes of one step share its time: the one that agrees with its state comes last."""
+    database = clickhouse.execute("SELECT currentDatabase()")[0][0]
+    migrate(
+        settings.model_copy(
+            update={"clickhouse": settings.clickhouse.model_copy(update={"database": database})}
+        )
+    )
+    store_same_day_book(clickhouse)
+    values = {**all_values(clickhouse), "dimension": "bucket", "measure": "loans"}
+    got = run(clickhouse, "state_by_day", values, end=datetime(2026, 2, 28, tzinfo=UTC))
+    on = {label: n for t, label, n in got if t.date() == date(2026, 2, 6)}
+    assert on == {"M0": 2, "M1": 1}  # L1 and L2 were cured the day they fell behind
+    rolls = run(clickhouse, "roll_rates", values, end=datetime(2026, 3, 2, tzinfo=UTC))
+    assert [(a, b, n) for _, a, b, n, _ in rolls] == [("M0", "M0", 2), ("M0", "M1", 1)]
 
 
 def month_end(month: date, ahead: int) -> date:

@@ -20,10 +20,11 @@ import pytest
 from cli_support import cli_env, closed_port, run_once
 from clickhouse_driver import Client
 from openpyxl import load_workbook
-from report_book import insert, metrics_record, seed_book
+from report_book import insert, metrics_record, seed_book, store_same_day_book
 
 from config import Settings
 from reports import Period, build_report, make_report
+from reports.queries import run_query
 from sinks.clickhouse import migrate
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -134,6 +135,18 @@ def test_monthly_figures_equal_the_documented_queries(book: Settings, clickhouse
     assert pd[:4] == ("pd", 0, 220, 0.75) and pd[4] == pytest.approx(0.03)
     assert pd[5] == 0.08 and pd[6] == pytest.approx(-0.01)
     assert intent[0] == "intent" and intent[8] == 0.8 and intent[3] is None
+
+
+def test_a_loan_moved_twice_on_one_day_ends_the_month_in_its_last_change(
+    settings: Settings, clickhouse: Client
+) -> None:
+    migrate(local(settings, clickhouse))
+    store_same_day_book(clickhouse)
+    february = Period.monthly(date(2026, 2, 1), ZONE)
+    # L1 and L2 were cured on the day they fell behind; only L3 ends February in M1.
+    buckets = run_query(clickhouse, "portfolio_buckets", february)
+    assert buckets == [("M0", "CNY", 2, 600000), ("M1", "CNY", 1, 300000)]
+    assert run_query(clickhouse, "roll_rates", february) == [("M0", "M0", 2), ("M0", "M1", 1)]
 
 
 def test_rule_precision_of_the_last_month_equals_the_documented_query(

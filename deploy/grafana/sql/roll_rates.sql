@@ -1,7 +1,7 @@
 -- Roll rates for one month: of the loans in each bucket at the end of the month, how
 -- many, and what share, are in each bucket at the end of the next. The month is the
 -- last one whose next month ends within both the dashboard's range and the data. Changes
--- on one day are ordered by their event time, as in state_by_day.sql.
+-- on one day are ordered as in state_by_day.sql.
 SELECT month, from_bucket, to_bucket, loans, round(loans / cohort, 4) AS roll_rate
 FROM
 (
@@ -13,10 +13,10 @@ FROM
         FROM
         (
             SELECT month, loan_id,
-                argMaxIf(to_label, (effective_on, at), effective_on < addMonths(month, 1))
-                    AS from_bucket,
-                argMaxIf(to_label, (effective_on, at), effective_on < addMonths(month, 2))
-                    AS to_bucket,
+                argMaxIf(to_label, (effective_on, at, step_end, cause),
+                    effective_on < addMonths(month, 1)) AS from_bucket,
+                argMaxIf(to_label, (effective_on, at, step_end, cause),
+                    effective_on < addMonths(month, 2)) AS to_bucket,
                 max(product) AS product, max(cohort) AS cohort
             FROM
             (
@@ -29,10 +29,12 @@ FROM
             CROSS JOIN
             (
                 SELECT loan_id, disbursed_on AS effective_on, toUnixTimestamp(disbursed_at) AS at,
-                    'M0' AS to_label, product, toString(toStartOfMonth(disbursed_on)) AS cohort
+                    toUInt8(1) AS step_end, '' AS cause, 'M0' AS to_label, product,
+                    toString(toStartOfMonth(disbursed_on)) AS cohort
                 FROM loans FINAL
                 UNION ALL
                 SELECT loan_id, effective_on, ifNull(toUnixTimestamp(event_time), 0) AS at,
+                    ifNull(to_label = bucket, 0) AS step_end, ifNull(event_id, '') AS cause,
                     to_label, '' AS product, '' AS cohort
                 FROM transitions FINAL
                 WHERE kind = 'bucket'
